@@ -1,0 +1,1 @@
+"""The actor runtime: definitions, instances, activation, durability. Private."""

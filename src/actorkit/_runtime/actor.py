@@ -1,0 +1,228 @@
+"""``Actor``, the base class users subclass, and the ``@action`` decorator."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, ParamSpec, TypeVar, overload
+
+from actorkit.errors import ActorError, Code
+from actorkit.options import ActorOptions
+from actorkit.protocol.keys import Key
+
+if TYPE_CHECKING:
+    from actorkit._runtime.instance import ActorInstance
+    from actorkit.client.base import AsyncClient
+
+__all__ = ["ActionConfig", "Actor", "action", "actor_name_for"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., Any])
+
+_NO_STATE: Any = object()
+
+
+@dataclass(frozen=True, slots=True)
+class ActionConfig:
+    interleave: bool = False
+    timeout: float | None = None
+
+
+class ActionMethod(Generic[P, R]):
+    """What ``@action`` leaves on the class: the original function, marked as an action.
+
+    Inside the actor ``self.increment(1)`` is a plain method call. On a typed client handle
+    the same name becomes a remote call returning an awaitable of the result.
+    """
+
+    def __init__(self, fn: Callable[..., Any], config: ActionConfig) -> None:
+        self.fn = fn
+        self.config = config
+        self.__doc__ = fn.__doc__
+        self.__name__ = fn.__name__
+        self.__wrapped__ = fn
+
+    @overload
+    def __get__(self, instance: None, owner: type[Any]) -> ActionMethod[P, R]: ...
+    @overload
+    def __get__(self, instance: object, owner: type[Any]) -> Callable[P, R]: ...
+    def __get__(self, instance: object | None, owner: type[Any]) -> Any:
+        if instance is None:
+            return self
+        return self.fn.__get__(instance, owner)
+
+
+@overload
+def action(fn: Callable[P, R], /) -> ActionMethod[P, R]: ...
+@overload
+def action(
+    *, interleave: bool = False, timeout: float | None = None
+) -> Callable[[Callable[P, R]], ActionMethod[P, R]]: ...
+def action(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    interleave: bool = False,
+    timeout: float | None = None,
+) -> Any:
+    """Mark a method as an action that clients may call.
+
+    Actions may be sync or async. Arguments and the result are validated and converted from
+    the type hints. By default an actor runs one action at a time and an action that raises
+    is rolled back; ``interleave=True`` lets an action run while others run (for long awaits),
+    without rollback. ``timeout`` overrides ``ActorOptions.action_timeout``.
+
+    Example::
+
+        class Counter(Actor):
+            state = {"count": 0}
+
+            @action
+            def increment(self, amount: int = 1) -> int:
+                self.state["count"] += amount
+                return self.state["count"]
+    """
+    config = ActionConfig(interleave=interleave, timeout=timeout)
+    if fn is not None:
+        return ActionMethod(fn, config)
+    return lambda f: ActionMethod(f, config)
+
+
+_CAMEL_1 = re.compile(r"(.)([A-Z][a-z]+)")
+_CAMEL_2 = re.compile(r"([a-z0-9])([A-Z])")
+
+
+def actor_name_for(cls_name: str) -> str:
+    """``ChatRoom`` → ``chat_room``."""
+    return _CAMEL_2.sub(r"\1_\2", _CAMEL_1.sub(r"\1_\2", cls_name)).lower()
+
+
+class _StateSlot:
+    """``self.state``: the live state, or a clear error for actors without state."""
+
+    def __get__(self, instance: Actor | None, owner: type[Actor]) -> Any:
+        if instance is None:
+            return owner._initial_state
+        value = instance.__dict__.get("_ak_state", _NO_STATE)
+        if value is _NO_STATE:
+            raise ActorError(
+                "actor",
+                Code.STATE_NOT_ENABLED,
+                f"actor {owner.name!r} has no state: define `state = ...` or `create_state`",
+            )
+        return value
+
+    def __set__(self, instance: Actor, value: Any) -> None:
+        if instance.__dict__.get("_ak_state", _NO_STATE) is _NO_STATE:
+            raise ActorError(
+                "actor",
+                Code.STATE_NOT_ENABLED,
+                f"actor {type(instance).name!r} has no state: define `state = ...` or "
+                "`create_state`",
+            )
+        instance.__dict__["_ak_state"] = value
+
+
+class Actor:
+    """Base class for actors. Subclass it, add ``@action`` methods, register the class.
+
+    Class attributes: ``state`` (initial state, deep-copied per actor), ``name`` (defaults to
+    the class name in snake_case), ``options`` (``ActorOptions``), ``state_version`` and
+    ``migrations``. Hooks are optional methods, sync or async: ``create_state(input)``,
+    ``create_vars()``, ``create_conn_state(params)``, ``on_create(input)``, ``on_wake()``,
+    ``on_sleep()``, ``on_destroy()``, ``on_state_change(state)``, ``on_before_connect(params)``,
+    ``on_connect(conn)``, ``on_disconnect(conn)``,
+    ``on_before_action_response(name, args, output)``, ``migrate_state(old, from_version)``.
+
+    Example::
+
+        class Counter(Actor):
+            state = {"count": 0}
+
+            @action
+            def increment(self, amount: int = 1) -> int:
+                self.state["count"] += amount
+                self.broadcast("count", self.state["count"])
+                return self.state["count"]
+    """
+
+    name: ClassVar[str]
+    options: ClassVar[ActorOptions] = ActorOptions()
+    state_version: ClassVar[int] = 1
+    migrations: ClassVar[Sequence[Any]] = ()
+    _initial_state: ClassVar[Any] = _NO_STATE
+
+    state: Any = _StateSlot()
+    vars: Any
+
+    _ak: ActorInstance
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:
+            cls.name = actor_name_for(cls.__name__)
+        if "state" in cls.__dict__ and not isinstance(cls.__dict__["state"], _StateSlot):
+            cls._initial_state = cls.__dict__["state"]
+            cls.state = _StateSlot()
+        if not isinstance(cls.options, ActorOptions):
+            raise TypeError(f"{cls.__name__}.options must be an ActorOptions")
+
+    # -- metadata ------------------------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        """The actor's unique id."""
+        return self._ak.record.id
+
+    @property
+    def key(self) -> Key:
+        """The actor's key, a tuple of strings."""
+        return self._ak.record.key
+
+    @property
+    def region(self) -> str | None:
+        """The region the actor was created in, if any."""
+        return self._ak.record.region
+
+    @property
+    def log(self) -> logging.LoggerAdapter[logging.Logger]:
+        """A logger bound to this actor's name, key and id."""
+        return self._ak.log
+
+    @property
+    def client(self) -> AsyncClient:
+        """A client for calling other actors (the same API as ``actorkit.AsyncClient``)."""
+        return self._ak.node.client
+
+    @property
+    def conn(self) -> Any:
+        """The connection that made the current call; ``None`` for a stateless call."""
+        return self._ak.current_conn()
+
+    # -- operations ----------------------------------------------------------------------
+
+    async def save_state(self, immediate: bool = True) -> None:
+        """Persist the state now (and, with ``immediate``, wait until it is durable)."""
+        await self._ak.save_state(wait=immediate)
+
+    def destroy(self) -> None:
+        """Delete this actor and all its data once the current call finishes.
+
+        ``on_destroy`` runs first; afterwards the key is free and a re-create starts fresh.
+        """
+        self._ak.request_destroy()
+
+    def broadcast(self, event: str, *args: Any) -> None:
+        """Send ``event`` to every connection subscribed to it."""
+        self._ak.broadcast(event, args)
+
+    def keep_awake(self, awaitable: Awaitable[R]) -> Awaitable[R]:
+        """Run ``awaitable`` and hold off sleep until it finishes."""
+        return self._ak.keep_awake(awaitable)
+
+    def wait_until(self, awaitable: Awaitable[Any]) -> None:
+        """Run ``awaitable`` in the background; sleep waits (within the grace budget) for it."""
+        self._ak.wait_until(awaitable)

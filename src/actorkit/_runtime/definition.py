@@ -1,0 +1,173 @@
+"""What the runtime knows about an actor class: its actions, hooks and state type.
+
+Built once per class when it is registered, so the hot path does no introspection.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+
+from actorkit._runtime.actor import _NO_STATE, ActionMethod, Actor
+from actorkit.errors import ActorError, Code, validation_error
+
+__all__ = ["ActionSpec", "ActorDefinition", "Param"]
+
+HOOKS = (
+    "create_state",
+    "create_vars",
+    "create_conn_state",
+    "on_create",
+    "on_wake",
+    "on_sleep",
+    "on_destroy",
+    "on_state_change",
+    "on_before_connect",
+    "on_connect",
+    "on_disconnect",
+    "on_before_action_response",
+    "on_request",
+    "on_websocket",
+    "migrate_state",
+    "run",
+)
+
+_EMPTY = inspect.Parameter.empty
+
+
+@dataclass(slots=True)
+class Param:
+    name: str
+    type: Any  # None when unannotated or Any: passed through
+    default: Any
+    kind: inspect._ParameterKind
+
+    @property
+    def required(self) -> bool:
+        return self.default is _EMPTY
+
+
+class ActionSpec:
+    """One action: how to validate its arguments and call it."""
+
+    def __init__(self, name: str, method: ActionMethod[Any, Any]) -> None:
+        self.name = name
+        self.fn = method.fn
+        self.interleave = method.config.interleave
+        self.timeout = method.config.timeout
+        self.is_async = inspect.iscoroutinefunction(self.fn)
+        hints = _type_hints(self.fn)
+        sig = inspect.signature(self.fn)
+        self.params: list[Param] = []
+        self.var_positional: Param | None = None
+        for p in list(sig.parameters.values())[1:]:  # skip self
+            hint = hints.get(p.name)
+            param = Param(p.name, None if hint in (None, Any) else hint, p.default, p.kind)
+            if p.kind is inspect.Parameter.VAR_POSITIONAL:
+                self.var_positional = param
+            elif p.kind is inspect.Parameter.VAR_KEYWORD:
+                continue
+            elif p.kind is inspect.Parameter.KEYWORD_ONLY:
+                raise TypeError(
+                    f"action {name!r}: keyword-only parameter {p.name!r} is not supported; "
+                    "actions take positional arguments"
+                )
+            else:
+                self.params.append(param)
+        ret = hints.get("return")
+        self.return_type: Any = None if ret in (None, Any, type(None)) else ret
+
+    def bind(self, args: list[Any] | tuple[Any, ...]) -> list[Any]:
+        """Validate and convert positional ``args``; raises ``validation_error``."""
+        if not isinstance(args, list | tuple):
+            raise validation_error("action arguments must be a list")
+        n = len(args)
+        if n > len(self.params) and self.var_positional is None:
+            raise validation_error(
+                f"action {self.name!r} takes {len(self.params)} argument(s), got {n}",
+                {"action": self.name},
+            )
+        out: list[Any] = []
+        for i, param in enumerate(self.params):
+            if i < n:
+                out.append(_convert(self.name, param, args[i]))
+            elif param.required:
+                raise validation_error(
+                    f"action {self.name!r}: missing argument {param.name!r}",
+                    {"action": self.name, "param": param.name},
+                )
+            else:
+                break  # the function's own defaults apply to the rest
+        if self.var_positional is not None:
+            out.extend(_convert(self.name, self.var_positional, a) for a in args[len(out) :])
+        return out
+
+
+def _convert(action: str, param: Param, value: Any) -> Any:
+    if param.type is None:
+        return value
+    try:
+        return msgspec.convert(value, param.type, from_attributes=True)
+    except msgspec.ValidationError as exc:
+        raise validation_error(
+            f"action {action!r}: invalid argument {param.name!r}: {exc}",
+            {"action": action, "param": param.name},
+        ) from None
+
+
+def _type_hints(fn: Callable[..., Any]) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(fn, include_extras=True)
+    except Exception as exc:
+        raise TypeError(f"cannot resolve type hints of {fn.__qualname__}: {exc}") from exc
+
+
+class ActorDefinition:
+    """A registered actor class, introspected."""
+
+    def __init__(self, cls: type[Actor]) -> None:
+        if not (isinstance(cls, type) and issubclass(cls, Actor)) or cls is Actor:
+            raise TypeError(f"{cls!r} is not an Actor subclass")
+        self.cls = cls
+        self.name: str = cls.name
+        self.options = cls.options
+        self.actions: dict[str, ActionSpec] = {}
+        for attr in dir(cls):
+            value = inspect.getattr_static(cls, attr)
+            if isinstance(value, ActionMethod):
+                if attr.startswith("_") or attr in HOOKS:
+                    raise TypeError(f"{cls.__name__}.{attr}: this name cannot be an action")
+                self.actions[attr] = ActionSpec(attr, value)
+        self.hooks = {h for h in HOOKS if callable(getattr(cls, h, None))}
+        self.has_state = cls._initial_state is not _NO_STATE or ("create_state" in self.hooks)
+        self.state_type: Any = None  # learnt from the first state value
+        self.state_version: int = cls.state_version
+
+    def state_type_for(self, value: Any) -> Any:
+        """The type to decode persisted state into, derived from a state value."""
+        if self.state_type is None:
+            t = type(value)
+            structured = (
+                isinstance(value, msgspec.Struct)
+                or dataclasses.is_dataclass(value)
+                or hasattr(t, "__attrs_attrs__")
+            )
+            self.state_type = t if structured else Any
+        return self.state_type
+
+    def action(self, name: str) -> ActionSpec:
+        spec = self.actions.get(name)
+        if spec is None:
+            raise ActorError(
+                "actor",
+                Code.ACTION_NOT_FOUND,
+                f"actor {self.name!r} has no action {name!r}",
+                {"action": name},
+            )
+        return spec

@@ -1,0 +1,543 @@
+"""``ActorInstance``: one awake actor — its turn (one action at a time), state, output gate.
+
+Invariants:
+- Only the holder of the actor's *turn* runs non-interleaved actions or hooks. A call chain
+  that already holds the turn (A → B → A) re-enters it instead of waiting for it.
+- A reply is released only after every write the caller could have observed is durable:
+  the action's own batch, or — if it changed nothing — the latest batch in flight (the
+  output gate). Writes are submitted in turn order and committed in submission order.
+- An action that raises leaves no trace: state and staged writes are restored to the
+  snapshot taken when its turn began.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import enum
+import inspect
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import msgspec
+
+from actorkit._runtime import context
+from actorkit._runtime.actor import _NO_STATE, Actor
+from actorkit._runtime.definition import ActionSpec, ActorDefinition
+from actorkit._runtime.state import (
+    STATE_KEY,
+    decode_state,
+    decode_value,
+    encode_envelope,
+    encode_state,
+)
+from actorkit.errors import (
+    ActorError,
+    Code,
+    StorageError,
+    UserError,
+    actor_not_found,
+    from_user_error,
+)
+from actorkit.storage.base import ActorRecord, WriteBatch
+
+if TYPE_CHECKING:
+    from actorkit._runtime.node import Node
+
+__all__ = ["ActorInstance", "Lifecycle", "Retry"]
+
+T = TypeVar("T")
+
+log = logging.getLogger("actorkit.actor")
+
+_to_builtins = msgspec.to_builtins
+
+
+class Lifecycle(enum.Enum):
+    """Where an instance is in its life. Transitions only go forward."""
+
+    LOADING = "loading"  # loading state and running create/wake hooks; not serving yet
+    AWAKE = "awake"  # serving calls
+    STOPPING = "stopping"  # going to sleep or being destroyed; new calls go to the next wake
+    STOPPED = "stopped"  # asleep: the instance is discarded, state is durable
+    DESTROYED = "destroyed"  # deleted with all its data
+
+
+_NEXT: dict[Lifecycle, set[Lifecycle]] = {
+    Lifecycle.LOADING: {Lifecycle.AWAKE, Lifecycle.STOPPED},
+    Lifecycle.AWAKE: {Lifecycle.STOPPING},
+    Lifecycle.STOPPING: {Lifecycle.STOPPED, Lifecycle.DESTROYED},
+    Lifecycle.STOPPED: set(),
+    Lifecycle.DESTROYED: set(),
+}
+
+
+class Retry(Exception):
+    """Internal: the instance stopped before the call got its turn; route it again."""
+
+
+class ActorInstance:
+    def __init__(
+        self, node: Node, definition: ActorDefinition, record: ActorRecord, epoch: int
+    ) -> None:
+        self.node = node
+        self.definition = definition
+        self.record = record
+        self.id = record.id
+        self.epoch = epoch
+        self.lifecycle = Lifecycle.LOADING
+        self.log = logging.LoggerAdapter(
+            log, {"actor": definition.name, "key": record.key, "actor_id": record.id}
+        )
+        self.woken_at = time.time()
+        self.actor: Actor = definition.cls()
+        self.actor._ak = self
+        self.actor.vars = None
+        self.conns: dict[str, Any] = {}
+
+        self._lock = asyncio.Lock()
+        self._active_turn: object | None = None
+        self._waiting = 0
+        self._inflight = 0  # calls running now (serial or interleaved)
+        self._persisted: bytes | None = None  # encoding of the last state submitted
+        self._staged: dict[bytes, bytes | None] = {}  # extra writes of the current turn
+        self._last_write: asyncio.Future[None] | None = None
+        self._relaxed_task: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Future[Any]] = set()
+        self._destroy_requested = False
+        self._run_task: asyncio.Task[None] | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def _transition(self, to: Lifecycle) -> None:
+        if to not in _NEXT[self.lifecycle]:
+            raise RuntimeError(f"illegal actor transition {self.lifecycle.value} → {to.value}")
+        self.lifecycle = to
+
+    @property
+    def serving(self) -> bool:
+        return self.lifecycle is Lifecycle.AWAKE
+
+    async def start(self, data: dict[bytes, bytes]) -> None:
+        """Load state and run the create/wake hooks; the actor serves once this returns."""
+        d = self.definition
+        async with self._turn():
+            batch = WriteBatch(self.id, self.epoch)
+            if not self.record.initialized:
+                input_ = None if self.record.input is None else decode_value(self.record.input, Any)
+                if d.has_state:
+                    if "create_state" in d.hooks:
+                        state = await self._hook("create_state", input_)
+                    else:
+                        state = copy.deepcopy(d.cls._initial_state)
+                    self.actor.__dict__["_ak_state"] = state
+                if "on_create" in d.hooks:
+                    await self._hook("on_create", input_)
+                batch.mark_initialized = True
+            elif d.has_state:
+                self.actor.__dict__["_ak_state"] = await self._load_state(data.get(STATE_KEY))
+            if d.has_state:
+                encoded = encode_state(self.actor.__dict__["_ak_state"])
+                d.state_type_for(self.actor.__dict__["_ak_state"])
+                if encoded != self._stored_state_bytes(data):
+                    batch.puts[STATE_KEY] = encode_envelope(encoded, d.state_version)
+                self._persisted = encoded
+            if "create_vars" in d.hooks:
+                self.actor.vars = await self._hook("create_vars")
+            if "on_wake" in d.hooks:
+                await self._hook("on_wake")
+            if batch.puts or batch.mark_initialized:
+                await self._submit(batch)
+        self._transition(Lifecycle.AWAKE)
+        if "run" in d.hooks:
+            self._run_task = asyncio.get_running_loop().create_task(self._run_loop())
+
+    def _stored_state_bytes(self, data: dict[bytes, bytes]) -> bytes | None:
+        stored = data.get(STATE_KEY)
+        if stored is None:
+            return None
+        version, raw = decode_state(stored)
+        return raw if version == self.definition.state_version else None
+
+    async def _load_state(self, stored: bytes | None) -> Any:
+        d = self.definition
+        if stored is None:
+            return copy.deepcopy(d.cls._initial_state)
+        version, raw = decode_state(stored)
+        if version == d.state_version:
+            if d.state_type is None:
+                # Learn the state type from the class's initial state, if it has one.
+                initial = d.cls._initial_state
+                if initial is not _NO_STATE and initial is not None:
+                    d.state_type_for(initial)
+            return decode_value(raw, d.state_type or Any)
+        if version > d.state_version:
+            raise StorageError(
+                f"actor {d.name!r} has state version {version}, newer than the class's "
+                f"state_version {d.state_version}"
+            )
+        if "migrate_state" not in d.hooks:
+            raise ActorError(
+                "actor",
+                Code.HOOK_FAILED,
+                f"actor {d.name!r}: persisted state_version {version} < {d.state_version} "
+                "and no migrate_state hook is defined",
+            )
+        return await self._hook("migrate_state", decode_value(raw, Any), version)
+
+    async def _run_loop(self) -> None:
+        try:
+            await self._call(self.actor.run)  # type: ignore[attr-defined]
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self.log.exception("run() raised")
+        finally:
+            await self._persist_changes()
+
+    async def stop(self, *, destroy: bool = False) -> None:
+        """Sleep (or destroy): finish in-flight work, run hooks, make state durable."""
+        if self.lifecycle is not Lifecycle.AWAKE:
+            return
+        async with self._turn():
+            await self._shutdown(destroy=destroy)
+
+    async def _shutdown(self, *, destroy: bool) -> None:
+        """Stop while holding the turn: the last thing an instance does."""
+        self._transition(Lifecycle.STOPPING)
+        if self._run_task is not None:
+            self._run_task.cancel()
+            await asyncio.gather(self._run_task, return_exceptions=True)
+        grace = self.definition.options.sleep_grace
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=grace)
+        hook = "on_destroy" if destroy else "on_sleep"
+        if hook in self.definition.hooks:
+            try:
+                await self._hook(hook, timeout=grace)
+            except Exception:
+                self.log.exception("%s raised", hook)
+        for conn in list(self.conns.values()):
+            close = getattr(conn, "close_for_stop", None)
+            if close is not None:
+                await close(destroy)
+        if destroy:
+            await self.node.committer.flush()
+            await self.node.driver.delete_actor(self.id)
+            self._transition(Lifecycle.DESTROYED)
+        else:
+            await self._persist_changes()
+            await self._gate()
+            self._transition(Lifecycle.STOPPED)
+        for task in self._background:
+            task.cancel()
+
+    # -- the turn ------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _turn(self) -> AsyncIterator[bool]:
+        """Hold the actor's turn. Yields False when the call chain already holds it."""
+        chain = context.call_chain.get()
+        if self._active_turn is not None and self._active_turn in chain:
+            yield False
+            return
+        if self._waiting >= self.definition.options.max_queue:
+            raise ActorError(
+                "actor",
+                Code.OVERLOADED,
+                f"actor has {self._waiting} calls waiting; try again later",
+            )
+        self._waiting += 1
+        try:
+            await self._lock.acquire()
+        finally:
+            self._waiting -= 1
+        turn = object()
+        self._active_turn = turn
+        token = context.call_chain.set(chain | {turn})
+        try:
+            yield True
+        finally:
+            context.call_chain.reset(token)
+            self._active_turn = None
+            self._lock.release()
+
+    # -- actions ---------------------------------------------------------------------------
+
+    async def call(
+        self, name: str, args: list[Any], conn: Any = None, params: Any = None
+    ) -> Any:
+        """Run action ``name``; returns its output converted to builtins.
+
+        A stateless call (no ``conn``) is checked by ``on_before_connect(params)`` first.
+        """
+        spec = self.definition.action(name)
+        bound = spec.bind(args)
+        if conn is None and "on_before_connect" in self.definition.hooks:
+            await self._hook("on_before_connect", {} if params is None else params)
+        self._inflight += 1
+        try:
+            if spec.interleave:
+                self._check_serving()
+                output = await self._invoke(spec, bound, conn)
+                await self._persist_changes()
+            else:
+                async with self._turn() as own:
+                    self._check_serving()
+                    if not own:
+                        return await self._invoke(spec, bound, conn)
+                    snapshot = self._snapshot()
+                    try:
+                        output = await self._invoke(spec, bound, conn)
+                        await self._persist_changes()
+                    except BaseException:
+                        self._restore(snapshot)
+                        raise
+                    if self._destroy_requested:
+                        self.node.forget(self)
+                        await self._shutdown(destroy=True)
+                        return output
+        finally:
+            self._inflight -= 1
+        await self._gate()
+        return output
+
+    def _check_serving(self) -> None:
+        if self.lifecycle is Lifecycle.AWAKE:
+            return
+        if self.lifecycle is Lifecycle.DESTROYED:
+            raise actor_not_found("actor was destroyed")
+        raise Retry
+
+    async def _invoke(self, spec: ActionSpec, args: list[Any], conn: Any) -> Any:
+        token = context.current_conn.set(None if conn is None else (self.id, conn))
+        timeout = spec.timeout or self.definition.options.action_timeout
+        try:
+            async with asyncio.timeout(timeout):
+                output = spec.fn(self.actor, *args)
+                if spec.is_async or inspect.isawaitable(output):
+                    output = await output
+                if "on_before_action_response" in self.definition.hooks:
+                    output = await self._call(
+                        self.actor.on_before_action_response,  # type: ignore[attr-defined]
+                        spec.name,
+                        args,
+                        output,
+                    )
+        except TimeoutError:
+            raise ActorError(
+                "actor",
+                Code.ACTION_TIMEOUT,
+                f"action {spec.name!r} timed out after {timeout} s",
+                {"action": spec.name, "timeout": timeout},
+            ) from None
+        except (ActorError, asyncio.CancelledError):
+            raise
+        except UserError as exc:
+            raise from_user_error(exc) from None
+        except Exception:
+            self.log.exception("action %r raised", spec.name)
+            raise self.node.sanitize_error() from None
+        finally:
+            context.current_conn.reset(token)
+        try:
+            return _to_builtins(output)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ActorError(
+                "actor",
+                Code.OUTPUT_NOT_SERIALIZABLE,
+                f"action {spec.name!r} returned a value that cannot be serialized: {exc}",
+                {"action": spec.name},
+            ) from None
+
+    def current_conn(self) -> Any:
+        current = context.current_conn.get()
+        if current is None or current[0] != self.id:
+            return None
+        return current[1]
+
+    # -- state and writes --------------------------------------------------------------------
+
+    def _snapshot(self) -> tuple[bytes | None, dict[bytes, bytes | None]]:
+        if not self.definition.has_state:
+            return None, dict(self._staged)
+        return encode_state(self.actor.__dict__["_ak_state"]), dict(self._staged)
+
+    def _restore(self, snapshot: tuple[bytes | None, dict[bytes, bytes | None]]) -> None:
+        encoded, staged = snapshot
+        if encoded is not None:
+            self.actor.__dict__["_ak_state"] = decode_value(
+                encoded, self.definition.state_type or Any
+            )
+        self._staged = staged
+        self._destroy_requested = False
+
+    def stage(self, key: bytes, value: bytes | None) -> None:
+        """Add a write (``None`` deletes) to the current turn's batch."""
+        self._staged[key] = value
+
+    async def _persist_changes(self) -> None:
+        """Submit the state (if it changed) and staged writes as one batch.
+
+        Raises ``state_not_serializable`` (the caller rolls back) if the state cannot be
+        encoded. In relaxed mode state is written later by a timer.
+        """
+        d = self.definition
+        encoded: bytes | None = None
+        if d.has_state:
+            encoded = encode_state(self.actor.__dict__["_ak_state"])
+            if encoded == self._persisted:
+                encoded = None
+            elif "on_state_change" in d.hooks:
+                await self._hook("on_state_change", self.actor.__dict__["_ak_state"])
+                if encode_state(self.actor.__dict__["_ak_state"]) != encoded:
+                    raise ActorError(
+                        "actor",
+                        Code.HOOK_FAILED,
+                        "on_state_change must not change the state",
+                    )
+        if encoded is None and not self._staged:
+            return
+        relaxed = d.options.state_save_interval is not None
+        if relaxed and not self._staged:
+            self._persisted = encoded
+            self._schedule_relaxed_save()
+            return
+        batch = WriteBatch(self.id, self.epoch)
+        if encoded is not None:
+            batch.puts[STATE_KEY] = encode_envelope(encoded, d.state_version)
+            self._persisted = encoded
+        for key, value in self._staged.items():
+            if value is None:
+                batch.deletes.add(key)
+            else:
+                batch.puts[key] = value
+        self._staged = {}
+        self._last_write = self._submit_nowait(batch)
+
+    def _schedule_relaxed_save(self) -> None:
+        if self._relaxed_task is not None:
+            return
+        interval = self.definition.options.state_save_interval or 0.0
+
+        async def save_later() -> None:
+            try:
+                await self.node.clock.sleep(interval)
+            finally:
+                self._relaxed_task = None
+            if self.lifecycle in (Lifecycle.AWAKE, Lifecycle.STOPPING) and self._persisted:
+                batch = WriteBatch(self.id, self.epoch)
+                batch.puts[STATE_KEY] = encode_envelope(
+                    self._persisted, self.definition.state_version
+                )
+                self._last_write = self._submit_nowait(batch)
+
+        self._relaxed_task = asyncio.get_running_loop().create_task(save_later())
+
+    def _submit_nowait(self, batch: WriteBatch) -> asyncio.Future[None]:
+        future = self.node.committer.submit(batch)
+        future.add_done_callback(self._on_write_done)
+        return future
+
+    async def _submit(self, batch: WriteBatch) -> None:
+        self._last_write = self._submit_nowait(batch)
+        await self._gate()
+
+    def _on_write_done(self, future: asyncio.Future[None]) -> None:
+        if future.cancelled() or future.exception() is None:
+            return
+        # Memory is now ahead of durable state: drop this instance so the next call
+        # reloads what was committed.
+        self.log.error("write failed; reloading actor: %s", future.exception())
+        self.node.evict(self)
+
+    async def _gate(self) -> None:
+        """The output gate: wait until the latest write this caller may have seen is durable."""
+        if self._relaxed_task is not None and self.lifecycle is Lifecycle.STOPPING:
+            self._relaxed_task.cancel()
+            self._relaxed_task = None
+            if self._persisted is not None:
+                batch = WriteBatch(self.id, self.epoch)
+                batch.puts[STATE_KEY] = encode_envelope(
+                    self._persisted, self.definition.state_version
+                )
+                self._last_write = self._submit_nowait(batch)
+        write = self._last_write
+        if write is None or (write.done() and write.exception() is None):
+            return
+        try:
+            await asyncio.shield(write)
+        except StorageError as exc:
+            raise ActorError(
+                "internal", Code.STORAGE_ERROR, "the change could not be made durable"
+            ) from exc
+
+    async def save_state(self, *, wait: bool) -> None:
+        await self._persist_changes()
+        if self._relaxed_task is not None and wait:
+            self._relaxed_task.cancel()
+            self._relaxed_task = None
+            assert self._persisted is not None
+            batch = WriteBatch(self.id, self.epoch)
+            batch.puts[STATE_KEY] = encode_envelope(self._persisted, self.definition.state_version)
+            self._last_write = self._submit_nowait(batch)
+        if wait:
+            await self._gate()
+
+    # -- hooks -------------------------------------------------------------------------------
+
+    async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        result = fn(*args)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+    async def _hook(self, name: str, *args: Any, timeout: float | None = None) -> Any:
+        """Run hook ``name``; a failure becomes an ``ActorError`` that names the hook."""
+        budget = timeout or self.definition.options.hook_timeout
+        if name in ("create_state", "on_create", "migrate_state", "on_state_change"):
+            budget = max(budget, self.definition.options.action_timeout or budget)
+        try:
+            async with asyncio.timeout(budget):
+                return await self._call(getattr(self.actor, name), *args)
+        except TimeoutError:
+            raise ActorError(
+                "actor", Code.HOOK_FAILED, f"{name} timed out after {budget} s", {"hook": name}
+            ) from None
+        except (ActorError, asyncio.CancelledError):
+            raise
+        except UserError as exc:
+            raise from_user_error(exc) from None
+        except Exception as exc:
+            self.log.exception("%s raised", name)
+            err = ActorError("actor", Code.HOOK_FAILED, f"{name} raised", {"hook": name})
+            if self.node.dev:
+                err.message = f"{name} raised {type(exc).__name__}: {exc}"
+            raise err from None
+
+    # -- events, background work -----------------------------------------------------------
+
+    def broadcast(self, event: str, args: tuple[Any, ...]) -> None:
+        for conn in list(self.conns.values()):
+            deliver = getattr(conn, "deliver", None)
+            if deliver is not None:
+                deliver(event, args)
+
+    def keep_awake(self, awaitable: Awaitable[T]) -> Awaitable[T]:
+        future = asyncio.ensure_future(awaitable)
+        self._background.add(future)
+        future.add_done_callback(self._background.discard)
+        return future
+
+    def wait_until(self, awaitable: Awaitable[Any]) -> None:
+        self.keep_awake(awaitable)
+
+    def request_destroy(self) -> None:
+        self._destroy_requested = True
+
+    @property
+    def idle(self) -> bool:
+        return self._inflight == 0 and not self._background and not self._lock.locked()

@@ -1,0 +1,301 @@
+"""``Node``: one process's runtime — the actor directory, activation, and call dispatch.
+
+Invariants:
+- At most one ``ActorInstance`` per actor id exists in a node, and a new one is activated
+  only after the previous one has fully stopped (its state is durable).
+- Concurrent first calls for one ``(name, key)`` create exactly one actor: creation is
+  single-flight in the node and atomic (insert-if-absent) in the driver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from typing import TYPE_CHECKING, Any, Literal
+
+import msgspec
+
+from actorkit._runtime.clock import Clock, SystemClock
+from actorkit._runtime.committer import Committer
+from actorkit._runtime.instance import ActorInstance, Lifecycle, Retry
+from actorkit.errors import ActorError, Code, actor_not_found, internal_error, too_large
+from actorkit.protocol.keys import Key, normalize_key, validate_name
+from actorkit.storage.base import ActorRecord, Driver
+
+if TYPE_CHECKING:
+    from actorkit._runtime.registry import Registry
+    from actorkit.client.base import AsyncClient
+
+__all__ = ["Node", "ResolveMode"]
+
+log = logging.getLogger("actorkit.node")
+
+ResolveMode = Literal["get", "get_or_create", "create"]
+
+_input_encoder = msgspec.msgpack.Encoder()
+
+
+def new_actor_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Node:
+    """Hosts actors of one registry on one storage driver."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        driver: Driver,
+        *,
+        clock: Clock | None = None,
+        dev: bool = False,
+        region: str | None = None,
+    ) -> None:
+        self.registry = registry
+        self.driver = driver
+        self.clock: Clock = clock or SystemClock()
+        self.dev = dev
+        self.region = region
+        self.limits = registry.limits
+        self.committer = Committer(driver)
+        self.instances: dict[str, ActorInstance] = {}
+        self._activating: dict[str, asyncio.Future[ActorInstance]] = {}
+        self._stopping: dict[str, asyncio.Future[None]] = {}
+        self._resolving: dict[tuple[str, Key], asyncio.Future[ActorRecord]] = {}
+        self._started = False
+        self._closing = False
+        self._client: AsyncClient | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if not self._started:
+            await self.driver.open()
+            self._started = True
+
+    async def stop(self) -> None:
+        """Put every actor to sleep (state durable), then close the driver."""
+        if not self._started or self._closing:
+            return
+        self._closing = True
+        await asyncio.gather(
+            *(self._sleep(inst) for inst in list(self.instances.values())),
+            return_exceptions=True,
+        )
+        await self.committer.flush()
+        await self.driver.close()
+        self._started = False
+        self._closing = False
+
+    @property
+    def client(self) -> AsyncClient:
+        """An in-process client bound to this node (what ``Actor.client`` returns)."""
+        if self._client is None:
+            from actorkit.client.base import AsyncClient
+            from actorkit.client.local import LocalTransport
+
+            self._client = AsyncClient(transport=LocalTransport(self))
+        return self._client
+
+    def sanitize_error(self) -> ActorError:
+        return internal_error()
+
+    # -- directory -----------------------------------------------------------------------
+
+    async def resolve(
+        self,
+        name: str,
+        key: Any,
+        mode: ResolveMode = "get_or_create",
+        input: Any = None,
+        region: str | None = None,
+    ) -> ActorRecord:
+        """Find (and, per ``mode``, create) the actor ``name[key]``."""
+        validate_name(name, self.limits)
+        self.registry.definition(name)
+        norm = normalize_key(key, self.limits)
+        if mode == "get":
+            record = await self.driver.find_actor(name, norm)
+            if record is None:
+                raise actor_not_found(f"no actor {name!r} with key {list(norm)!r}")
+            return record
+        encoded_input = self._encode_input(input)
+        slot = (name, norm)
+        pending = self._resolving.get(slot)
+        if pending is not None and mode == "get_or_create":
+            return await asyncio.shield(pending)
+        future: asyncio.Future[ActorRecord] = asyncio.get_running_loop().create_future()
+        if mode == "get_or_create":
+            self._resolving[slot] = future
+        try:
+            record = await self._find_or_create(name, norm, mode, encoded_input, region)
+            future.set_result(record)
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: waiters re-raise it themselves
+            raise
+        finally:
+            if self._resolving.get(slot) is future:
+                del self._resolving[slot]
+        if not record.initialized:
+            # Initialise now so create hooks run (and fail) at creation time.
+            await self.instance(record.id)
+        return record
+
+    async def _find_or_create(
+        self, name: str, key: Key, mode: ResolveMode, input: bytes | None, region: str | None
+    ) -> ActorRecord:
+        if mode == "get_or_create":
+            existing = await self.driver.find_actor(name, key)
+            if existing is not None:
+                return existing
+        record = ActorRecord(
+            id=new_actor_id(),
+            name=name,
+            key=key,
+            created_at=time.time(),
+            input=input,
+            region=region or self.region,
+        )
+        stored, created = await self.driver.create_actor(record)
+        if mode == "create" and not created:
+            raise ActorError(
+                "actor",
+                Code.ACTOR_ALREADY_EXISTS,
+                f"actor {name!r} with key {list(key)!r} already exists",
+            )
+        return stored
+
+    def _encode_input(self, input: Any) -> bytes | None:
+        if input is None:
+            return None
+        try:
+            data = _input_encoder.encode(input)
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ActorError(
+                "request", Code.VALIDATION_ERROR, f"input cannot be serialized: {exc}"
+            ) from None
+        if len(data) > self.limits.max_input_bytes:
+            raise too_large(
+                f"input is {len(data)} bytes; the limit is {self.limits.max_input_bytes}",
+                self.limits.max_input_bytes,
+            )
+        return data
+
+    async def get_record(self, actor_id: str) -> ActorRecord:
+        inst = self.instances.get(actor_id)
+        if inst is not None:
+            return inst.record
+        record = await self.driver.get_actor(actor_id)
+        if record is None:
+            raise actor_not_found(f"no actor with id {actor_id!r}")
+        return record
+
+    async def list_actors(
+        self, name: str | None = None, *, after: str | None = None, limit: int = 100
+    ) -> list[ActorRecord]:
+        return await self.driver.list_actors(name, after=after, limit=limit)
+
+    # -- activation ----------------------------------------------------------------------
+
+    async def instance(self, actor_id: str) -> ActorInstance:
+        """The awake instance of ``actor_id``, activating it if needed."""
+        inst = self.instances.get(actor_id)
+        if inst is not None and inst.lifecycle is Lifecycle.AWAKE:
+            return inst
+        pending = self._activating.get(actor_id)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        if self._closing or not self._started:
+            raise ActorError("actor", Code.ACTOR_STOPPING, "the node is shutting down")
+        future: asyncio.Future[ActorInstance] = asyncio.get_running_loop().create_future()
+        self._activating[actor_id] = future
+        try:
+            inst = await self._activate(actor_id)
+            future.set_result(inst)
+            return inst
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()
+            raise
+        finally:
+            del self._activating[actor_id]
+
+    async def _activate(self, actor_id: str) -> ActorInstance:
+        stopping = self._stopping.get(actor_id)
+        if stopping is not None:
+            await asyncio.shield(stopping)
+        record = await self.driver.get_actor(actor_id)
+        if record is None:
+            raise actor_not_found(f"no actor with id {actor_id!r}")
+        definition = self.registry.definition(record.name)
+        try:
+            epoch = await self.driver.acquire(actor_id)
+        except KeyError:
+            raise actor_not_found(f"no actor with id {actor_id!r}") from None
+        record.epoch = epoch
+        data = await self.driver.load(actor_id)
+        inst = ActorInstance(self, definition, record, epoch)
+        try:
+            await inst.start(data)
+        except BaseException:
+            if not record.initialized:
+                # A failed create leaves nothing behind: the key is free again.
+                await self.driver.delete_actor(actor_id)
+            raise
+        record.initialized = True
+        record.input = None
+        self.instances[actor_id] = inst
+        return inst
+
+    def evict(self, inst: ActorInstance) -> None:
+        """Drop an instance whose memory can no longer be trusted (a write failed)."""
+        self.forget(inst)
+        if inst.lifecycle is Lifecycle.AWAKE:
+            inst.lifecycle = Lifecycle.STOPPED
+
+    async def _sleep(self, inst: ActorInstance) -> None:
+        await self._retire(inst, destroy=False)
+
+    async def _retire(self, inst: ActorInstance, *, destroy: bool) -> None:
+        self.forget(inst)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._stopping[inst.id] = done
+        try:
+            await inst.stop(destroy=destroy)
+        finally:
+            done.set_result(None)
+            if self._stopping.get(inst.id) is done:
+                del self._stopping[inst.id]
+
+    async def sleep_actor(self, actor_id: str) -> None:
+        """Put ``actor_id`` to sleep now, if it is awake."""
+        inst = self.instances.get(actor_id)
+        if inst is not None:
+            await self._sleep(inst)
+
+    def forget(self, inst: ActorInstance) -> None:
+        """Stop routing calls to ``inst`` (it is shutting down on its own)."""
+        if self.instances.get(inst.id) is inst:
+            del self.instances[inst.id]
+
+    async def destroy(self, actor_id: str) -> None:
+        """Destroy ``actor_id``: run ``on_destroy``, delete its data; the key becomes free."""
+        inst = await self.instance(actor_id)
+        await self._retire(inst, destroy=True)
+
+    # -- calls ---------------------------------------------------------------------------
+
+    async def call(
+        self, actor_id: str, action: str, args: list[Any], *, conn: Any = None, params: Any = None
+    ) -> Any:
+        """Call ``action`` on ``actor_id``; returns the output as builtins."""
+        for _ in range(100):
+            inst = await self.instance(actor_id)
+            try:
+                return await inst.call(action, args, conn, params)
+            except Retry:
+                continue
+        raise ActorError("actor", Code.ACTOR_STOPPING, "actor kept stopping; try again")

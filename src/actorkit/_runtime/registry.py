@@ -1,0 +1,80 @@
+"""``Registry``: the set of actor classes an application serves."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from actorkit._runtime.actor import Actor
+from actorkit._runtime.clock import Clock
+from actorkit._runtime.definition import ActorDefinition
+from actorkit.errors import ActorError, Code
+from actorkit.options import Limits
+
+if TYPE_CHECKING:
+    from actorkit.client.base import AsyncClient
+
+__all__ = ["Registry"]
+
+
+class Registry:
+    """The actor classes of an application, and the entry points that serve them.
+
+    Example::
+
+        registry = Registry(Counter, ChatRoom)
+
+        async with registry.test_client() as client:      # in-process, no sockets
+            await client.get_or_create(Counter, "a").increment(1)
+
+        registry.run()                                    # http://127.0.0.1:6420
+    """
+
+    def __init__(self, *actors: type[Actor], limits: Limits | None = None) -> None:
+        self.limits = limits or Limits()
+        self._definitions: dict[str, ActorDefinition] = {}
+        for cls in actors:
+            self.add(cls)
+
+    def add(self, cls: type[Actor]) -> None:
+        """Register another actor class."""
+        definition = ActorDefinition(cls)
+        if definition.name in self._definitions:
+            raise ValueError(f"two actor classes are named {definition.name!r}")
+        self._definitions[definition.name] = definition
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self._definitions)
+
+    def definitions(self) -> list[ActorDefinition]:
+        return [self._definitions[name] for name in self.names]
+
+    def definition(self, name: str) -> ActorDefinition:
+        try:
+            return self._definitions[name]
+        except KeyError:
+            raise ActorError(
+                "actor",
+                Code.ACTOR_NOT_FOUND,
+                f"no actor type named {name!r} is registered",
+                {"name": name},
+            ) from None
+
+    def test_client(
+        self, storage: str = "memory://", *, clock: Clock | None = None, dev: bool = True
+    ) -> AsyncClient:
+        """An ``AsyncClient`` served in-process (no sockets), for tests and scripts.
+
+        Use it as ``async with registry.test_client() as client: ...``; the actors stop and
+        storage closes when the block exits.
+        """
+        from actorkit._runtime.node import Node
+        from actorkit.client.base import AsyncClient
+        from actorkit.client.local import LocalTransport
+        from actorkit.storage import driver_from_url
+
+        node = Node(self, driver_from_url(storage), clock=clock, dev=dev)
+        return AsyncClient(transport=LocalTransport(node, owns_node=True))
+
+    def __repr__(self) -> str:
+        return f"Registry({', '.join(self.names)})"

@@ -1,0 +1,1 @@
+"""Clients: the same API in-process, over HTTP, async and blocking."""

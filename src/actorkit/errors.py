@@ -1,0 +1,155 @@
+"""Errors raised by actorkit.
+
+    ActorkitError               root of everything actorkit raises
+    ├── UserError               raised by actor code; message, code, metadata reach the caller
+    ├── ActorError              a failed call as the caller sees it: group, code, message, metadata
+    └── StorageError            the storage backend failed
+        └── FencedError         another activation owns the actor (stale epoch)
+
+On the wire every error is ``{group, code, message, metadata}``. Only a ``UserError``'s
+details cross it; any other exception reaches the caller as ``internal_error`` with a generic
+message (details go to the server log).
+
+Example::
+
+    from actorkit import UserError
+
+    class Account(Actor):
+        @action
+        def withdraw(self, amount: int) -> int:
+            if amount > self.state["balance"]:
+                raise UserError("insufficient funds", code="insufficient_funds",
+                                metadata={"balance": self.state["balance"]})
+            ...
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "ActorError",
+    "ActorkitError",
+    "Code",
+    "FencedError",
+    "StorageError",
+    "UserError",
+]
+
+
+class Code:
+    """Stable error codes, with the group each belongs to."""
+
+    VALIDATION_ERROR = "validation_error"
+    ACTION_NOT_FOUND = "action_not_found"
+    ACTOR_NOT_FOUND = "actor_not_found"
+    ACTOR_ALREADY_EXISTS = "actor_already_exists"
+    ACTION_TIMEOUT = "action_timeout"
+    INTERNAL_ERROR = "internal_error"
+    MESSAGE_TOO_LARGE = "message_too_large"
+    OVERLOADED = "overloaded"
+    CONNECTION_LOST = "connection_lost"
+    UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
+    INVALID_REQUEST = "invalid_request"
+    NOT_FOUND = "not_found"
+    OUTPUT_NOT_SERIALIZABLE = "output_not_serializable"
+    STATE_NOT_SERIALIZABLE = "state_not_serializable"
+    STATE_NOT_ENABLED = "state_not_enabled"
+    ACTOR_DESTROYED = "actor_destroyed"
+    ACTOR_STOPPING = "actor_stopping"
+    HOOK_FAILED = "hook_failed"
+    STORAGE_ERROR = "storage_error"
+
+
+class ActorkitError(Exception):
+    """Root of every exception actorkit raises."""
+
+
+class UserError(ActorkitError):
+    """An error raised on purpose by actor code; its details are sent to the caller.
+
+    ``code`` is a short machine-readable string (default ``"user_error"``); ``metadata`` is
+    any msgspec-encodable value.
+    """
+
+    def __init__(self, message: str, *, code: str = "user_error", metadata: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.metadata = metadata
+
+
+class ActorError(ActorkitError):
+    """A call failed. Carries the wire error's ``group``, ``code``, ``message`` and ``metadata``.
+
+    Groups: ``"user"`` (a ``UserError`` from actor code), ``"actor"`` (addressing and action
+    dispatch), ``"request"`` (bad input or limits), ``"connection"``, ``"internal"``.
+    """
+
+    def __init__(self, group: str, code: str, message: str, metadata: Any = None) -> None:
+        super().__init__(message)
+        self.group = group
+        self.code = code
+        self.message = message
+        self.metadata = metadata
+
+    def __repr__(self) -> str:
+        return f"ActorError(group={self.group!r}, code={self.code!r}, message={self.message!r})"
+
+    def __str__(self) -> str:
+        return f"[{self.code}] {self.message}"
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "group": self.group,
+            "code": self.code,
+            "message": self.message,
+            "metadata": self.metadata,
+        }
+
+    @classmethod
+    def from_wire(cls, data: Any) -> ActorError:
+        if not isinstance(data, dict):
+            return cls("internal", Code.INTERNAL_ERROR, "malformed error from server")
+        return cls(
+            str(data.get("group", "internal")),
+            str(data.get("code", Code.INTERNAL_ERROR)),
+            str(data.get("message", "")),
+            data.get("metadata"),
+        )
+
+
+class StorageError(ActorkitError):
+    """The storage backend failed; the affected actor is reloaded from durable state."""
+
+
+class FencedError(StorageError):
+    """A write was refused because a newer activation of the actor owns it (stale epoch)."""
+
+
+# Constructors for the errors the runtime raises, so codes and groups stay consistent.
+
+
+def validation_error(message: str, metadata: Any = None) -> ActorError:
+    return ActorError("request", Code.VALIDATION_ERROR, message, metadata)
+
+
+def invalid_request(message: str) -> ActorError:
+    return ActorError("request", Code.INVALID_REQUEST, message)
+
+
+def too_large(message: str, limit: int) -> ActorError:
+    return ActorError("request", Code.MESSAGE_TOO_LARGE, message, {"limit": limit})
+
+
+def actor_not_found(message: str = "actor not found") -> ActorError:
+    return ActorError("actor", Code.ACTOR_NOT_FOUND, message)
+
+
+def internal_error() -> ActorError:
+    return ActorError("internal", Code.INTERNAL_ERROR, "internal error")
+
+
+def from_user_error(err: UserError) -> ActorError:
+    return ActorError("user", err.code, err.message, err.metadata)

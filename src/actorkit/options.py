@@ -1,0 +1,79 @@
+"""Typed configuration: per-actor options and registry-wide limits.
+
+Example::
+
+    class Room(Actor):
+        options = ActorOptions(sleep_timeout=60.0, action_timeout=5.0)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "DEFAULT_ACTION_TIMEOUT",
+    "DEFAULT_HOOK_TIMEOUT",
+    "DEFAULT_MAX_QUEUE",
+    "DEFAULT_SLEEP_GRACE",
+    "DEFAULT_SLEEP_TIMEOUT",
+    "ActorOptions",
+    "Limits",
+]
+
+DEFAULT_SLEEP_TIMEOUT = 30.0
+DEFAULT_SLEEP_GRACE = 15.0
+DEFAULT_ACTION_TIMEOUT = 60.0
+DEFAULT_HOOK_TIMEOUT = 5.0
+DEFAULT_MAX_QUEUE = 1_000
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActorOptions:
+    """Per-actor-class options, set as the class attribute ``options``.
+
+    - ``sleep_timeout``: idle seconds before the actor sleeps.
+    - ``sleep_grace``: budget for on_sleep/on_destroy hooks and pending work.
+    - ``action_timeout``: an action running longer fails with ``action_timeout`` and is
+      rolled back. ``None`` disables it.
+    - ``hook_timeout``: budget for lifecycle hooks (create_vars, on_wake, on_before_connect…).
+    - ``state_save_interval``: ``None`` (default) makes every reply wait until the state it
+      depends on is durable. A number of seconds switches to relaxed mode: state is
+      persisted at most once per interval and replies are not held.
+    - ``no_sleep``: never sleep for idleness.
+    - ``max_connections``: live connections per actor (``None``: unlimited).
+    - ``max_queue``: calls waiting for their turn before new ones get ``overloaded``.
+    """
+
+    sleep_timeout: float = DEFAULT_SLEEP_TIMEOUT
+    sleep_grace: float = DEFAULT_SLEEP_GRACE
+    action_timeout: float | None = DEFAULT_ACTION_TIMEOUT
+    hook_timeout: float = DEFAULT_HOOK_TIMEOUT
+    state_save_interval: float | None = None
+    no_sleep: bool = False
+    max_connections: int | None = None
+    max_queue: int = DEFAULT_MAX_QUEUE
+
+    def __post_init__(self) -> None:
+        for field in ("sleep_timeout", "sleep_grace", "hook_timeout"):
+            if getattr(self, field) <= 0:
+                raise ValueError(f"ActorOptions.{field} must be > 0")
+        if self.action_timeout is not None and self.action_timeout <= 0:
+            raise ValueError("ActorOptions.action_timeout must be > 0 or None")
+        if self.state_save_interval is not None and self.state_save_interval < 0:
+            raise ValueError("ActorOptions.state_save_interval must be >= 0 or None")
+        if self.max_queue < 1:
+            raise ValueError("ActorOptions.max_queue must be >= 1")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Limits:
+    """Registry-wide limits on what callers may send; each breach is a clear error."""
+
+    max_name_length: int = 64
+    max_key_part_bytes: int = 128
+    max_key_bytes: int = 1024
+    max_key_parts: int = 16
+    max_input_bytes: int = 4 * 1024 * 1024
+    max_params_bytes: int = 4 * 1024
+    max_message_bytes: int = 64 * 1024
+    max_outgoing_message_bytes: int = 1024 * 1024

@@ -1,0 +1,321 @@
+"""``sqlite:///path``: the default driver — one SQLite file in WAL mode under a data directory.
+
+Every commit is fsynced (``synchronous=FULL``) before it is reported durable; the runtime
+groups many actors' writes into one commit, so the fsync cost is shared. One process owns a
+data directory at a time (an exclusive lock on ``<dir>/lock``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+import msgspec
+
+from actorkit.errors import FencedError, StorageError
+from actorkit.protocol.keys import Key
+from actorkit.storage.base import ActorRecord, Driver, WriteBatch
+
+__all__ = ["SQLiteDriver"]
+
+T = TypeVar("T")
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS actors (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    key TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    input BLOB,
+    region TEXT,
+    initialized INTEGER NOT NULL DEFAULT 0,
+    epoch INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (name, key)
+);
+CREATE TABLE IF NOT EXISTS kv (
+    actor_id TEXT NOT NULL,
+    k BLOB NOT NULL,
+    v BLOB NOT NULL,
+    PRIMARY KEY (actor_id, k)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS alarms (actor_id TEXT PRIMARY KEY, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS alarms_at ON alarms (at);
+"""
+
+_RECORD_COLUMNS = "id, name, key, created_at, input, region, initialized, epoch"
+_key_encoder = msgspec.json.Encoder()
+_key_decoder = msgspec.json.Decoder(tuple[str, ...])
+
+
+def _record(row: tuple[Any, ...]) -> ActorRecord:
+    return ActorRecord(
+        id=row[0],
+        name=row[1],
+        key=_key_decoder.decode(row[2]),
+        created_at=row[3],
+        input=row[4],
+        region=row[5],
+        initialized=bool(row[6]),
+        epoch=row[7],
+    )
+
+
+def _prefix_end(prefix: bytes) -> bytes | None:
+    """The smallest byte string greater than every string starting with ``prefix``."""
+    stripped = prefix.rstrip(b"\xff")
+    if not stripped:
+        return None
+    return stripped[:-1] + bytes([stripped[-1] + 1])
+
+
+class SQLiteDriver(Driver):
+    """Stores everything in ``<directory>/actorkit.db``. Per-actor SQLite databases live in
+    ``<directory>/actors/``."""
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+        self.path = self.directory / "actorkit.db"
+        self._lock_file: IO[str] | None = None
+        # One thread writes (SQLite allows one writer); another reads, which WAL lets run
+        # alongside the writer.
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="actorkit-sqlite-w")
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix="actorkit-sqlite-r")
+        self._local = threading.local()
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=True)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA busy_timeout=5000")
+            self._local.conn = conn
+        return conn
+
+    async def _run(self, executor: ThreadPoolExecutor, fn: Callable[[], T]) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(executor, fn)
+        except sqlite3.Error as exc:
+            raise StorageError(f"sqlite: {exc}") from exc
+
+    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> Callable[[], T]:
+        def run() -> T:
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return result
+
+        return run
+
+    def _read(self, fn: Callable[[sqlite3.Connection], T]) -> Callable[[], T]:
+        return lambda: fn(self._conn())
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def open(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        lock_file = open(self.directory / "lock", "a+")  # noqa: SIM115, ASYNC230 - held until close
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock_file.close()
+            raise StorageError(
+                f"data directory {self.directory} is in use by another actorkit process"
+            ) from None
+        self._lock_file = lock_file
+
+        def init(conn: sqlite3.Connection) -> None:
+            conn.executescript(_SCHEMA)
+            row = conn.execute("SELECT v FROM meta WHERE k = 'schema_version'").fetchone()
+            if row is None:
+                conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+            elif int(row[0]) > SCHEMA_VERSION:
+                raise StorageError(
+                    f"{self.path} has schema version {row[0]}; this actorkit reads up to "
+                    f"{SCHEMA_VERSION}: upgrade actorkit"
+                )
+
+        await self._run(self._writer, lambda: init(self._conn()))
+
+    async def close(self) -> None:
+        def close_conn() -> None:
+            conn = getattr(self._local, "conn", None)
+            if conn is not None:
+                conn.close()
+                self._local.conn = None
+
+        for executor in (self._writer, self._reader):
+            await asyncio.get_running_loop().run_in_executor(executor, close_conn)
+            executor.shutdown(wait=True)
+        if self._lock_file is not None:
+            fcntl.flock(self._lock_file, fcntl.LOCK_UN)
+            self._lock_file.close()
+            self._lock_file = None
+
+    # -- directory ---------------------------------------------------------------------
+
+    async def create_actor(self, record: ActorRecord) -> tuple[ActorRecord, bool]:
+        key = _key_encoder.encode(list(record.key)).decode()
+
+        def create(conn: sqlite3.Connection) -> tuple[ActorRecord, bool]:
+            cur = conn.execute(
+                "INSERT INTO actors (id, name, key, created_at, input, region) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (name, key) DO NOTHING",
+                (record.id, record.name, key, record.created_at, record.input, record.region),
+            )
+            row = conn.execute(
+                f"SELECT {_RECORD_COLUMNS} FROM actors WHERE name = ? AND key = ?",
+                (record.name, key),
+            ).fetchone()
+            return _record(row), cur.rowcount == 1
+
+        return await self._run(self._writer, self._write(create))
+
+    async def find_actor(self, name: str, key: Key) -> ActorRecord | None:
+        encoded = _key_encoder.encode(list(key)).decode()
+
+        def find(conn: sqlite3.Connection) -> ActorRecord | None:
+            row = conn.execute(
+                f"SELECT {_RECORD_COLUMNS} FROM actors WHERE name = ? AND key = ?",
+                (name, encoded),
+            ).fetchone()
+            return None if row is None else _record(row)
+
+        return await self._run(self._reader, self._read(find))
+
+    async def get_actor(self, actor_id: str) -> ActorRecord | None:
+        def get(conn: sqlite3.Connection) -> ActorRecord | None:
+            row = conn.execute(
+                f"SELECT {_RECORD_COLUMNS} FROM actors WHERE id = ?", (actor_id,)
+            ).fetchone()
+            return None if row is None else _record(row)
+
+        return await self._run(self._reader, self._read(get))
+
+    async def list_actors(
+        self, name: str | None = None, *, after: str | None = None, limit: int = 100
+    ) -> list[ActorRecord]:
+        def list_(conn: sqlite3.Connection) -> list[ActorRecord]:
+            rows = conn.execute(
+                f"SELECT {_RECORD_COLUMNS} FROM actors WHERE (?1 IS NULL OR name = ?1) "
+                "AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3",
+                (name, after, limit),
+            ).fetchall()
+            return [_record(row) for row in rows]
+
+        return await self._run(self._reader, self._read(list_))
+
+    async def delete_actor(self, actor_id: str) -> None:
+        def delete(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM actors WHERE id = ?", (actor_id,))
+            conn.execute("DELETE FROM kv WHERE actor_id = ?", (actor_id,))
+            conn.execute("DELETE FROM alarms WHERE actor_id = ?", (actor_id,))
+
+        await self._run(self._writer, self._write(delete))
+
+    # -- ownership ---------------------------------------------------------------------
+
+    async def acquire(self, actor_id: str) -> int:
+        def acquire(conn: sqlite3.Connection) -> int:
+            row = conn.execute(
+                "UPDATE actors SET epoch = epoch + 1 WHERE id = ? RETURNING epoch", (actor_id,)
+            ).fetchone()
+            if row is None:
+                raise KeyError(actor_id)
+            return int(row[0])
+
+        return await self._run(self._writer, self._write(acquire))
+
+    # -- data ----------------------------------------------------------------------------
+
+    async def load(self, actor_id: str) -> dict[bytes, bytes]:
+        def load(conn: sqlite3.Connection) -> dict[bytes, bytes]:
+            rows = conn.execute("SELECT k, v FROM kv WHERE actor_id = ?", (actor_id,))
+            return {bytes(k): bytes(v) for k, v in rows}
+
+        return await self._run(self._reader, self._read(load))
+
+    async def commit(self, batches: Sequence[WriteBatch]) -> list[BaseException | None]:
+        def commit(conn: sqlite3.Connection) -> list[BaseException | None]:
+            results: list[BaseException | None] = []
+            for batch in batches:
+                row = conn.execute(
+                    "SELECT epoch FROM actors WHERE id = ?", (batch.actor_id,)
+                ).fetchone()
+                if row is None or row[0] != batch.epoch:
+                    results.append(FencedError(f"actor {batch.actor_id} is owned elsewhere"))
+                    continue
+                _apply(conn, batch)
+                results.append(None)
+            return results
+
+        return await self._run(self._writer, self._write(commit))
+
+    # -- alarms --------------------------------------------------------------------------
+
+    async def due_alarms(self, now: float, limit: int = 1000) -> list[tuple[str, float]]:
+        def due(conn: sqlite3.Connection) -> list[tuple[str, float]]:
+            rows = conn.execute(
+                "SELECT actor_id, at FROM alarms WHERE at <= ? ORDER BY at LIMIT ?", (now, limit)
+            )
+            return [(actor_id, at) for actor_id, at in rows]
+
+        return await self._run(self._reader, self._read(due))
+
+    async def next_alarm(self) -> float | None:
+        def next_(conn: sqlite3.Connection) -> float | None:
+            row = conn.execute("SELECT min(at) FROM alarms").fetchone()
+            return None if row is None else row[0]
+
+        return await self._run(self._reader, self._read(next_))
+
+
+def _apply(conn: sqlite3.Connection, batch: WriteBatch) -> None:
+    actor_id = batch.actor_id
+    for prefix in batch.delete_prefixes:
+        end = _prefix_end(prefix)
+        if end is None:
+            conn.execute("DELETE FROM kv WHERE actor_id = ? AND k >= ?", (actor_id, prefix))
+        else:
+            conn.execute(
+                "DELETE FROM kv WHERE actor_id = ? AND k >= ? AND k < ?", (actor_id, prefix, end)
+            )
+    if batch.deletes:
+        conn.executemany(
+            "DELETE FROM kv WHERE actor_id = ? AND k = ?", [(actor_id, k) for k in batch.deletes]
+        )
+    if batch.puts:
+        conn.executemany(
+            "INSERT INTO kv (actor_id, k, v) VALUES (?, ?, ?) "
+            "ON CONFLICT (actor_id, k) DO UPDATE SET v = excluded.v",
+            [(actor_id, k, v) for k, v in batch.puts.items()],
+        )
+    if batch.set_alarm:
+        if batch.alarm is None:
+            conn.execute("DELETE FROM alarms WHERE actor_id = ?", (actor_id,))
+        else:
+            conn.execute(
+                "INSERT INTO alarms (actor_id, at) VALUES (?, ?) "
+                "ON CONFLICT (actor_id) DO UPDATE SET at = excluded.at",
+                (actor_id, batch.alarm),
+            )
+    if batch.mark_initialized:
+        conn.execute("UPDATE actors SET initialized = 1, input = NULL WHERE id = ?", (actor_id,))
