@@ -26,6 +26,7 @@ import msgspec
 
 from actorkit._runtime import context
 from actorkit._runtime.actor import _NO_STATE, Actor
+from actorkit._runtime.connections import ConnectionManager
 from actorkit._runtime.definition import ActionSpec, ActorDefinition
 from actorkit._runtime.state import (
     STATE_KEY,
@@ -97,6 +98,7 @@ class ActorInstance:
         self.actor._ak = self
         self.actor.vars = None
         self.conns: dict[str, Any] = {}
+        self.connections = ConnectionManager(self)
 
         self._lock = asyncio.Lock()
         self._active_turn: object | None = None
@@ -152,6 +154,7 @@ class ActorInstance:
             if batch.puts or batch.mark_initialized:
                 await self._submit(batch)
         self._transition(Lifecycle.AWAKE)
+        self.connections.restore(data)
         if "run" in d.hooks:
             self._run_task = asyncio.get_running_loop().create_task(self._run_loop())
 
@@ -261,6 +264,7 @@ class ActorInstance:
         try:
             yield True
         finally:
+            self.connections.on_turn_end()
             context.call_chain.reset(token)
             self._active_turn = None
             self._lock.release()
@@ -374,6 +378,7 @@ class ActorInstance:
             )
         self._staged = staged
         self._destroy_requested = False
+        self.connections.on_rollback()
 
     def stage(self, key: bytes, value: bytes | None) -> None:
         """Add a write (``None`` deletes) to the current turn's batch."""
@@ -386,6 +391,7 @@ class ActorInstance:
         encoded. In relaxed mode state is written later by a timer.
         """
         d = self.definition
+        self.connections.stage_changes()
         encoded: bytes | None = None
         if d.has_state:
             encoded = encode_state(self.actor.__dict__["_ak_state"])
@@ -521,10 +527,7 @@ class ActorInstance:
     # -- events, background work -----------------------------------------------------------
 
     def broadcast(self, event: str, args: tuple[Any, ...]) -> None:
-        for conn in list(self.conns.values()):
-            deliver = getattr(conn, "deliver", None)
-            if deliver is not None:
-                deliver(event, args)
+        self.connections.broadcast(event, args)
 
     def keep_awake(self, awaitable: Awaitable[T]) -> Awaitable[T]:
         future = asyncio.ensure_future(awaitable)
