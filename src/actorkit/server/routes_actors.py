@@ -22,7 +22,7 @@ from actorkit.server.endpoint import endpoint
 
 if TYPE_CHECKING:
     from actorkit._runtime.actor import Actor
-    from actorkit._runtime.node import Node
+    from actorkit._runtime.node import Node, ResolveMode
 
 __all__ = ["PARAMS_HEADER", "actor_routes"]
 
@@ -114,7 +114,7 @@ def actor_routes(node: Node, ensure_started: Ensure) -> Sequence[BaseRoute]:
     """The ``/actors`` routes, bound to ``node``."""
     limits = node.limits
 
-    async def resolve(request: Request, mode: str, status: int) -> Response:
+    async def resolve(request: Request, mode: ResolveMode, status: int) -> Response:
         await ensure_started()
         limit = limits.max_input_bytes + _CREATE_OVERHEAD
         body = _body_dict(decode_body(request, await read_body(request, limit)))
@@ -129,7 +129,7 @@ def actor_routes(node: Node, ensure_started: Ensure) -> Sequence[BaseRoute]:
             body.get("key"),
             mode,
             body.get("input"),
-            region,  # type: ignore[arg-type]
+            region,
         )
         return encode_response(request, record_to_dict(record), status)
 
