@@ -22,7 +22,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 
 from actorkit.errors import ActorError, Code
 from actorkit.server.encoding import error_response
@@ -55,7 +55,18 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         response.status_code = exc.status_code
     if exc.headers:
         response.headers.update(exc.headers)
+    if exc.status_code == 405:
+        response.headers["allow"] = ", ".join(_allowed_methods(request))
     return response
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route accepts for this path (Starlette reports only the first)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, Route) and route.methods and route.path_regex.match(request.url.path):
+            methods |= route.methods
+    return sorted(methods)
 
 
 def build_app(node: Node, *, dev: bool = False, routes: Sequence[BaseRoute] = ()) -> Starlette:

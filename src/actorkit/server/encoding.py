@@ -73,10 +73,15 @@ def decode_body(request: Request, body: bytes) -> Any:
 
 
 def wants_msgpack(request: Request) -> bool:
-    """Reply in msgpack if the client accepts it (or, lacking Accept, sent msgpack)."""
+    """Reply in msgpack if Accept names it, or if Accept names neither format (absent,
+    ``*/*``) and the request body was msgpack."""
     accept = request.headers.get("accept")
     if accept:
-        return any(_media_type(part) in _MSGPACK_ALIASES for part in accept.split(","))
+        types = {_media_type(part) for part in accept.split(",")}
+        if types & _MSGPACK_ALIASES:
+            return True
+        if JSON in types:
+            return False
     return is_msgpack(request.headers.get("content-type", ""))
 
 
