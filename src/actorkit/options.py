@@ -15,6 +15,7 @@ __all__ = [
     "DEFAULT_HOOK_TIMEOUT",
     "DEFAULT_MAX_QUEUE",
     "DEFAULT_RECONNECT_GRACE",
+    "DEFAULT_MAX_SCHEDULES",
     "DEFAULT_SLEEP_GRACE",
     "DEFAULT_SLEEP_TIMEOUT",
     "ActorOptions",
@@ -27,6 +28,7 @@ DEFAULT_ACTION_TIMEOUT = 60.0
 DEFAULT_HOOK_TIMEOUT = 5.0
 DEFAULT_MAX_QUEUE = 1_000
 DEFAULT_RECONNECT_GRACE = 30.0
+DEFAULT_MAX_SCHEDULES = 1_000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,6 +48,9 @@ class ActorOptions:
     - ``reconnect_grace``: seconds a connection whose socket broke waits for its client to
       resume it (same id, state, subscriptions) before ``on_disconnect`` runs.
     - ``max_queue``: calls waiting for their turn before new ones get ``overloaded``.
+    - ``max_schedules``: pending scheduled calls per actor.
+    - ``schedule_max_retries`` / ``schedule_retry_base``: a scheduled call that raises is
+      retried after ``base · 2^(n-1)`` seconds, at most this many times.
     """
 
     sleep_timeout: float = DEFAULT_SLEEP_TIMEOUT
@@ -57,6 +62,9 @@ class ActorOptions:
     max_connections: int | None = None
     max_queue: int = DEFAULT_MAX_QUEUE
     reconnect_grace: float = DEFAULT_RECONNECT_GRACE
+    max_schedules: int = DEFAULT_MAX_SCHEDULES
+    schedule_max_retries: int = 6
+    schedule_retry_base: float = 2.0
 
     def __post_init__(self) -> None:
         for field in ("sleep_timeout", "sleep_grace", "hook_timeout"):
@@ -87,3 +95,4 @@ class Limits:
     max_conn_buffer_bytes: int = 1024 * 1024
     max_conn_pending_actions: int = 64
     max_subscriptions: int = 1000
+    max_request_body_bytes: int = 4 * 1024 * 1024  # raw HTTP bodies for on_request

@@ -23,6 +23,7 @@ from actorkit.protocol.keys import Key, KeyLike, normalize_key
 
 if TYPE_CHECKING:
     from actorkit.client.connection import ActorConnection
+    import httpx
 
 __all__ = ["ActorHandle", "AsyncClient"]
 
@@ -133,6 +134,17 @@ class ActorHandle(Generic[A]):
     async def destroy(self) -> None:
         """Destroy the actor and all its data."""
         await self._client._transport.destroy(await self.resolve())
+
+    async def fetch(self, path: str, method: str = "GET", **kwargs: Any) -> httpx.Response:
+        """Raw HTTP to the actor's ``on_request`` hook (HTTP clients only).
+
+        ``kwargs`` go to ``httpx`` (``content=``, ``json=``, ``headers=``, ``params=``…).
+        """
+        fetch = getattr(self._client._transport, "fetch", None)
+        if fetch is None:
+            raise TypeError("fetch() needs an HTTP client (AsyncClient(url))")
+        response: httpx.Response = await fetch(await self.resolve(), path, method, **kwargs)
+        return response
 
     def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
         if name.startswith("_"):
