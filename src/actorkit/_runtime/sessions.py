@@ -71,7 +71,14 @@ class QueuePipe:
         self._queue: deque[bytes] = deque()
         self._bytes = 0
         self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._sending = False
         self.closing: tuple[int, str] | None = None
+
+    def start(self) -> asyncio.Task[None]:
+        """Start writing frames in the background; the task ends once the socket is closed."""
+        self._task = asyncio.ensure_future(self.run())
+        return self._task
 
     @property
     def buffered(self) -> int:
@@ -84,6 +91,10 @@ class QueuePipe:
             self._queue.clear()
             self._bytes = 0
             self.close(CLOSE_SLOW_CONSUMER, "slow consumer: outgoing buffer full")
+            if self._sending and self._task is not None:
+                # The writer is stuck on a socket the client does not read: abandon the send.
+                self._task.cancel()
+                self._task = asyncio.ensure_future(self._close(*self.closing))  # type: ignore[misc]
             return False
         self._queue.append(data)
         self._bytes += len(data)
@@ -104,7 +115,9 @@ class QueuePipe:
             while self._queue:
                 data = self._queue.popleft()
                 self._bytes -= len(data)
+                self._sending = True
                 await self._send(data)
+                self._sending = False
             if self.closing is not None:
                 await self._close(*self.closing)
                 return

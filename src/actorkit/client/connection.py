@@ -23,7 +23,7 @@ import functools
 import inspect
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
@@ -50,7 +50,7 @@ from actorkit.protocol.messages import (
 if TYPE_CHECKING:
     from actorkit.client.base import ActorHandle
 
-__all__ = ["ActorConnection", "ConnectionStatus", "Link", "LinkClosed"]
+__all__ = ["ActorConnection", "ConnectionStatus", "EventStream", "Link", "LinkClosed"]
 
 A = TypeVar("A")
 
@@ -387,26 +387,13 @@ class ActorConnection(Generic[A]):
         unsubscribe = self.on(event, wrapper)
         return unsubscribe
 
-    async def events(self, event: str) -> AsyncIterator[Any]:
+    def events(self, event: str) -> EventStream:
         """Iterate over ``event`` as it arrives: its argument, or a tuple of several.
 
-        Ends when the connection closes.
+        Subscribes at once (not at the first ``anext``); ends when the connection closes.
+        Close it (``await stream.aclose()``) or leave the ``async for`` to unsubscribe.
         """
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        unsubscribe = self.on(event, lambda *args: queue.put_nowait(args))
-        closed = asyncio.ensure_future(self._closed.wait())
-        try:
-            while True:
-                getter = asyncio.ensure_future(queue.get())
-                await asyncio.wait({getter, closed}, return_when=asyncio.FIRST_COMPLETED)
-                if not getter.done():
-                    getter.cancel()
-                    return
-                args = getter.result()
-                yield args[0] if len(args) == 1 else args
-        finally:
-            unsubscribe()
-            closed.cancel()
+        return EventStream(self, event)
 
     # -- lifecycle callbacks ---------------------------------------------------------------------
 
@@ -440,3 +427,33 @@ class ActorConnection(Generic[A]):
                 task.add_done_callback(self._tasks.discard)
         except Exception:
             log.exception("event callback %r raised", callback)
+
+
+class EventStream:
+    """``conn.events(name)``: an async iterator of one event's values."""
+
+    def __init__(self, conn: ActorConnection[Any], event: str) -> None:
+        self._queue: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
+        self._closed = conn._closed
+        self._unsubscribe = conn.on(event, lambda *args: self._queue.put_nowait(args))
+
+    def __aiter__(self) -> EventStream:
+        return self
+
+    async def __anext__(self) -> Any:
+        if self._queue.empty():
+            getter = asyncio.ensure_future(self._queue.get())
+            closed = asyncio.ensure_future(self._closed.wait())
+            await asyncio.wait({getter, closed}, return_when=asyncio.FIRST_COMPLETED)
+            closed.cancel()
+            if not getter.done():
+                getter.cancel()
+                await self.aclose()
+                raise StopAsyncIteration
+            args = getter.result()
+        else:
+            args = self._queue.get_nowait()
+        return args[0] if len(args) == 1 else args
+
+    async def aclose(self) -> None:
+        self._unsubscribe()

@@ -91,7 +91,7 @@ class LocalLink:
         pipe = QueuePipe(codec, node.limits.max_conn_buffer_bytes, self._deliver, self._shut)
         self._session = ConnectionSession(node, actor_id, pipe)
         self._tasks = [
-            asyncio.ensure_future(pipe.run()),
+            pipe.start(),
             asyncio.ensure_future(self._serve()),
         ]
 

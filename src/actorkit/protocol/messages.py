@@ -22,6 +22,7 @@ __all__ = [
     "CLOSE_DISCONNECTED",
     "CLOSE_GOING_AWAY",
     "CLOSE_INTERNAL",
+    "CLOSE_LIVENESS",
     "CLOSE_NORMAL",
     "CLOSE_PROTOCOL_ERROR",
     "CLOSE_REJECTED",
@@ -62,6 +63,7 @@ CLOSE_INTERNAL = 1011  # unexpected server error; reconnect and resume
 CLOSE_RESTARTING = 1012  # the actor went to sleep; reconnecting wakes it and resumes
 CLOSE_DISCONNECTED = 4000  # the actor called conn.disconnect(reason); do not reconnect
 CLOSE_REJECTED = 4001  # connect refused (an Error with the code precedes it); do not reconnect
+CLOSE_LIVENESS = 4003  # nothing received within the liveness timeout; reconnect
 CLOSE_ACTOR_DESTROYED = 4004  # the actor was destroyed; do not reconnect
 CLOSE_REPLACED = 4005  # the same connection was resumed on another socket
 CLOSE_SLOW_CONSUMER = 4008  # the outgoing buffer overflowed; reconnect and resume
