@@ -41,8 +41,11 @@ class Room(Actor):
 
     @action
     def stats(self) -> dict[str, Any]:
-        return {"connects": self.state["connects"], "disconnects": self.state["disconnects"],
-                "conns": sorted(c.state["user"] for c in self.conns.values())}
+        return {
+            "connects": self.state["connects"],
+            "disconnects": self.state["disconnects"],
+            "conns": sorted(c.state["user"] for c in self.conns.values()),
+        }
 
     @action
     def kick(self, user: str) -> None:

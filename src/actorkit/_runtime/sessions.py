@@ -184,7 +184,11 @@ class ConnectionSession:
         assert self.inst is not None
         self.conn = conn
         welcome = Welcome(
-            conn.id, conn._token, self.actor_id, resumed, sorted(conn.subscriptions),
+            conn.id,
+            conn._token,
+            self.actor_id,
+            resumed,
+            sorted(conn.subscriptions),
             self.ping_interval,
         )
         self.pipe.write(self.codec.encode(welcome))
@@ -252,9 +256,7 @@ class ConnectionSession:
             self._error(msg.id, err)
             return
         except Retry:
-            self._error(
-                msg.id, ActorError("actor", Code.ACTOR_STOPPING, "the actor is restarting")
-            )
+            self._error(msg.id, ActorError("actor", Code.ACTOR_STOPPING, "the actor is restarting"))
             return
         except Exception:
             log.exception("action %r on %s failed", msg.name, self.actor_id)

@@ -61,7 +61,7 @@ BACKOFF_MAX = 30.0
 OPEN_TIMEOUT = 30.0
 
 
-class ConnectionStatus(str, enum.Enum):
+class ConnectionStatus(enum.StrEnum):
     """Where a connection is. ``closed`` is final."""
 
     IDLE = "idle"  # created, not opened yet
@@ -117,7 +117,11 @@ class ActorConnection(Generic[A]):
         self._next_id = 0
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._listeners: dict[str, list[Callable[..., Any]]] = {}
-        self._callbacks: dict[str, list[Callable[..., Any]]] = {"open": [], "close": [], "error": []}
+        self._callbacks: dict[str, list[Callable[..., Any]]] = {
+            "open": [],
+            "close": [],
+            "error": [],
+        }
         self._tasks: set[asyncio.Task[Any]] = set()
         self._supervisor: asyncio.Task[None] | None = None
         self._ping_interval = 15.0
@@ -193,7 +197,9 @@ class ActorConnection(Generic[A]):
         codec = link.codec
         try:
             init = Init(
-                msgspec.to_builtins(self.params), self.id, self._token,
+                msgspec.to_builtins(self.params),
+                self.id,
+                self._token,
                 sorted(self._listeners),
             )
             await link.send(codec.encode(init))
@@ -412,7 +418,12 @@ class ActorConnection(Generic[A]):
     def _register(self, kind: str, callback: Callable[..., Any]) -> Callable[[], None]:
         callbacks = self._callbacks[kind]
         callbacks.append(callback)
-        return lambda: callback in callbacks and callbacks.remove(callback)  # type: ignore[func-returns-value]
+
+        def remove() -> None:
+            if callback in callbacks:
+                callbacks.remove(callback)
+
+        return remove
 
     def _emit(self, kind: str, *args: Any) -> None:
         for callback in list(self._callbacks[kind]):

@@ -45,7 +45,9 @@ _STATIC = {
 }
 
 
-def connect_routes(node: Node, ensure_started: Callable[[], Awaitable[None]]) -> Sequence[BaseRoute]:
+def connect_routes(
+    node: Node, ensure_started: Callable[[], Awaitable[None]]
+) -> Sequence[BaseRoute]:
     """The routes of this module, for ``actorkit.server.app.ROUTE_FACTORIES``."""
 
     async def connect(ws: WebSocket) -> None:
@@ -62,9 +64,7 @@ def connect_routes(node: Node, ensure_started: Callable[[], Awaitable[None]]) ->
     async def static(request: Request) -> Response:
         name = request.url.path.lstrip("/")
         body = resources.files("actorkit.static").joinpath(name).read_bytes()
-        return Response(
-            body, media_type=_STATIC[name], headers={"Cache-Control": "no-cache"}
-        )
+        return Response(body, media_type=_STATIC[name], headers={"Cache-Control": "no-cache"})
 
     return [
         WebSocketRoute("/actors/{actor_id}/connect", connect),
