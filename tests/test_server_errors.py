@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import httpx
 import msgspec
 import pytest
+
 from server_fixtures import ServerProcess
 
 

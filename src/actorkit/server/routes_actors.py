@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -195,12 +196,14 @@ def actor_routes(node: Node, ensure_started: Ensure) -> Sequence[BaseRoute]:
             raise ActorError(
                 "actor", Code.NOT_FOUND, f"actor {record.name!r} has no on_request handler"
             )
+        # The actor sees its own path ("/count"); root_path keeps the full prefix
+        # (".../actors/{id}/request") for anyone building absolute URLs.
         sub_path = "/" + request.path_params["path"]
-        prefix = request.url.path[: len(request.url.path) - len(sub_path)]
+        full_path: str = request.scope["path"]
         scope = dict(request.scope)
         scope["path"] = sub_path
-        scope["raw_path"] = sub_path.encode()
-        scope["root_path"] = scope.get("root_path", "") + prefix
+        scope["raw_path"] = quote(sub_path).encode()
+        scope["root_path"] = full_path[: len(full_path) - len(sub_path)]
         inner = Request(scope, _limited_receive(request.receive, limits.max_request_body_bytes))
 
         def handler(actor: Actor) -> Any:
