@@ -106,6 +106,10 @@ class ActorInstance:
         self._waiting = 0
         self._inflight = 0  # calls running now (serial or interleaved)
         self._persisted: bytes | None = None  # encoding of the last state submitted
+        # True while the state is known to equal ``_persisted`` (no code has run since the
+        # last change check), so a turn's snapshot can reuse it instead of encoding again.
+        self._clean = False
+        self._interleaving = 0
         self._staged: dict[bytes, bytes | None] = {}  # extra writes of the current turn
         self._last_write: asyncio.Future[None] | None = None
         self._relaxed_task: asyncio.Task[None] | None = None
@@ -145,11 +149,16 @@ class ActorInstance:
             elif d.has_state:
                 self.actor.__dict__["_ak_state"] = await self._load_state(data.get(STATE_KEY))
             if d.has_state:
-                encoded = encode_state(self.actor.__dict__["_ak_state"])
                 d.state_type_for(self.actor.__dict__["_ak_state"])
-                if encoded != self._stored_state_bytes(data):
+                stored = self._stored_state_bytes(data)
+                if stored is None:
+                    encoded = encode_state(self.actor.__dict__["_ak_state"])
                     batch.puts[STATE_KEY] = encode_envelope(encoded, d.state_version)
-                self._persisted = encoded
+                    stored = encoded
+                # Were the decoded state to encode differently, the first change check
+                # would merely write it once more.
+                self._persisted = stored
+                self._clean = "create_vars" not in d.hooks and "on_wake" not in d.hooks
             if "create_vars" in d.hooks:
                 self.actor.vars = await self._hook("create_vars")
             if "on_wake" in d.hooks:
@@ -290,7 +299,12 @@ class ActorInstance:
         try:
             if spec.interleave:
                 self._check_serving()
-                output = await self._invoke(spec, bound, conn)
+                self._clean = False
+                self._interleaving += 1
+                try:
+                    output = await self._invoke(spec, bound, conn)
+                finally:
+                    self._interleaving -= 1
                 await self._persist_changes()
             else:
                 async with self._turn() as own:
@@ -418,7 +432,15 @@ class ActorInstance:
     def _snapshot(self) -> _Snapshot:
         state = None
         if self.definition.has_state:
-            state = encode_state(self.actor.__dict__["_ak_state"])
+            quiet = (
+                self._clean
+                and not self._interleaving
+                and not self._background
+                and (self._run_task is None or self._run_task.done())
+            )
+            state = self._persisted if quiet else None
+            if state is None:
+                state = encode_state(self.actor.__dict__["_ak_state"])
         return _Snapshot(
             state, dict(self._staged), dict(self.schedule.calls), self.schedule.alarm_dirty
         )
@@ -428,6 +450,7 @@ class ActorInstance:
             self.actor.__dict__["_ak_state"] = decode_value(
                 snapshot.state, self.definition.state_type or Any
             )
+        self._clean = snapshot.state is not None and snapshot.state is self._persisted
         self._staged = snapshot.staged
         self.schedule.calls = snapshot.schedules
         self.schedule.alarm_dirty = snapshot.alarm_dirty
@@ -446,6 +469,7 @@ class ActorInstance:
         """
         d = self.definition
         encoded: bytes | None = None
+        self._clean = False
         if d.has_state:
             encoded = encode_state(self.actor.__dict__["_ak_state"])
             if encoded == self._persisted:
@@ -458,6 +482,7 @@ class ActorInstance:
                         Code.HOOK_FAILED,
                         "on_state_change must not change the state",
                     )
+        self._clean = True
         if encoded is None and not self._staged:
             return
         relaxed = d.options.state_save_interval is not None
