@@ -166,6 +166,7 @@ class ActorInstance:
             if batch.puts or batch.mark_initialized:
                 await self._submit(batch)
         self._transition(Lifecycle.AWAKE)
+        self.emit("wake", created=not self.record.initialized)
         self.last_active = self.node.clock.now()
         self.schedule.arm()
         if "run" in d.hooks:
@@ -245,10 +246,12 @@ class ActorInstance:
             await self.node.committer.flush()
             await self.node.driver.delete_actor(self.id)
             self._transition(Lifecycle.DESTROYED)
+            self.emit("destroy")
         else:
             await self._persist_changes()
             await self._gate()
             self._transition(Lifecycle.STOPPED)
+            self.emit("sleep")
         for task in self._background:
             task.cancel()
 
@@ -291,6 +294,20 @@ class ActorInstance:
 
         A stateless call (no ``conn``) is checked by ``on_before_connect(params)`` first.
         """
+        if not self.node.activity.active:
+            return await self._call_action(name, args, conn, params)
+        started = time.perf_counter()
+        try:
+            output = await self._call_action(name, args, conn, params)
+        except ActorError as err:
+            self.emit("action", name=name, args=args, error=err.to_wire(),
+                      duration_ms=(time.perf_counter() - started) * 1e3)
+            raise
+        self.emit("action", name=name, args=args, output=output,
+                  duration_ms=(time.perf_counter() - started) * 1e3)
+        return output
+
+    async def _call_action(self, name: str, args: list[Any], conn: Any, params: Any) -> Any:
         spec = self.definition.action(name)
         bound = spec.bind(args)
         if conn is None and "on_before_connect" in self.definition.hooks:
@@ -353,6 +370,7 @@ class ActorInstance:
                     call.id, call.at, self.node.clock.now(), call.attempt + 1
                 )
                 token = current_firing.set((self.id, firing))
+                self.emit("schedule", id=call.id, action=call.action, attempt=firing.attempt)
                 snapshot = self._snapshot()
                 try:
                     spec = self.definition.action(call.action)
@@ -483,6 +501,8 @@ class ActorInstance:
                         "on_state_change must not change the state",
                     )
         self._clean = True
+        if encoded is not None and self.node.activity.active:
+            self.emit("state", state=decode_value(encoded, Any))
         if encoded is None and not self._staged:
             return
         relaxed = d.options.state_save_interval is not None
@@ -610,7 +630,14 @@ class ActorInstance:
 
     # -- events, background work -----------------------------------------------------------
 
+    def emit(self, kind: str, **data: Any) -> None:
+        """Publish an activity event about this actor (no-op while nobody listens)."""
+        self.node.activity.emit(kind, self.id, self.definition.name, key=list(self.record.key),
+                                **data)
+
     def broadcast(self, event: str, args: tuple[Any, ...]) -> None:
+        if self.node.activity.active:
+            self.emit("broadcast", event=event, args=_to_builtins(list(args)))
         for conn in list(self.conns.values()):
             deliver = getattr(conn, "deliver", None)
             if deliver is not None:
