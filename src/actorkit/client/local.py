@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from actorkit.client.transport import ResolveMode
-from actorkit.errors import validation_error
+from actorkit.errors import ActorError, Code, StorageError, validation_error
 
 if TYPE_CHECKING:
     from actorkit._runtime.node import Node
@@ -35,6 +37,16 @@ def _copy_args(args: Any) -> list[Any]:
     return out
 
 
+@contextmanager
+def _storage_errors() -> Iterator[None]:
+    # The transport contract is "raises ActorError": a StorageError (unreadable or too new
+    # persisted data, a failing disk) must not escape to the caller as a bare exception.
+    try:
+        yield
+    except StorageError as exc:
+        raise ActorError("internal", Code.STORAGE_ERROR, str(exc)) from exc
+
+
 class LocalTransport:
     """Serves a client from a node in this process (``registry.test_client()``)."""
 
@@ -53,16 +65,19 @@ class LocalTransport:
     async def resolve(
         self, name: str, key: tuple[str, ...], mode: ResolveMode, input: Any, region: str | None
     ) -> str:
-        record = await self.node.resolve(name, key, mode, msgspec.to_builtins(input), region)
+        with _storage_errors():
+            record = await self.node.resolve(name, key, mode, msgspec.to_builtins(input), region)
         return record.id
 
     async def call(self, actor_id: str, action: str, args: list[Any], params: Any) -> Any:
-        return await self.node.call(
-            actor_id, action, _copy_args(list(args)), params=msgspec.to_builtins(params)
-        )
+        with _storage_errors():
+            return await self.node.call(
+                actor_id, action, _copy_args(list(args)), params=msgspec.to_builtins(params)
+            )
 
     async def destroy(self, actor_id: str) -> None:
-        await self.node.destroy(actor_id)
+        with _storage_errors():
+            await self.node.destroy(actor_id)
 
     async def list_actors(
         self, name: str | None, after: str | None, limit: int
