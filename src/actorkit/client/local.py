@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -37,14 +35,10 @@ def _copy_args(args: Any) -> list[Any]:
     return out
 
 
-@contextmanager
-def _storage_errors() -> Iterator[None]:
+def _storage_error(exc: StorageError) -> ActorError:
     # The transport contract is "raises ActorError": a StorageError (unreadable or too new
     # persisted data, a failing disk) must not escape to the caller as a bare exception.
-    try:
-        yield
-    except StorageError as exc:
-        raise ActorError("internal", Code.STORAGE_ERROR, str(exc)) from exc
+    return ActorError("internal", Code.STORAGE_ERROR, str(exc))
 
 
 class LocalTransport:
@@ -65,19 +59,25 @@ class LocalTransport:
     async def resolve(
         self, name: str, key: tuple[str, ...], mode: ResolveMode, input: Any, region: str | None
     ) -> str:
-        with _storage_errors():
+        try:
             record = await self.node.resolve(name, key, mode, msgspec.to_builtins(input), region)
+        except StorageError as exc:
+            raise _storage_error(exc) from exc
         return record.id
 
     async def call(self, actor_id: str, action: str, args: list[Any], params: Any) -> Any:
-        with _storage_errors():
+        try:
             return await self.node.call(
                 actor_id, action, _copy_args(list(args)), params=msgspec.to_builtins(params)
             )
+        except StorageError as exc:
+            raise _storage_error(exc) from exc
 
     async def destroy(self, actor_id: str) -> None:
-        with _storage_errors():
+        try:
             await self.node.destroy(actor_id)
+        except StorageError as exc:
+            raise _storage_error(exc) from exc
 
     async def list_actors(
         self, name: str | None, after: str | None, limit: int
