@@ -379,3 +379,18 @@ async def test_sqlite_refuses_second_process_on_same_directory(tmp_path: Path) -
         done.set()
         await asyncio.to_thread(proc.join, 60)
     assert proc.exitcode == 0
+
+
+async def test_commit_now_matches_commit_when_supported(driver: Driver) -> None:
+    """``commit_now`` is optional (``None``: unsupported); when supported it is ``commit``."""
+    a = await new_actor(driver)
+    epoch = await driver.acquire(a)
+    results = driver.commit_now([WriteBatch(a, epoch, puts={b"k": b"v"})])
+    if results is None:
+        assert await driver.load(a) == {}
+        return
+    assert results == [None]
+    assert await driver.load(a) == {b"k": b"v"}
+    (fenced,) = driver.commit_now([WriteBatch(a, epoch - 1, puts={b"k": b"stale"})])  # type: ignore[misc]
+    assert isinstance(fenced, FencedError)
+    assert await driver.load(a) == {b"k": b"v"}
