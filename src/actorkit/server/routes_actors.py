@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+import msgspec
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from actorkit._runtime.node import Node, ResolveMode
 
 __all__ = ["actor_routes"]
+
+_json_encode = msgspec.json.Encoder().encode
 
 MAX_LIST_LIMIT = 1000
 # A create body holds the input plus name/key/region: allow the input limit plus this much.
@@ -69,7 +72,12 @@ def _to_response(result: Any) -> Response:
         return PlainTextResponse(result)
     if isinstance(result, bytes | bytearray | memoryview):
         return Response(bytes(result), media_type="application/octet-stream")
-    return Response(json.dumps(result), media_type="application/json")
+    try:
+        return Response(_json_encode(result), media_type="application/json")
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ActorError(
+            "actor", Code.OUTPUT_NOT_SERIALIZABLE, f"on_request returned {type(result)!r}: {exc}"
+        ) from None
 
 
 def _limited_receive(receive: Receive, limit: int) -> Receive:
