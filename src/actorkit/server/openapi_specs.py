@@ -9,6 +9,14 @@ __all__ = ["ACTION", "CREATE", "DESTROY", "FIND_OR_LIST", "GET_ACTOR", "GET_OR_C
 ERROR = {"$ref": "#/components/schemas/Error"}
 ACTOR = {"$ref": "#/components/schemas/Actor"}
 
+NAME = {
+    "type": "string",
+    "pattern": "^[a-z0-9][a-z0-9_\\-]*$",
+    "maxLength": 64,
+    "description": "the actor type, e.g. counter",
+}
+KEY_PART = {"type": "string", "maxLength": 32}
+
 SCHEMAS: dict[str, Any] = {
     "Error": {
         "type": "object",
@@ -35,13 +43,12 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "required": ["name"],
         "properties": {
-            "name": {"type": "string", "description": "the actor type, e.g. counter"},
+            "name": NAME,
             "key": {
-                "description": "a string or a list of strings; absent means []",
-                "oneOf": [
-                    {"type": "string"},
-                    {"type": "array", "items": {"type": "string"}},
-                ],
+                "description": "a string or a list of strings; absent or null means []. "
+                "At most 16 parts, 128 UTF-8 bytes per part and 1024 bytes in all (the "
+                "schema states a stricter bound that is always accepted)",
+                "oneOf": [KEY_PART, {"type": "array", "items": KEY_PART, "maxItems": 8}],
                 "nullable": True,
             },
             "input": {"description": "passed to create_state/on_create on creation only"},
@@ -121,12 +128,13 @@ FIND_OR_LIST = {
         "operationId": "findOrListActors",
         "summary": "With key: find name[key]. Without: list actors (of one name), by id",
         "parameters": [
-            {"name": "name", "in": "query", "schema": {"type": "string"}},
+            {"name": "name", "in": "query", "schema": NAME},
             {
                 "name": "key",
                 "in": "query",
-                "description": "a JSON array, or one value per key part (repeat key=)",
-                "schema": {"type": "array", "items": {"type": "string"}},
+                "description": "a JSON array, or one value per key part (repeat key=); "
+                "needs name (400 validation_error without it)",
+                "schema": {"type": "array", "items": KEY_PART, "maxItems": 8},
                 "style": "form",
                 "explode": True,
             },
