@@ -68,6 +68,7 @@ async def test_connect_action_event_roundtrip(storage_url: str) -> None:
             assert ann.status is ConnectionStatus.CONNECTED
             got: list[tuple[str, str]] = []
             bob.on("message", lambda user, text: got.append((user, text)))
+            await bob.whoami()  # the subscription is in effect once bob's next call returns
             assert await ann.say("hi") == 1
             assert await ann.say("again") == 2
             assert await bob.whoami() == "bob"

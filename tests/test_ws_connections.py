@@ -30,6 +30,8 @@ async def test_broadcast_reaches_every_subscribed_connection(
         received: list[list[Any]] = [[] for _ in conns]
         for i, conn in enumerate(conns):
             conn.on("message", received[i].append)
+        # A subscription is in effect once a later call on the same connection returns.
+        await asyncio.gather(*(c.whoami() for c in conns))
         # A connection that never subscribes hears nothing.
         silent = room.connect(room_params("silent"))
         await silent.open()
@@ -238,6 +240,7 @@ def test_blocking_client_connection(server_factory: ServerFactory) -> None:
             got: list[Any] = []
             off = bob.on("message", got.append)
             stream = bob.events("message", timeout=30)
+            bob.whoami()
             assert ann.say("hi") == 1
             assert next(stream) == {"user": "ann", "text": "hi"}
             assert got == [{"user": "ann", "text": "hi"}]
