@@ -340,6 +340,37 @@ class Gate(Actor):
         return self.state["serial_done"]
 
 
+class Mixed(Actor):
+    """A serial action that fails after an interleaved action acknowledged a change."""
+
+    state = {"serial": 0, "interleaved": 0}
+
+    def create_vars(self) -> dict[str, Any]:
+        return {"event": asyncio.Event(), "waiting": False}
+
+    @action
+    async def slow_fail(self) -> None:
+        self.state["serial"] += 1
+        self.vars["waiting"] = True
+        await asyncio.wait_for(self.vars["event"].wait(), 10)
+        self.state["serial"] += 100  # after the interleaved persist: rolled back
+        raise UserError("fail", code="fail")
+
+    @action(interleave=True)
+    async def bump(self) -> int:
+        self.state["interleaved"] += 1
+        self.vars["event"].set()
+        return int(self.state["interleaved"])
+
+    @action(interleave=True)
+    def waiting(self) -> bool:
+        return bool(self.vars["waiting"])
+
+    @action
+    def read(self) -> Any:
+        return self.state
+
+
 async def test_interleaved_action_runs_while_serial_action_awaits(storage_url: str) -> None:
     async with Registry(Gate).test_client(storage_url) as client:
         h = client.get_or_create(Gate, "g")
@@ -460,3 +491,30 @@ async def test_typed_handle_converts_return_value() -> None:
     async with Registry(Shapes).test_client() as client:
         assert await client.get_or_create(Shapes, "s").origin() == Point(0, 0)
         assert await client.get_or_create("shapes", "s").origin() == {"x": 0, "y": 0}
+
+
+async def test_failed_serial_action_keeps_acknowledged_interleaved_change(
+    storage_url: str,
+) -> None:
+    async with Registry(Mixed).test_client(storage_url) as client:
+        h = client.get_or_create(Mixed, "m")
+        slow = asyncio.ensure_future(h.slow_fail())
+        while not await h.waiting():  # until slow_fail holds the turn and awaits
+            assert not slow.done()
+            await asyncio.sleep(0.001)
+        assert await h.bump() == 1
+        await assert_error(slow, "fail")
+        # The interleaved action's acknowledged change survives the serial rollback; the
+        # serial action's changes made before that persist were made durable with it.
+        assert await h.read() == {"serial": 1, "interleaved": 1}
+    if storage_url.startswith("sqlite"):
+        async with Registry(Mixed).test_client(storage_url) as client:
+            assert await client.get(Mixed, "m").read() == {"serial": 1, "interleaved": 1}
+
+
+async def test_unserializable_params_is_validation_error() -> None:
+    async with registry.test_client() as client:
+        err = await assert_error(
+            client.get_or_create(Calc, "p", params=object()).add(1, 2), "validation_error"
+        )
+        assert "params" in err.message

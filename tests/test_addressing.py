@@ -309,3 +309,12 @@ async def test_oversized_or_unencodable_input() -> None:
         assert await client.list_actors() == []
         assert Counter.created == []
         assert await client.get_or_create(Counter, "big", input={"start": 2}).get() == 2
+
+
+async def test_unserializable_input_is_validation_error() -> None:
+    async with registry.test_client() as client:
+        with pytest.raises(ActorError) as info:
+            await client.get_or_create(Counter, "x", input={"start": object()}).resolve()
+        assert info.value.code == "validation_error"
+        assert "input" in info.value.message
+        assert await client.list_actors() == []

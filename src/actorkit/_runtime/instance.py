@@ -290,10 +290,15 @@ class ActorInstance:
                     if not own:
                         return await self._invoke(spec, bound, conn)
                     snapshot = self._snapshot()
+                    persisted = self._persisted
                     try:
                         output = await self._invoke(spec, bound, conn)
                         await self._persist_changes()
                     except BaseException:
+                        if self._persisted is not persisted:
+                            # An interleaved action persisted (and acknowledged) the state
+                            # meanwhile: roll back to that state, not past it.
+                            snapshot = (self._persisted, snapshot[1])
                         self._restore(snapshot)
                         raise
                     if self._destroy_requested:
