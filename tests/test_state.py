@@ -426,3 +426,24 @@ async def test_typed_state_survives_a_fresh_class_definition(sqlite_url: str) ->
         assert await client.get_or_create("fresh_cart", "c").add("a") == "Cart"
     async with make().test_client(sqlite_url) as client:
         assert await client.get("fresh_cart", "c").add("b") == "Cart"
+
+
+async def test_assigning_a_new_state_value_is_persisted(storage_url: str) -> None:
+    class Replacer(Actor):
+        state = {"v": 1}
+
+        @action
+        def replace(self, value: Any) -> None:
+            self.state = value
+
+        @action
+        def read(self) -> Any:
+            return self.state
+
+    async with Registry(Replacer).test_client(storage_url) as client:
+        h = client.get_or_create(Replacer, "r")
+        await h.replace({"v": 2, "extra": [1, 2]})
+        assert await h.read() == {"v": 2, "extra": [1, 2]}
+    if storage_url.startswith("sqlite"):
+        async with Registry(Replacer).test_client(storage_url) as client:
+            assert await client.get(Replacer, "r").read() == {"v": 2, "extra": [1, 2]}
