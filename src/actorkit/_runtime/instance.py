@@ -27,6 +27,7 @@ import msgspec
 from actorkit._runtime import context
 from actorkit._runtime.actor import _NO_STATE, Actor
 from actorkit._runtime.definition import ActionSpec, ActorDefinition
+from actorkit._runtime.schedule import Schedule, ScheduledCall, ScheduleFiring, current_firing
 from actorkit._runtime.state import (
     STATE_KEY,
     decode_state,
@@ -97,17 +98,24 @@ class ActorInstance:
         self.actor._ak = self
         self.actor.vars = None
         self.conns: dict[str, Any] = {}
+        self.schedule = Schedule(self)
+        self.last_active = node.clock.now()
 
         self._lock = asyncio.Lock()
         self._active_turn: object | None = None
         self._waiting = 0
         self._inflight = 0  # calls running now (serial or interleaved)
         self._persisted: bytes | None = None  # encoding of the last state submitted
+        # True while the state is known to equal ``_persisted`` (no code has run since the
+        # last change check), so a turn's snapshot can reuse it instead of encoding again.
+        self._clean = False
+        self._interleaving = 0
         self._staged: dict[bytes, bytes | None] = {}  # extra writes of the current turn
         self._last_write: asyncio.Future[None] | None = None
         self._relaxed_task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Future[Any]] = set()
         self._destroy_requested = False
+        self._sleep_requested = False
         self._run_task: asyncio.Task[None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -124,6 +132,7 @@ class ActorInstance:
     async def start(self, data: dict[bytes, bytes]) -> None:
         """Load state and run the create/wake hooks; the actor serves once this returns."""
         d = self.definition
+        self.schedule.load(data)
         async with self._turn():
             batch = WriteBatch(self.id, self.epoch)
             if not self.record.initialized:
@@ -140,11 +149,16 @@ class ActorInstance:
             elif d.has_state:
                 self.actor.__dict__["_ak_state"] = await self._load_state(data.get(STATE_KEY))
             if d.has_state:
-                encoded = encode_state(self.actor.__dict__["_ak_state"])
                 d.state_type_for(self.actor.__dict__["_ak_state"])
-                if encoded != self._stored_state_bytes(data):
+                stored = self._stored_state_bytes(data)
+                if stored is None:
+                    encoded = encode_state(self.actor.__dict__["_ak_state"])
                     batch.puts[STATE_KEY] = encode_envelope(encoded, d.state_version)
-                self._persisted = encoded
+                    stored = encoded
+                # Were the decoded state to encode differently, the first change check
+                # would merely write it once more.
+                self._persisted = stored
+                self._clean = "create_vars" not in d.hooks and "on_wake" not in d.hooks
             if "create_vars" in d.hooks:
                 self.actor.vars = await self._hook("create_vars")
             if "on_wake" in d.hooks:
@@ -152,6 +166,9 @@ class ActorInstance:
             if batch.puts or batch.mark_initialized:
                 await self._submit(batch)
         self._transition(Lifecycle.AWAKE)
+        self.emit("wake", created=not self.record.initialized)
+        self.last_active = self.node.clock.now()
+        self.schedule.arm()
         if "run" in d.hooks:
             self._run_task = asyncio.get_running_loop().create_task(self._run_loop())
 
@@ -208,6 +225,7 @@ class ActorInstance:
     async def _shutdown(self, *, destroy: bool) -> None:
         """Stop while holding the turn: the last thing an instance does."""
         self._transition(Lifecycle.STOPPING)
+        self.schedule.disarm()
         if self._run_task is not None:
             self._run_task.cancel()
             await asyncio.gather(self._run_task, return_exceptions=True)
@@ -228,10 +246,12 @@ class ActorInstance:
             await self.node.committer.flush()
             await self.node.driver.delete_actor(self.id)
             self._transition(Lifecycle.DESTROYED)
+            self.emit("destroy")
         else:
             await self._persist_changes()
             await self._gate()
             self._transition(Lifecycle.STOPPED)
+            self.emit("sleep")
         for task in self._background:
             task.cancel()
 
@@ -274,6 +294,20 @@ class ActorInstance:
 
         A stateless call (no ``conn``) is checked by ``on_before_connect(params)`` first.
         """
+        if not self.node.activity.active:
+            return await self._call_action(name, args, conn, params)
+        started = time.perf_counter()
+        try:
+            output = await self._call_action(name, args, conn, params)
+        except ActorError as err:
+            self.emit("action", name=name, args=args, error=err.to_wire(),
+                      duration_ms=(time.perf_counter() - started) * 1e3)
+            raise
+        self.emit("action", name=name, args=args, output=output,
+                  duration_ms=(time.perf_counter() - started) * 1e3)
+        return output
+
+    async def _call_action(self, name: str, args: list[Any], conn: Any, params: Any) -> Any:
         spec = self.definition.action(name)
         bound = spec.bind(args)
         if conn is None and "on_before_connect" in self.definition.hooks:
@@ -282,7 +316,12 @@ class ActorInstance:
         try:
             if spec.interleave:
                 self._check_serving()
-                output = await self._invoke(spec, bound, conn)
+                self._clean = False
+                self._interleaving += 1
+                try:
+                    output = await self._invoke(spec, bound, conn)
+                finally:
+                    self._interleaving -= 1
                 await self._persist_changes()
             else:
                 async with self._turn() as own:
@@ -307,8 +346,91 @@ class ActorInstance:
                         return output
         finally:
             self._inflight -= 1
+            self.last_active = self.node.clock.now()
         await self._gate()
+        if self._sleep_requested:
+            self._sleep_requested = False
+            self.node.sleep_soon(self)
         return output
+
+    async def run_interleaved(
+        self, label: str, fn: Callable[[Actor], Any], *, bounded: bool = True
+    ) -> Any:
+        """Run ``fn(self.actor)`` like an interleaved action: counts as in-flight work, is
+        bounded by ``action_timeout`` (unless ``bounded=False``, e.g. a long-lived socket),
+        persists the state it changed, and returns only once that change is durable.
+        Used by raw ``on_request`` (and ``on_websocket``) hooks; the result is returned as-is.
+        """
+        self._check_serving()
+        self._inflight += 1
+        timeout = self.definition.options.action_timeout if bounded else None
+        try:
+            try:
+                async with asyncio.timeout(timeout):
+                    result = await self._call(fn, self.actor)
+            except TimeoutError:
+                raise ActorError(
+                    "actor",
+                    Code.ACTION_TIMEOUT,
+                    f"{label} timed out after {timeout} s",
+                    {"action": label, "timeout": timeout},
+                ) from None
+            except (ActorError, asyncio.CancelledError):
+                raise
+            except UserError as exc:
+                raise from_user_error(exc) from None
+            except Exception:
+                self.log.exception("%s raised", label)
+                raise self.node.sanitize_error() from None
+            await self._persist_changes()
+        finally:
+            self._inflight -= 1
+            self.last_active = self.node.clock.now()
+        await self._gate()
+        return result
+
+    async def fire_due(self) -> None:
+        """Run every scheduled call that is due, one turn each, earliest first."""
+        while self.lifecycle is Lifecycle.AWAKE:
+            now = self.node.clock.now()
+            due = [c for c in self.schedule.list() if c.at <= now]
+            if not due:
+                break
+            for call in due:
+                await self._fire(call)
+        if self.lifecycle is Lifecycle.AWAKE:
+            self.schedule.arm()
+
+    async def _fire(self, call: ScheduledCall) -> None:
+        self._inflight += 1
+        try:
+            async with self._turn():
+                if self.lifecycle is not Lifecycle.AWAKE or call.id not in self.schedule.calls:
+                    return
+                firing = ScheduleFiring(
+                    call.id, call.at, self.node.clock.now(), call.attempt + 1
+                )
+                token = current_firing.set((self.id, firing))
+                self.emit("schedule", id=call.id, action=call.action, attempt=firing.attempt)
+                snapshot = self._snapshot()
+                try:
+                    spec = self.definition.action(call.action)
+                    await self._invoke(spec, spec.bind(call.args), None)
+                    self.schedule.cancel(call.id)
+                    await self._persist_changes()
+                except Exception as exc:
+                    self._restore(snapshot)
+                    self.log.warning(
+                        "scheduled call %s (%s) failed: %s", call.id, call.action, exc
+                    )
+                    self.schedule.retry_or_drop(call)
+                    await self._persist_changes()
+                finally:
+                    current_firing.reset(token)
+        finally:
+            self._inflight -= 1
+            self.last_active = self.node.clock.now()
+        await self._gate()
 
     def _check_serving(self) -> None:
         if self.lifecycle is Lifecycle.AWAKE:
@@ -370,19 +492,33 @@ class ActorInstance:
 
     # -- state and writes --------------------------------------------------------------------
 
-    def _snapshot(self) -> tuple[bytes | None, dict[bytes, bytes | None]]:
-        if not self.definition.has_state:
-            return None, dict(self._staged)
-        return encode_state(self.actor.__dict__["_ak_state"]), dict(self._staged)
-
-    def _restore(self, snapshot: tuple[bytes | None, dict[bytes, bytes | None]]) -> None:
-        encoded, staged = snapshot
-        if encoded is not None:
-            self.actor.__dict__["_ak_state"] = decode_value(
-                encoded, self.definition.state_type or Any
+    def _snapshot(self) -> _Snapshot:
+        state = None
+        if self.definition.has_state:
+            quiet = (
+                self._clean
+                and not self._interleaving
+                and not self._background
+                and (self._run_task is None or self._run_task.done())
             )
-        self._staged = staged
+            state = self._persisted if quiet else None
+            if state is None:
+                state = encode_state(self.actor.__dict__["_ak_state"])
+        return _Snapshot(
+            state, dict(self._staged), dict(self.schedule.calls), self.schedule.alarm_dirty
+        )
+
+    def _restore(self, snapshot: _Snapshot) -> None:
+        if snapshot.state is not None:
+            self.actor.__dict__["_ak_state"] = decode_value(
+                snapshot.state, self.definition.state_type or Any
+            )
+        self._clean = snapshot.state is not None and snapshot.state is self._persisted
+        self._staged = snapshot.staged
+        self.schedule.calls = snapshot.schedules
+        self.schedule.alarm_dirty = snapshot.alarm_dirty
         self._destroy_requested = False
+        self._sleep_requested = False
 
     def stage(self, key: bytes, value: bytes | None) -> None:
         """Add a write (``None`` deletes) to the current turn's batch."""
@@ -396,6 +532,7 @@ class ActorInstance:
         """
         d = self.definition
         encoded: bytes | None = None
+        self._clean = False
         if d.has_state:
             encoded = encode_state(self.actor.__dict__["_ak_state"])
             if encoded == self._persisted:
@@ -408,6 +545,9 @@ class ActorInstance:
                         Code.HOOK_FAILED,
                         "on_state_change must not change the state",
                     )
+        self._clean = True
+        if encoded is not None and self.node.activity.active:
+            self.emit("state", state=decode_value(encoded, Any))
         if encoded is None and not self._staged:
             return
         relaxed = d.options.state_save_interval is not None
@@ -425,7 +565,13 @@ class ActorInstance:
             else:
                 batch.puts[key] = value
         self._staged = {}
+        if self.schedule.alarm_dirty:
+            batch.set_alarm = True
+            batch.alarm = self.schedule.next_at()
+            self.schedule.alarm_dirty = False
         self._last_write = self._submit_nowait(batch)
+        if batch.set_alarm and self.lifecycle is Lifecycle.AWAKE:
+            self.schedule.arm()
 
     def _schedule_relaxed_save(self) -> None:
         if self._relaxed_task is not None:
@@ -530,7 +676,14 @@ class ActorInstance:
 
     # -- events, background work -----------------------------------------------------------
 
+    def emit(self, kind: str, **data: Any) -> None:
+        """Publish an activity event about this actor (no-op while nobody listens)."""
+        self.node.activity.emit(kind, self.id, self.definition.name, key=list(self.record.key),
+                                **data)
+
     def broadcast(self, event: str, args: tuple[Any, ...]) -> None:
+        if self.node.activity.active:
+            self.emit("broadcast", event=event, args=_to_builtins(list(args)))
         for conn in list(self.conns.values()):
             deliver = getattr(conn, "deliver", None)
             if deliver is not None:
@@ -548,6 +701,37 @@ class ActorInstance:
     def request_destroy(self) -> None:
         self._destroy_requested = True
 
-    @property
-    def idle(self) -> bool:
-        return self._inflight == 0 and not self._background and not self._lock.locked()
+    def request_sleep(self) -> None:
+        self._sleep_requested = True
+
+    def should_sleep(self, now: float) -> bool:
+        """Idle long enough to sleep: nothing running, no connections, no kept-awake work."""
+        options = self.definition.options
+        return (
+            self.lifecycle is Lifecycle.AWAKE
+            and not options.no_sleep
+            and self._inflight == 0
+            and not self._lock.locked()
+            and not self._background
+            and not any(not getattr(c, "hibernatable", False) for c in self.conns.values())
+            and (self._run_task is None or self._run_task.done())
+            and now - self.last_active >= options.sleep_timeout
+        )
+
+
+class _Snapshot:
+    """What a failed turn is rolled back to."""
+
+    __slots__ = ("alarm_dirty", "schedules", "staged", "state")
+
+    def __init__(
+        self,
+        state: bytes | None,
+        staged: dict[bytes, bytes | None],
+        schedules: dict[str, ScheduledCall],
+        alarm_dirty: bool,
+    ) -> None:
+        self.state = state
+        self.staged = staged
+        self.schedules = schedules
+        self.alarm_dirty = alarm_dirty
