@@ -12,6 +12,7 @@ import pytest
 from actorkit import Actor, ActorError, ActorOptions, AsyncClient, Registry, action
 from actorkit._runtime.node import Node
 from actorkit._runtime.state import FORMAT_VERSION, STATE_KEY
+from actorkit.testing import MockClock, settle
 
 
 def node_of(client: AsyncClient) -> Node:
@@ -25,43 +26,6 @@ async def stored_envelope(client: AsyncClient, actor_id: str) -> list[Any] | Non
     data = await node_of(client).driver.load(actor_id)
     raw = data.get(STATE_KEY)
     return None if raw is None else msgspec.msgpack.decode(raw)
-
-
-class ManualClock:
-    """A clock whose sleeps end only when the test advances it."""
-
-    def __init__(self) -> None:
-        self._now = 1_000_000.0
-        self._sleepers: list[tuple[float, asyncio.Future[None]]] = []
-
-    def now(self) -> float:
-        return self._now
-
-    async def sleep(self, seconds: float) -> None:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._sleepers.append((self._now + seconds, future))
-        await future
-
-    def advance(self, seconds: float) -> None:
-        self._now += seconds
-        for entry in list(self._sleepers):
-            if entry[0] <= self._now and not entry[1].done():
-                entry[1].set_result(None)
-                self._sleepers.remove(entry)
-
-    @property
-    def sleeping(self) -> int:
-        return len(self._sleepers)
-
-
-async def until(predicate: Any, timeout: float = 10.0) -> None:
-    """Poll ``predicate`` (letting other tasks run) until it holds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            pytest.fail("condition never became true")
-        await asyncio.sleep(0.001)
 
 
 # -- on_state_change ---------------------------------------------------------------------
@@ -224,17 +188,19 @@ class Relaxed(Actor):
 
 
 async def test_relaxed_mode_does_not_hold_replies_and_still_persists(storage_url: str) -> None:
-    clock = ManualClock()
+    clock = MockClock()
     async with Registry(Relaxed).test_client(storage_url, clock=clock) as client:
         h = client.get_or_create(Relaxed, "r")
         actor_id = await h.resolve()
         before = await stored_envelope(client, actor_id)
-        # Replies come back although nothing has been written since creation.
+        # Replies come back although nothing has been written since creation: time does
+        # not move, so the relaxed save cannot have happened.
         assert [await h.bump() for _ in range(5)] == [1, 2, 3, 4, 5]
         assert await stored_envelope(client, actor_id) == before
-        await until(lambda: clock.sleeping == 1)  # one pending save, not one per call
-        clock.advance(1.0)
-        for _ in range(200):
+        await settle()  # let the save timer start waiting on the clock
+        assert await stored_envelope(client, actor_id) == before
+        await clock.advance(1.0)
+        for _ in range(500):
             envelope = await stored_envelope(client, actor_id)
             if envelope is not None and envelope[2] == {"n": 5}:
                 break
@@ -242,7 +208,6 @@ async def test_relaxed_mode_does_not_hold_replies_and_still_persists(storage_url
         else:
             pytest.fail("relaxed save never reached storage")
         assert await h.bump() == 6
-        await until(lambda: clock.sleeping == 1)
     # Sleeping (here: closing the client) saves what the timer has not saved yet.
     if storage_url.startswith("sqlite"):
         async with Registry(Relaxed).test_client(storage_url, clock=clock) as client:

@@ -337,7 +337,7 @@ class ActorInstance:
                         if self._persisted is not persisted:
                             # An interleaved action persisted (and acknowledged) the state
                             # meanwhile: roll back to that state, not past it.
-                            snapshot = (self._persisted, snapshot[1])
+                            snapshot.state = self._persisted
                         self._restore(snapshot)
                         raise
                     if self._destroy_requested:
