@@ -341,8 +341,9 @@ class ActorInstance:
                         self._restore(snapshot)
                         raise
                     if self._destroy_requested:
-                        self.node.forget(self)
-                        await self._shutdown(destroy=True)
+                        # Through the node, so calls racing the shutdown wait for it
+                        # instead of activating a second instance of this actor.
+                        await self.node._retire(self, destroy=True, in_turn=True)
                         return output
         finally:
             self._inflight -= 1
