@@ -291,6 +291,9 @@ async def test_key_limits_are_validation_errors() -> None:
         with pytest.raises(ActorError) as info:
             client.get_or_create(Counter, ["a", 1])  # type: ignore[list-item]
         assert info.value.code == "validation_error"
+        with pytest.raises(ActorError) as info:
+            client.get_or_create(Counter, ["\ud800"])  # not encodable as UTF-8
+        assert info.value.code == "validation_error"
         assert await client.list_actors() == []
 
 
@@ -352,3 +355,12 @@ async def test_calls_during_self_destroy_wait_for_it(storage_url: str) -> None:
     if storage_url.startswith("sqlite"):
         async with Registry(Fragile).test_client(storage_url) as client:
             assert await client.get(Fragile, "f").inc() == 21
+
+
+async def test_unusual_but_valid_keys(storage_url: str) -> None:
+    async with registry.test_client(storage_url) as client:
+        keys = [["a\x00b"], ["", ""], ["é" * 64], ["🔑"], ["a", ""], [" "]]
+        ids = [await client.get_or_create(Counter, k).resolve() for k in keys]
+        assert len(set(ids)) == len(keys)
+        for key, actor_id in zip(keys, ids, strict=True):
+            assert await client.get(Counter, key).resolve() == actor_id
