@@ -405,3 +405,28 @@ async def test_assigning_a_new_state_value_is_persisted(storage_url: str) -> Non
     if storage_url.startswith("sqlite"):
         async with Registry(Replacer).test_client(storage_url) as client:
             assert await client.get(Replacer, "r").read() == {"v": 2, "extra": [1, 2]}
+
+
+async def test_failure_after_save_state_rolls_back_to_the_saved_point(storage_url: str) -> None:
+    class Saver(Actor):
+        state = {"n": 0}
+
+        @action
+        async def save_then_fail(self) -> None:
+            self.state["n"] = 1
+            await self.save_state()
+            self.state["n"] = 2
+            raise ValueError("after the save")
+
+        @action
+        def read(self) -> int:
+            return int(self.state["n"])
+
+    async with Registry(Saver).test_client(storage_url) as client:
+        h = client.get_or_create(Saver, "s")
+        with pytest.raises(ActorError):
+            await h.save_then_fail()
+        assert await h.read() == 1
+    if storage_url.startswith("sqlite"):
+        async with Registry(Saver).test_client(storage_url) as client:
+            assert await client.get(Saver, "s").read() == 1
