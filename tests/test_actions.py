@@ -518,3 +518,81 @@ async def test_unserializable_params_is_validation_error() -> None:
             client.get_or_create(Calc, "p", params=object()).add(1, 2), "validation_error"
         )
         assert "params" in err.message
+
+
+class Outer(Actor):
+    state = {"log": []}
+
+    @action
+    async def outer(self) -> Any:
+        self.state["log"].append("outer")
+        try:
+            await self.client.get_or_create(Relay, self.key).relay()
+        except ActorError as err:
+            self.state["log"].append(f"caught {err.code}")
+        return self.state["log"]
+
+    @action
+    def inner_fails(self) -> None:
+        self.state["log"].append("inner")
+        raise UserError("no", code="inner_failed")
+
+    @action
+    def read(self) -> Any:
+        return self.state["log"]
+
+
+class Relay(Actor):
+    @action
+    async def relay(self) -> None:
+        await self.client.get_or_create(Outer, self.key).inner_fails()
+
+
+async def test_failed_reentrant_call_leaves_no_trace(storage_url: str) -> None:
+    """A → B → A where the inner A call fails and the outer one catches the error: only the
+    inner call's changes are rolled back."""
+    async with Registry(Outer, Relay).test_client(storage_url) as client:
+        h = client.get_or_create(Outer, "o")
+        assert await h.outer() == ["outer", "caught inner_failed"]
+    if storage_url.startswith("sqlite"):
+        async with Registry(Outer, Relay).test_client(storage_url) as client:
+            assert await client.get(Outer, "o").read() == ["outer", "caught inner_failed"]
+
+
+async def test_raw_handler_change_survives_a_failing_serial_action(storage_url: str) -> None:
+    """Raw HTTP/WebSocket hooks run like interleaved actions (``Node.run_in_actor``): a serial
+    action that fails while one is running must not roll back the hook's change."""
+
+    class Raw(Actor):
+        state = {"raw": 0, "serial": 0}
+
+        @action
+        def fail(self) -> None:
+            self.state["serial"] += 1
+            raise UserError("fail", code="fail")
+
+        @action
+        def read(self) -> Any:
+            return self.state
+
+    async with Registry(Raw).test_client(storage_url) as client:
+        h = client.get_or_create(Raw, "r")
+        actor_id = await h.resolve()
+        await h.read()  # a completed turn: the state is known to equal what was persisted
+        node = client._transport.node  # type: ignore[attr-defined]
+        go = asyncio.Event()
+
+        async def handler(actor: Actor) -> str:
+            actor.state["raw"] += 1
+            await asyncio.wait_for(go.wait(), 10)
+            return "ok"
+
+        raw = asyncio.ensure_future(node.run_in_actor(actor_id, "raw", handler))
+        await asyncio.sleep(0.01)
+        await assert_error(h.fail(), "fail")
+        go.set()
+        assert await raw == "ok"
+        assert await h.read() == {"raw": 1, "serial": 0}
+    if storage_url.startswith("sqlite"):
+        async with Registry(Raw).test_client(storage_url) as client:
+            assert await client.get(Raw, "r").read() == {"raw": 1, "serial": 0}

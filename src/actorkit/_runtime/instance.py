@@ -327,7 +327,15 @@ class ActorInstance:
                 async with self._turn() as own:
                     self._check_serving()
                     if not own:
-                        return await self._invoke(spec, bound, conn)
+                        # Re-entry (A → B → A): runs in the outer turn, but a failure still
+                        # leaves no trace, even if the outer action catches the error.
+                        self._clean = False  # the outer action has run since its snapshot
+                        nested = self._snapshot()
+                        try:
+                            return await self._invoke(spec, bound, conn)
+                        except BaseException:
+                            self._restore(nested)
+                            raise
                     snapshot = self._snapshot()
                     persisted = self._persisted
                     try:
@@ -365,6 +373,10 @@ class ActorInstance:
         self._check_serving()
         self._inflight += 1
         timeout = self.definition.options.action_timeout if bounded else None
+        # Like an interleaved action: a turn that starts meanwhile must snapshot the state as
+        # it is, not reuse ``_persisted``, or its rollback would drop this handler's change.
+        self._clean = False
+        self._interleaving += 1
         try:
             try:
                 async with asyncio.timeout(timeout):
@@ -386,6 +398,7 @@ class ActorInstance:
             await self._persist_changes()
         finally:
             self._inflight -= 1
+            self._interleaving -= 1
             self.last_active = self.node.clock.now()
         await self._gate()
         return result
