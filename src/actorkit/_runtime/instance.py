@@ -26,6 +26,7 @@ import msgspec
 
 from actorkit._runtime import context
 from actorkit._runtime.actor import _NO_STATE, Actor
+from actorkit._runtime.db import ActorDatabase
 from actorkit._runtime.definition import ActionSpec, ActorDefinition
 from actorkit._runtime.state import (
     STATE_KEY,
@@ -109,6 +110,7 @@ class ActorInstance:
         self._background: set[asyncio.Future[Any]] = set()
         self._destroy_requested = False
         self._run_task: asyncio.Task[None] | None = None
+        self.db = ActorDatabase(self)  # self.db; see _runtime/db.py
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -124,6 +126,7 @@ class ActorInstance:
     async def start(self, data: dict[bytes, bytes]) -> None:
         """Load state and run the create/wake hooks; the actor serves once this returns."""
         d = self.definition
+        data = await self.db.wake(data)  # migrations; newer state copy (db vs main store)
         async with self._turn():
             batch = WriteBatch(self.id, self.epoch)
             if not self.record.initialized:
@@ -149,6 +152,7 @@ class ActorInstance:
                 self.actor.vars = await self._hook("create_vars")
             if "on_wake" in d.hooks:
                 await self._hook("on_wake")
+            await self.db.commit_turn()
             if batch.puts or batch.mark_initialized:
                 await self._submit(batch)
         self._transition(Lifecycle.AWAKE)
@@ -225,12 +229,14 @@ class ActorInstance:
             if close is not None:
                 await close(destroy)
         if destroy:
+            await self.db.close()
             await self.node.committer.flush()
             await self.node.driver.delete_actor(self.id)
             self._transition(Lifecycle.DESTROYED)
         else:
             await self._persist_changes()
             await self._gate()
+            await self.db.close()
             self._transition(Lifecycle.STOPPED)
         for task in self._background:
             task.cancel()
@@ -294,6 +300,7 @@ class ActorInstance:
                         output = await self._invoke(spec, bound, conn)
                         await self._persist_changes()
                     except BaseException:
+                        await self.db.rollback_turn()
                         self._restore(snapshot)
                         raise
                     if self._destroy_requested:
@@ -386,6 +393,7 @@ class ActorInstance:
         encoded. In relaxed mode state is written later by a timer.
         """
         d = self.definition
+        await self.db.commit_turn()  # before the state batch: see _runtime/db.py
         encoded: bytes | None = None
         if d.has_state:
             encoded = encode_state(self.actor.__dict__["_ak_state"])
@@ -438,6 +446,7 @@ class ActorInstance:
         self._relaxed_task = asyncio.get_running_loop().create_task(save_later())
 
     def _submit_nowait(self, batch: WriteBatch) -> asyncio.Future[None]:
+        self.db.stamp(batch)
         future = self.node.committer.submit(batch)
         future.add_done_callback(self._on_write_done)
         return future
