@@ -75,7 +75,10 @@ def sql_error(exc: apsw.Error, *, timed_out: bool = False) -> ActorError:
             "a SQL statement ran longer than its time limit (ActorOptions.db_statement_timeout)",
             {"sqlite_code": name},
         )
-    message = str(exc).split(": ", 1)[-1] if ": " in str(exc) else str(exc)
+    message = str(exc)
+    prefix = f"{type(exc).__name__}: "
+    if message.startswith(prefix):
+        message = message[len(prefix) :]
     return ActorError("actor", Code.SQL_ERROR, f"SQL error: {message}", {"sqlite_code": name})
 
 
