@@ -84,11 +84,15 @@ async def stall(directory: str) -> None:
         h = client.get_or_create(Ledger, "k0")
         for _ in range(3):
             await h.append(100)
+        inst = node.instances[await h.resolve()]
+        before = inst.db._committed_turn
         driver.stalled = True
         pending = asyncio.ensure_future(h.append(100))
-        inst = node.instances[await h.resolve()]
-        while inst.db._committed_turn is None or inst.db._turn_tx is not None:
-            await asyncio.sleep(0.01)  # wait until the 4th append's db commit is done
+        for _ in range(6000):  # until the 4th append's db transaction has committed
+            if inst.db._committed_turn is not before:
+                break
+            await asyncio.sleep(0.01)
+        assert inst.db._committed_turn is not before
         await asyncio.sleep(0.2)
         assert not pending.done()
         print("stalled", flush=True)

@@ -60,6 +60,7 @@ class Code:
     ACTOR_STOPPING = "actor_stopping"
     HOOK_FAILED = "hook_failed"
     STORAGE_ERROR = "storage_error"
+    TOO_MANY_SCHEDULES = "too_many_schedules"
     # Per-actor SQLite (self.db)
     SQL_ERROR = "sql_error"
     DATABASE_TOO_LARGE = "database_too_large"

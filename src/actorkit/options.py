@@ -15,6 +15,7 @@ __all__ = [
     "DEFAULT_DB_MAX_SIZE",
     "DEFAULT_HOOK_TIMEOUT",
     "DEFAULT_MAX_QUEUE",
+    "DEFAULT_MAX_SCHEDULES",
     "DEFAULT_SLEEP_GRACE",
     "DEFAULT_SLEEP_TIMEOUT",
     "ActorOptions",
@@ -27,6 +28,7 @@ DEFAULT_ACTION_TIMEOUT = 60.0
 DEFAULT_HOOK_TIMEOUT = 5.0
 DEFAULT_MAX_QUEUE = 1_000
 DEFAULT_DB_MAX_SIZE = 1024 * 1024 * 1024  # bytes of the actor's SQLite database
+DEFAULT_MAX_SCHEDULES = 1_000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,6 +50,9 @@ class ActorOptions:
       writes fail with ``database_too_large``.
     - ``db_statement_timeout``: seconds one ``self.db`` call may run before it fails with
       ``statement_timeout``; ``None`` uses ``action_timeout``.
+    - ``max_schedules``: pending scheduled calls per actor.
+    - ``schedule_max_retries`` / ``schedule_retry_base``: a scheduled call that raises is
+      retried after ``base · 2^(n-1)`` seconds, at most this many times.
     """
 
     sleep_timeout: float = DEFAULT_SLEEP_TIMEOUT
@@ -60,6 +65,9 @@ class ActorOptions:
     max_queue: int = DEFAULT_MAX_QUEUE
     db_max_size: int = DEFAULT_DB_MAX_SIZE
     db_statement_timeout: float | None = None
+    max_schedules: int = DEFAULT_MAX_SCHEDULES
+    schedule_max_retries: int = 6
+    schedule_retry_base: float = 2.0
 
     def __post_init__(self) -> None:
         for field in ("sleep_timeout", "sleep_grace", "hook_timeout"):
