@@ -318,3 +318,34 @@ async def test_db_file_settings_on_sqlite(sqlite_url: str, tmp_path: Path) -> No
         assert conn.execute("SELECT text FROM note").fetchall() == [("milk",)]
     finally:
         conn.close()
+
+
+class Copies(Actor):
+    state = {"n": 0}
+
+    @action
+    async def ddl(self) -> None:
+        await self.db.execute("CREATE TABLE IF NOT EXISTS t (x)")
+        self.state["n"] += 1
+
+    @action
+    async def read(self) -> None:
+        await self.db.fetch_all("SELECT 1")
+        self.state["n"] += 1
+
+    @action
+    async def copy_seq(self) -> int:
+        row = await self.db.fetch_one("SELECT seq FROM _actorkit_state")
+        return 0 if row is None else int(row["seq"])
+
+
+async def test_db_state_copy_written_only_by_writing_turns(storage_url: str) -> None:
+    async with Registry(Copies).test_client(storage_url) as client:
+        h = client.get_or_create(Copies, "c")
+        await h.ddl()  # a schema change is a write: it carries the state copy
+        first = await h.copy_seq()
+        assert first > 0
+        await h.read()  # read-only: no copy, no fsync
+        assert await h.copy_seq() == first
+        await h.ddl()
+        assert await h.copy_seq() > first

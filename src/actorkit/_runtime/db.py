@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from actorkit._runtime import context
-from actorkit._runtime.db_engine import Engine, SyncDb, run_in_pool
+from actorkit._runtime.db_engine import Engine, SyncDb, pool_future, run_in_pool
 from actorkit._runtime.migrations import apply_migrations
 from actorkit._runtime.state import STATE_KEY, encode_envelope, encode_state
 from actorkit.errors import ActorError, Code
@@ -90,8 +90,7 @@ class ActorDatabase:
         # Held by a turn from its first database call until it commits or rolls back, or by
         # one outside-the-turn statement or transaction() block.
         self._lock = asyncio.Lock()
-        self._turn_tx: object | None = None  # the turn whose transaction is open
-        self._turn_mark = 0
+        self._turn_tx: object | None = None  # the turn holding the lock (and its transaction)
         self._committed_turn: object | None = None
         self._broken: ActorError | None = None  # SQLite aborted the turn's transaction
         self._savepoints = 0
@@ -146,7 +145,7 @@ class ActorDatabase:
         """
         if self._in_turn() or _outside_tx.get() is self:
             if self._in_turn():
-                await self._begin_turn()
+                await self._hold_for_turn()
             self._savepoints += 1
             name = f"actorkit_sp{self._savepoints}"
             await self._exec(lambda db: db.execute(f"SAVEPOINT {name}"))
@@ -182,7 +181,7 @@ class ActorDatabase:
 
     async def _op(self, fn: Callable[[SyncDb], T]) -> T:
         if self._in_turn():
-            await self._begin_turn()
+            await self._hold_for_turn()
             return await self._exec(fn)
         if _outside_tx.get() is self:
             return await self._exec(fn)
@@ -206,8 +205,15 @@ class ActorDatabase:
         if self._broken is not None and self._turn_tx is not None:
             raise self._broken
         engine = await self._open()
+        in_turn = self._turn_tx is not None and self._in_turn()
+
+        def run() -> T:
+            if in_turn and not engine.turn_begun:
+                engine.begin_turn()  # lazily, in the same hop as the turn's first statement
+            return engine.run(fn)
+
         self.running = True
-        future = asyncio.ensure_future(run_in_pool(lambda: engine.run(fn)))
+        future = pool_future(run)
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:
@@ -218,7 +224,7 @@ class ActorDatabase:
                 future.exception()  # retrieved: the cancellation is what propagates
             raise
         except ActorError as exc:
-            if self._turn_tx is not None and not engine.in_transaction:
+            if in_turn and engine.turn_begun and not engine.in_transaction:
                 # SQLite rolled the whole transaction back (interrupt, full, I/O error):
                 # the turn's earlier writes are gone, so the turn must not commit.
                 self._broken = ActorError(
@@ -254,17 +260,12 @@ class ActorDatabase:
 
     # -- the turn ------------------------------------------------------------------------------
 
-    async def _begin_turn(self) -> None:
+    async def _hold_for_turn(self) -> None:
+        """Take the database for the current turn (its transaction opens on first use)."""
         turn = self._inst._active_turn
         if self._turn_tx is turn:
             return
         await self._lock.acquire()
-        try:
-            engine = await self._open()
-            self._turn_mark = await self._exec(lambda db: engine.begin())
-        except BaseException:
-            self._lock.release()
-            raise
         self._turn_tx = turn
         self._broken = None
 
@@ -275,14 +276,26 @@ class ActorDatabase:
         if self._broken is not None:
             raise self._broken
         engine = self._engine
-        assert engine is not None
+        if engine is None or not engine.turn_begun:
+            self._end_turn()
+            return
+        if not engine.turn_wrote:
+            # Read-only: COMMIT only releases SQLite's read lock (no I/O), so do it here
+            # rather than pay a thread hop.
+            engine.commit()
+            self._end_turn()
+            return
         state: tuple[int, bytes] | None = None
         definition = self._inst.definition
-        if definition.has_state and engine.wrote_since(self._turn_mark):
+        if definition.has_state:
             encoded = encode_state(self._inst.actor.__dict__["_ak_state"])
             self._seq += 1
             state = (self._seq, encode_envelope(encoded, definition.state_version))
-        await self._exec(lambda db: engine.commit(state))
+        try:
+            await self._exec(lambda db: engine.commit(state))
+        except BaseException:
+            self._end_turn()
+            raise
         self._committed_turn = self._turn_tx
         self._end_turn()
 

@@ -27,7 +27,7 @@ import apsw
 
 from actorkit.errors import ActorError, Code
 
-__all__ = ["DB_POOL_SIZE", "Engine", "SyncDb", "run_in_pool", "sql_error"]
+__all__ = ["DB_POOL_SIZE", "Engine", "SyncDb", "pool_future", "run_in_pool", "sql_error"]
 
 T = TypeVar("T")
 
@@ -54,8 +54,13 @@ def _get_pool() -> ThreadPoolExecutor:
         return _pool
 
 
+def pool_future(fn: Callable[[], T]) -> asyncio.Future[T]:
+    """Start ``fn`` in the pool; the future resolves with its result."""
+    return asyncio.get_running_loop().run_in_executor(_get_pool(), fn)
+
+
 async def run_in_pool(fn: Callable[[], T]) -> T:
-    return await asyncio.get_running_loop().run_in_executor(_get_pool(), fn)
+    return await pool_future(fn)
 
 
 def sql_error(exc: apsw.Error, *, timed_out: bool = False) -> ActorError:
@@ -136,6 +141,7 @@ class Engine:
         self.statement_timeout = statement_timeout
         self.deadline: float | None = None  # monotonic time after which statements abort
         self.cancelled = False  # set from the event loop to abort the running statement
+        self.turn_begun = False  # the turn's transaction is open (see ``begin_turn``)
         self.sync = SyncDb(conn)
         page_size: int = conn.execute("PRAGMA page_size").fetchall()[0][0]  # type: ignore[assignment]
         max_pages = max(16, math.ceil(max_bytes / page_size))
@@ -169,25 +175,34 @@ class Engine:
     def in_transaction(self) -> bool:
         return bool(self.conn.in_transaction)
 
-    def begin(self) -> int:
-        """Open a transaction; returns the change counter to compare at commit."""
+    def begin_turn(self) -> None:
+        """Open a turn's transaction (deferred: it touches the file on the first statement)."""
         self.conn.execute("BEGIN")
-        return int(self.conn.total_changes())
+        self.turn_begun = True
 
-    def wrote_since(self, mark: int) -> bool:
-        return int(self.conn.total_changes()) != mark
+    @property
+    def turn_wrote(self) -> bool:
+        """The open transaction holds the write lock: it changed rows or the schema."""
+        return self.turn_begun and self.conn.txn_state() == apsw.SQLITE_TXN_WRITE
 
     def commit(self, state: tuple[int, bytes] | None = None) -> None:
         """Commit the open transaction, first writing ``(seq, envelope)`` into it."""
-        if state is not None:
-            self.conn.execute(
-                "INSERT INTO _actorkit_state (id, seq, state) VALUES (0, ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, state = excluded.state",
-                state,
-            )
-        self.conn.execute("COMMIT")
+        try:
+            if state is not None:
+                self.conn.execute(
+                    "INSERT INTO _actorkit_state (id, seq, state) VALUES (0, ?, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, state = excluded.state",
+                    state,
+                )
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.rollback()
+            raise
+        finally:
+            self.turn_begun = False
 
     def rollback(self) -> None:
+        self.turn_begun = False
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
 
