@@ -14,6 +14,7 @@ from actorkit._runtime.node import Node
 from actorkit.client.base import AsyncClient
 from actorkit.client.local import LocalTransport
 from actorkit.storage import Driver, MemoryDriver
+from runtime_helpers import node_of
 
 
 class Notes(Actor):
@@ -119,7 +120,7 @@ async def test_db_persists_across_restart_and_sleep(storage_url: str) -> None:
     async with registry.test_client(storage_url) as client:
         notes = client.get_or_create(Notes, "u1")
         await notes.add("milk")
-        node = client._transport.node  # type: ignore[attr-defined]
+        node = node_of(client)
         await node.sleep_actor(await notes.resolve())
         assert not node.instances
         assert await notes.texts() == ["milk"]
@@ -179,7 +180,7 @@ async def test_db_large_blobs(storage_url: str) -> None:
     async with registry.test_client(storage_url) as client:
         notes = client.get_or_create(Notes, "u1")
         assert await notes.put_blob("big", size) == size
-        await client._transport.node.sleep_actor(await notes.resolve())  # type: ignore[attr-defined]
+        await node_of(client).sleep_actor(await notes.resolve())
         assert await notes.blob_ok("big", size)
 
 
@@ -262,7 +263,7 @@ async def test_db_slow_query_does_not_stall_other_actors(storage_url: str) -> No
     async with Registry(Slow).test_client(storage_url) as client:
         a, b = client.get_or_create(Slow, "a"), client.get_or_create(Slow, "b")
         await a.ping(0)
-        node = client._transport.node  # type: ignore[attr-defined]
+        node = node_of(client)
         a_db = node.instances[await a.resolve()].db
         spinning = asyncio.ensure_future(a.spin())
         for _ in range(1000):

@@ -10,9 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from db_crash_worker import Ledger, registry
+from apps.db_worker import Ledger, registry
 
-WORKER = Path(__file__).with_name("db_crash_worker.py")
+WORKER = Path(__file__).parent / "apps" / "db_worker.py"
 ACTORS = 6
 ACKS_BEFORE_KILL = 600
 

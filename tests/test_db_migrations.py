@@ -9,6 +9,7 @@ import pytest
 
 from actorkit import Actor, ActorError, Registry, action
 from actorkit._runtime.db_engine import SyncDb
+from runtime_helpers import node_of
 
 
 def seed(db: SyncDb) -> None:
@@ -61,7 +62,7 @@ def restore_migrations() -> Iterator[None]:
 async def test_migrations_run_once_across_many_wakes(storage_url: str) -> None:
     async with registry.test_client(storage_url) as client:
         h = client.get_or_create(Items, "x")
-        node = client._transport.node  # type: ignore[attr-defined]
+        node = node_of(client)
         actor_id = await h.resolve()
         for _ in range(20):
             assert await h.items() == [{"name": "a", "qty": 1}, {"name": "b", "qty": 1}]
@@ -78,7 +79,7 @@ async def test_migrations_run_once_across_many_wakes(storage_url: str) -> None:
 async def test_failing_migration_blocks_wake_then_fixed_class_wakes(storage_url: str) -> None:
     async with registry.test_client(storage_url) as client:
         h = client.get_or_create(Items, "x")
-        node = client._transport.node  # type: ignore[attr-defined]
+        node = node_of(client)
         actor_id = await h.resolve()
         await node.sleep_actor(actor_id)
 

@@ -1,9 +1,9 @@
 """A write-heavy workload for the kill -9 test (``test_db_crash.py``), run as its own process.
 
-``python tests/db_crash_worker.py DATA_DIR ACTORS`` prints ``ack <actor> <n>`` after each
+``python tests/apps/db_worker.py DATA_DIR ACTORS`` prints ``ack <actor> <n>`` after each
 acknowledged append, forever, until killed.
 
-``python tests/db_crash_worker.py DATA_DIR stall`` makes one actor do 3 appends, then stalls
+``python tests/apps/db_worker.py DATA_DIR stall`` makes one actor do 3 appends, then stalls
 the main store's commits forever and starts a 4th append: its db transaction commits, its
 state batch never does, and the worker prints ``stalled`` (then waits to be killed).
 """
