@@ -6,9 +6,9 @@ import asyncio
 from typing import Any
 
 import pytest
-from runtime_helpers import node_of
 
 from actorkit import Actor, ActorError, Registry, action
+from runtime_helpers import node_of
 
 SPIN = (
     "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) AS n FROM c"
