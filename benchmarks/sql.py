@@ -1,5 +1,5 @@
 """Per-actor SQLite: point insert and point select per call through an actor, against raw
-``sqlite3`` on a file with the same settings (WAL, ``synchronous=FULL``), in the same run.
+``sqlite3`` on a file with the same settings (WAL, ``synchronous=FULL``, exclusive locking), in the same run.
 
 Run: ``python -m benchmarks.sql [--inserts N] [--selects N]``. Prints a table and writes
 ``benchmarks/results/sql.json``. Calls go through the in-process client (no HTTP), one at
@@ -66,6 +66,7 @@ def _summary(samples: list[float]) -> dict[str, float]:
 
 def _raw(directory: Path, inserts: int, selects: int) -> dict[str, dict[str, float]]:
     conn = sqlite3.connect(directory / "raw.db", isolation_level=None)
+    conn.execute("PRAGMA locking_mode=EXCLUSIVE")  # as the sqlite driver opens actor files
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute(SCHEMA)

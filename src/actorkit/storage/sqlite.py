@@ -364,6 +364,9 @@ class SQLiteDriver(Driver):
         conn = apsw.Connection(str(path))
         try:
             conn.set_busy_timeout(5000)
+            # One process owns the data directory, so take the file's lock for good: the
+            # WAL index then lives in heap memory (no -shm file, one fewer fd per actor).
+            conn.execute("PRAGMA locking_mode=EXCLUSIVE").fetchall()
             conn.execute("PRAGMA journal_mode=WAL").fetchall()
             conn.execute("PRAGMA synchronous=FULL").fetchall()
         except BaseException:
