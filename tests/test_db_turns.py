@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from actorkit import Actor, ActorError, Registry, action
+from actorkit import Actor, ActorError, Registry, UserError, action
 from runtime_helpers import node_of
 
 SPIN = (
@@ -44,6 +44,15 @@ class Journal(Actor):
         await self.db.execute("INSERT INTO entry (text) VALUES (?)", text)
         self.state["entries"] += 1
         return int(self.state["entries"])
+
+    @action
+    async def save_midway_then_fail(self) -> None:
+        await self.db.execute("INSERT INTO entry (text) VALUES ('saved')")
+        self.state["entries"] += 1
+        await self.save_state()  # commits the db work so far, with the state
+        await self.db.execute("INSERT INTO entry (text) VALUES ('undone')")
+        self.state["entries"] += 1
+        raise UserError("late failure", code="late")
 
     @action
     async def texts(self) -> list[str]:
@@ -89,3 +98,14 @@ async def test_db_interleaved_actions_commit_on_their_own(storage_url: str) -> N
         assert sorted(texts) == sorted(
             ["created", *(f"side-{i}" for i in range(10)), *(f"turn-{i}" for i in range(10))]
         )
+
+
+async def test_db_failure_after_save_state_reloads_what_is_durable(storage_url: str) -> None:
+    async with registry.test_client(storage_url) as client:
+        h = client.get_or_create(Journal, "j")
+        with pytest.raises(ActorError) as info:
+            await h.save_midway_then_fail()
+        assert info.value.code == "late"
+        # The instance was dropped; the next call reloads state and rows that agree.
+        assert await h.texts() == ["created", "saved"]
+        assert (await h.counters())["entries"] == 2

@@ -41,6 +41,7 @@ Atomicity and durability (see ``docs/storage.md``). Invariants:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -217,8 +218,12 @@ class ActorDatabase:
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:
+            # Interrupt the statement and wait for it: the next statement on this
+            # connection must not start while this one still runs.
             engine.cancelled = True
-            await asyncio.wait([future])
+            while not future.done():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait([future])
             engine.cancelled = False
             if not future.cancelled():
                 future.exception()  # retrieved: the cancellation is what propagates
@@ -309,9 +314,10 @@ class ActorDatabase:
                     await run_in_pool(engine.rollback)
             finally:
                 self._end_turn()
-        elif turn is not None and self._committed_turn is turn:
-            # The db work is durable but the turn failed afterwards (e.g. on_state_change):
-            # memory no longer matches storage, so reload from it on the next call.
+        if turn is not None and self._committed_turn is turn:
+            # Part of the turn's db work is durable (committed by save_state(), or before a
+            # later step such as on_state_change failed): memory no longer matches storage,
+            # so reload from storage on the next call.
             self._inst.node.evict(self._inst)
 
     def _end_turn(self) -> None:
