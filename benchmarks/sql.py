@@ -1,5 +1,6 @@
 """Per-actor SQLite: point insert and point select per call through an actor, against raw
-``sqlite3`` on a file with the same settings (WAL, ``synchronous=FULL``, exclusive locking), in the same run.
+``sqlite3`` on a file with the same settings (WAL, ``synchronous=FULL``, exclusive locking),
+in the same run.
 
 Run: ``python -m benchmarks.sql [--inserts N] [--selects N]``. Prints a table and writes
 ``benchmarks/results/sql.json``. Calls go through the in-process client (no HTTP), one at
