@@ -2,9 +2,9 @@
 ``sqlite3`` on a file with the same settings (WAL, ``synchronous=FULL``, exclusive locking),
 in the same run.
 
-Run: ``python -m benchmarks.sql [--inserts N] [--selects N]``. Prints a table and writes
-``benchmarks/results/sql.json``. Calls go through the in-process client (no HTTP), one at
-a time, so the numbers are per-call latency of the runtime path.
+Run: ``python -m benchmarks.sql [--quick] [--inserts N] [--selects N]``. Prints a table and
+writes ``benchmarks/results/sql-<time>.json``. Calls go through the in-process client (no
+HTTP), one at a time, so the numbers are per-call latency of the runtime path.
 """
 
 from __future__ import annotations
@@ -142,7 +142,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--inserts", type=int, default=1000)
     parser.add_argument("--selects", type=int, default=5000)
+    parser.add_argument("--quick", action="store_true", help="smaller counts (smoke test)")
     args = parser.parse_args()
+    if args.quick:
+        args.inserts, args.selects = 100, 500
     result = asyncio.run(run(args.inserts, args.selects))
     header = f"{'op':<13}{'actor p50':>11}{'actor p99':>11}{'raw p50':>10}{'raw p99':>10}"
     print(header + f"{'p50 ×':>8}{'ops/s ×':>9}")
@@ -153,7 +156,7 @@ def main() -> None:
             f"{row['p50_ratio']:>8.2f}{row['throughput_ratio']:>9.2f}"
         )
     print("(ratios: actor / raw; ops/s × below 1 means the actor path is slower)")
-    out = Path(__file__).parent / "results" / "sql.json"
+    out = Path(__file__).parent / "results" / f"sql-{time.strftime('%Y%m%dT%H%M%S')}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     print(f"wrote {out}")

@@ -38,6 +38,6 @@ def test_db_example_todos_runs_and_persists(tmp_path: Path) -> None:
 def test_db_docs_show_the_example_code() -> None:
     doc = (ROOT / "docs" / "sql.md").read_text()
     source = EXAMPLE.read_text()
-    first_block = re.search(r"```python\n(.*?)```", doc, re.S)
+    first_block = re.search(r"^```python\n(.*?)^```$", doc, re.S | re.M)
     assert first_block is not None
-    assert first_block.group(1) in source
+    assert first_block.group(1) == source

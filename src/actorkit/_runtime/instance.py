@@ -107,6 +107,10 @@ class ActorInstance:
         self._waiting = 0
         self._inflight = 0  # calls running now (serial or interleaved)
         self._persisted: bytes | None = None  # encoding of the last state submitted
+        # True while the state is known to equal ``_persisted`` (no code has run since the
+        # last change check), so a turn's snapshot can reuse it instead of encoding again.
+        self._clean = False
+        self._interleaving = 0
         self._staged: dict[bytes, bytes | None] = {}  # extra writes of the current turn
         self._last_write: asyncio.Future[None] | None = None
         self._relaxed_task: asyncio.Task[None] | None = None
@@ -148,11 +152,16 @@ class ActorInstance:
             elif d.has_state:
                 self.actor.__dict__["_ak_state"] = await self._load_state(data.get(STATE_KEY))
             if d.has_state:
-                encoded = encode_state(self.actor.__dict__["_ak_state"])
                 d.state_type_for(self.actor.__dict__["_ak_state"])
-                if encoded != self._stored_state_bytes(data):
+                stored = self._stored_state_bytes(data)
+                if stored is None:
+                    encoded = encode_state(self.actor.__dict__["_ak_state"])
                     batch.puts[STATE_KEY] = encode_envelope(encoded, d.state_version)
-                self._persisted = encoded
+                    stored = encoded
+                # Were the decoded state to encode differently, the first change check
+                # would merely write it once more.
+                self._persisted = stored
+                self._clean = "create_vars" not in d.hooks and "on_wake" not in d.hooks
             if "create_vars" in d.hooks:
                 self.actor.vars = await self._hook("create_vars")
             if "on_wake" in d.hooks:
@@ -161,6 +170,7 @@ class ActorInstance:
             if batch.puts or batch.mark_initialized:
                 await self._submit(batch)
         self._transition(Lifecycle.AWAKE)
+        self.emit("wake", created=not self.record.initialized)
         self.last_active = self.node.clock.now()
         self.schedule.arm()
         if "run" in d.hooks:
@@ -241,11 +251,13 @@ class ActorInstance:
             await self.node.committer.flush()
             await self.node.driver.delete_actor(self.id)
             self._transition(Lifecycle.DESTROYED)
+            self.emit("destroy")
         else:
             await self._persist_changes()
             await self._gate()
             await self.db.close()
             self._transition(Lifecycle.STOPPED)
+            self.emit("sleep")
         for task in self._background:
             task.cancel()
 
@@ -288,6 +300,20 @@ class ActorInstance:
 
         A stateless call (no ``conn``) is checked by ``on_before_connect(params)`` first.
         """
+        if not self.node.activity.active:
+            return await self._call_action(name, args, conn, params)
+        started = time.perf_counter()
+        try:
+            output = await self._call_action(name, args, conn, params)
+        except ActorError as err:
+            self.emit("action", name=name, args=args, error=err.to_wire(),
+                      duration_ms=(time.perf_counter() - started) * 1e3)
+            raise
+        self.emit("action", name=name, args=args, output=output,
+                  duration_ms=(time.perf_counter() - started) * 1e3)
+        return output
+
+    async def _call_action(self, name: str, args: list[Any], conn: Any, params: Any) -> Any:
         spec = self.definition.action(name)
         bound = spec.bind(args)
         if conn is None and "on_before_connect" in self.definition.hooks:
@@ -296,7 +322,12 @@ class ActorInstance:
         try:
             if spec.interleave:
                 self._check_serving()
-                output = await self._invoke(spec, bound, conn)
+                self._clean = False
+                self._interleaving += 1
+                try:
+                    output = await self._invoke(spec, bound, conn)
+                finally:
+                    self._interleaving -= 1
                 await self._persist_changes()
             else:
                 async with self._turn() as own:
@@ -324,6 +355,42 @@ class ActorInstance:
             self.node.sleep_soon(self)
         return output
 
+    async def run_interleaved(
+        self, label: str, fn: Callable[[Actor], Any], *, bounded: bool = True
+    ) -> Any:
+        """Run ``fn(self.actor)`` like an interleaved action: counts as in-flight work, is
+        bounded by ``action_timeout`` (unless ``bounded=False``, e.g. a long-lived socket),
+        persists the state it changed, and returns only once that change is durable.
+        Used by raw ``on_request`` (and ``on_websocket``) hooks; the result is returned as-is.
+        """
+        self._check_serving()
+        self._inflight += 1
+        timeout = self.definition.options.action_timeout if bounded else None
+        try:
+            try:
+                async with asyncio.timeout(timeout):
+                    result = await self._call(fn, self.actor)
+            except TimeoutError:
+                raise ActorError(
+                    "actor",
+                    Code.ACTION_TIMEOUT,
+                    f"{label} timed out after {timeout} s",
+                    {"action": label, "timeout": timeout},
+                ) from None
+            except (ActorError, asyncio.CancelledError):
+                raise
+            except UserError as exc:
+                raise from_user_error(exc) from None
+            except Exception:
+                self.log.exception("%s raised", label)
+                raise self.node.sanitize_error() from None
+            await self._persist_changes()
+        finally:
+            self._inflight -= 1
+            self.last_active = self.node.clock.now()
+        await self._gate()
+        return result
+
     async def fire_due(self) -> None:
         """Run every scheduled call that is due, one turn each, earliest first."""
         while self.lifecycle is Lifecycle.AWAKE:
@@ -346,6 +413,7 @@ class ActorInstance:
                     call.id, call.at, self.node.clock.now(), call.attempt + 1
                 )
                 token = current_firing.set((self.id, firing))
+                self.emit("schedule", id=call.id, action=call.action, attempt=firing.attempt)
                 snapshot = self._snapshot()
                 try:
                     spec = self.definition.action(call.action)
@@ -378,17 +446,21 @@ class ActorInstance:
         token = context.current_conn.set(None if conn is None else (self.id, conn))
         timeout = spec.timeout or self.definition.options.action_timeout
         try:
-            async with asyncio.timeout(timeout):
-                output = spec.fn(self.actor, *args)
-                if spec.is_async or inspect.isawaitable(output):
-                    output = await output
-                if "on_before_action_response" in self.definition.hooks:
-                    output = await self._call(
-                        self.actor.on_before_action_response,  # type: ignore[attr-defined]
-                        spec.name,
-                        args,
-                        output,
-                    )
+            output = spec.fn(self.actor, *args)
+            hook = "on_before_action_response" in self.definition.hooks
+            # Only awaiting work can be timed out: a sync action never yields, so it does not
+            # pay for arming a timer (the hot path of in-process calls).
+            if spec.is_async or hook or inspect.isawaitable(output):
+                async with asyncio.timeout(timeout):
+                    if inspect.isawaitable(output):
+                        output = await output
+                    if hook:
+                        output = await self._call(
+                            self.actor.on_before_action_response,  # type: ignore[attr-defined]
+                            spec.name,
+                            args,
+                            output,
+                        )
         except TimeoutError:
             raise ActorError(
                 "actor",
@@ -426,7 +498,15 @@ class ActorInstance:
     def _snapshot(self) -> _Snapshot:
         state = None
         if self.definition.has_state:
-            state = encode_state(self.actor.__dict__["_ak_state"])
+            quiet = (
+                self._clean
+                and not self._interleaving
+                and not self._background
+                and (self._run_task is None or self._run_task.done())
+            )
+            state = self._persisted if quiet else None
+            if state is None:
+                state = encode_state(self.actor.__dict__["_ak_state"])
         return _Snapshot(
             state, dict(self._staged), dict(self.schedule.calls), self.schedule.alarm_dirty
         )
@@ -436,6 +516,7 @@ class ActorInstance:
             self.actor.__dict__["_ak_state"] = decode_value(
                 snapshot.state, self.definition.state_type or Any
             )
+        self._clean = snapshot.state is not None and snapshot.state is self._persisted
         self._staged = snapshot.staged
         self.schedule.calls = snapshot.schedules
         self.schedule.alarm_dirty = snapshot.alarm_dirty
@@ -455,6 +536,7 @@ class ActorInstance:
         d = self.definition
         await self.db.commit_turn()  # before the state batch: see _runtime/db.py
         encoded: bytes | None = None
+        self._clean = False
         if d.has_state:
             encoded = encode_state(self.actor.__dict__["_ak_state"])
             if encoded == self._persisted:
@@ -467,6 +549,9 @@ class ActorInstance:
                         Code.HOOK_FAILED,
                         "on_state_change must not change the state",
                     )
+        self._clean = True
+        if encoded is not None and self.node.activity.active:
+            self.emit("state", state=decode_value(encoded, Any))
         if encoded is None and not self._staged:
             return
         relaxed = d.options.state_save_interval is not None
@@ -514,7 +599,8 @@ class ActorInstance:
     def _submit_nowait(self, batch: WriteBatch) -> asyncio.Future[None]:
         self.db.stamp(batch)
         future = self.node.committer.submit(batch)
-        future.add_done_callback(self._on_write_done)
+        if not future.done() or future.exception() is not None:  # done: committed already
+            future.add_done_callback(self._on_write_done)
         return future
 
     async def _submit(self, batch: WriteBatch) -> None:
@@ -595,7 +681,14 @@ class ActorInstance:
 
     # -- events, background work -----------------------------------------------------------
 
+    def emit(self, kind: str, **data: Any) -> None:
+        """Publish an activity event about this actor (no-op while nobody listens)."""
+        self.node.activity.emit(kind, self.id, self.definition.name, key=list(self.record.key),
+                                **data)
+
     def broadcast(self, event: str, args: tuple[Any, ...]) -> None:
+        if self.node.activity.active:
+            self.emit("broadcast", event=event, args=_to_builtins(list(args)))
         for conn in list(self.conns.values()):
             deliver = getattr(conn, "deliver", None)
             if deliver is not None:

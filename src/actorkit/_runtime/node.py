@@ -13,11 +13,12 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
+from actorkit._runtime.activity import Activity
 from actorkit._runtime.clock import Clock, SystemClock
 from actorkit._runtime.committer import Committer
 from actorkit._runtime.housekeeping import Housekeeper
@@ -27,6 +28,7 @@ from actorkit.protocol.keys import Key, normalize_key, validate_name
 from actorkit.storage.base import ActorRecord, Driver
 
 if TYPE_CHECKING:
+    from actorkit._runtime.actor import Actor
     from actorkit._runtime.registry import Registry
     from actorkit.client.base import AsyncClient
 
@@ -64,6 +66,7 @@ class Node:
         self.region = region
         self.limits = registry.limits
         self.committer = Committer(driver)
+        self.activity = Activity()
         self.instances: dict[str, ActorInstance] = {}
         self._activating: dict[str, asyncio.Future[ActorInstance]] = {}
         self._stopping: dict[str, asyncio.Future[None]] = {}
@@ -323,6 +326,21 @@ class Node:
             inst = await self.instance(actor_id)
             try:
                 return await inst.call(action, args, conn, params)
+            except Retry:
+                continue
+        raise ActorError("actor", Code.ACTOR_STOPPING, "actor kept stopping; try again")
+
+    async def run_in_actor(
+        self, actor_id: str, label: str, fn: Callable[[Actor], Any], *, bounded: bool = True
+    ) -> Any:
+        """Run ``fn(actor)`` inside ``actor_id`` like an interleaved action (raw HTTP/WS hooks).
+
+        See ``ActorInstance.run_interleaved``; routes around an instance that is stopping.
+        """
+        for _ in range(100):
+            inst = await self.instance(actor_id)
+            try:
+                return await inst.run_interleaved(label, fn, bounded=bounded)
             except Retry:
                 continue
         raise ActorError("actor", Code.ACTOR_STOPPING, "actor kept stopping; try again")
