@@ -85,3 +85,4 @@ class Limits:
     max_params_bytes: int = 4 * 1024
     max_message_bytes: int = 64 * 1024
     max_outgoing_message_bytes: int = 1024 * 1024
+    max_request_body_bytes: int = 4 * 1024 * 1024  # raw HTTP bodies for on_request

@@ -348,6 +348,42 @@ class ActorInstance:
             self.node.sleep_soon(self)
         return output
 
+    async def run_interleaved(
+        self, label: str, fn: Callable[[Actor], Any], *, bounded: bool = True
+    ) -> Any:
+        """Run ``fn(self.actor)`` like an interleaved action: counts as in-flight work, is
+        bounded by ``action_timeout`` (unless ``bounded=False``, e.g. a long-lived socket),
+        persists the state it changed, and returns only once that change is durable.
+        Used by raw ``on_request`` (and ``on_websocket``) hooks; the result is returned as-is.
+        """
+        self._check_serving()
+        self._inflight += 1
+        timeout = self.definition.options.action_timeout if bounded else None
+        try:
+            try:
+                async with asyncio.timeout(timeout):
+                    result = await self._call(fn, self.actor)
+            except TimeoutError:
+                raise ActorError(
+                    "actor",
+                    Code.ACTION_TIMEOUT,
+                    f"{label} timed out after {timeout} s",
+                    {"action": label, "timeout": timeout},
+                ) from None
+            except (ActorError, asyncio.CancelledError):
+                raise
+            except UserError as exc:
+                raise from_user_error(exc) from None
+            except Exception:
+                self.log.exception("%s raised", label)
+                raise self.node.sanitize_error() from None
+            await self._persist_changes()
+        finally:
+            self._inflight -= 1
+            self.last_active = self.node.clock.now()
+        await self._gate()
+        return result
+
     async def fire_due(self) -> None:
         """Run every scheduled call that is due, one turn each, earliest first."""
         while self.lifecycle is Lifecycle.AWAKE:

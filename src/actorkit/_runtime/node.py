@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
@@ -28,6 +28,7 @@ from actorkit.protocol.keys import Key, normalize_key, validate_name
 from actorkit.storage.base import ActorRecord, Driver
 
 if TYPE_CHECKING:
+    from actorkit._runtime.actor import Actor
     from actorkit._runtime.registry import Registry
     from actorkit.client.base import AsyncClient
 
@@ -323,6 +324,21 @@ class Node:
             inst = await self.instance(actor_id)
             try:
                 return await inst.call(action, args, conn, params)
+            except Retry:
+                continue
+        raise ActorError("actor", Code.ACTOR_STOPPING, "actor kept stopping; try again")
+
+    async def run_in_actor(
+        self, actor_id: str, label: str, fn: Callable[[Actor], Any], *, bounded: bool = True
+    ) -> Any:
+        """Run ``fn(actor)`` inside ``actor_id`` like an interleaved action (raw HTTP/WS hooks).
+
+        See ``ActorInstance.run_interleaved``; routes around an instance that is stopping.
+        """
+        for _ in range(100):
+            inst = await self.instance(actor_id)
+            try:
+                return await inst.run_interleaved(label, fn, bounded=bounded)
             except Retry:
                 continue
         raise ActorError("actor", Code.ACTOR_STOPPING, "actor kept stopping; try again")
