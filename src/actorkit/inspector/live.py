@@ -3,7 +3,8 @@
 The server sends ``{"type": "hello", "dev", "console", "seq"}`` first, then one
 ``{"type": "event", ...event}`` per activity event (``wake``, ``sleep``, ``action``,
 ``state``, ``broadcast``, ``connect``, ``disconnect``, ``schedule``, ...). Filter with
-``?actor_id=`` or by sending ``{"actor_id": "..."}`` (``null`` for all actors). A client
+``?actor_id=`` or by sending ``{"actor_id": "..."}`` (``null`` for all actors; answered
+with ``{"type": "filter", "actor_id"}`` once it applies). A client
 that falls behind by more than ``QUEUE_SIZE`` events gets ``{"type": "dropped", "count"}``
 instead of the missed events. An unauthorized socket gets ``{"type": "error", ...}`` and
 is closed with code 4401.
@@ -98,6 +99,7 @@ async def _serve(node: Node, access: InspectorAccess, websocket: WebSocket) -> N
             if isinstance(message, dict) and "actor_id" in message:
                 actor_id = message["actor_id"]
                 wanted[0] = actor_id if isinstance(actor_id, str) and actor_id else None
+                await websocket.send_text(_encode({"type": "filter", "actor_id": wanted[0]}))
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
