@@ -341,3 +341,13 @@ def test_events_history_filters_by_actor(dev: ServerProcess) -> None:
     after = events[-2]["seq"]
     tail = ok(httpx.get(f"{api(dev)}/events", params={"actor_id": actor_id, "after": after}))
     assert tail["events"] == events[-1:]
+
+
+def test_docs_example_runs(guarded: ServerProcess) -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / "docs" / "inspector.md").read_text()
+    code = text.split("## Using the API from a script", 1)[1].split("```python\n", 1)[1]
+    code = code.split("```", 1)[0]
+    create(guarded.url, "counter", ["docs"])
+    exec(compile(code, "docs/inspector.md", "exec"), {"URL": guarded.url, "TOKEN": TOKEN})

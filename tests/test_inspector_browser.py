@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from inspector_helpers import TOKEN, call, create, dev_server, token_server
-from server_fixtures import ROOT, ServerProcess
+from server_fixtures import ROOT
 
 ARTIFACTS = ROOT / "test-artifacts" / "inspector"
 CHROMIUM_ARGS = [
