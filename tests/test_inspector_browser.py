@@ -145,6 +145,27 @@ def test_inspector_in_a_browser(tmp_path: Path, page: Page) -> None:
         page.get_by_test_id("state-save").click()
         expect(page.get_by_test_id("error-box")).to_contain_text("$.age")
 
+        # Schedules: listed, cancelled from the page (durably: the API agrees).
+        reminder = create(server.url, "reminder", ["later"])
+        call(server.url, reminder, "remind_later", 3600, "tea")
+        page.get_by_test_id("search").fill("later")
+        page.locator("[data-testid=actor-row][data-key=later]").click()
+        page.get_by_test_id("tab-schedules").click()
+        expect(page.get_by_test_id("schedule-row")).to_contain_text("fire")
+        expect(page.get_by_test_id("schedule-row")).to_contain_text('["tea"]')
+        shot(page, "schedules")
+        page.get_by_test_id("cancel-schedule").click()
+        expect(page.get_by_test_id("no-schedules")).to_be_visible()
+        listed = httpx.get(f"{server.url}/inspector/api/actors/{reminder}/schedules").json()
+        assert listed == {"schedules": []}
+
+        # Connections and database tabs answer clearly.
+        page.get_by_test_id("tab-connections").click()
+        expect(page.get_by_test_id("no-connections")).to_be_visible()
+        page.get_by_test_id("tab-database").click()
+        expect(page.get_by_test_id("db-unavailable").or_(page.get_by_test_id("db-tables")))\
+            .to_be_visible()
+
         if os.environ.get("ACTORKIT_UPDATE_DOCS") == "1":
             shutil.copyfile(docs_shot, ROOT / "docs" / "inspector.png")
     finally:
