@@ -238,6 +238,11 @@ class SQLiteDriver(Driver):
             self._lock_file.close()
             self._lock_file = None
 
+    def _with_pending_epoch(self, record: ActorRecord | None) -> ActorRecord | None:
+        if record is not None:
+            record.epoch = max(record.epoch, self._epochs.get(record.id, 0))
+        return record
+
     # -- directory ---------------------------------------------------------------------
 
     async def create_actor(self, record: ActorRecord) -> tuple[ActorRecord, bool]:
@@ -267,7 +272,7 @@ class SQLiteDriver(Driver):
             ).fetchone()
             return None if row is None else _record(row)
 
-        return await self._run(self._reader, self._read(find))
+        return self._with_pending_epoch(await self._run(self._reader, self._read(find)))
 
     async def get_actor(self, actor_id: str) -> ActorRecord | None:
         def get(conn: sqlite3.Connection) -> ActorRecord | None:
@@ -276,7 +281,7 @@ class SQLiteDriver(Driver):
             ).fetchone()
             return None if row is None else _record(row)
 
-        return await self._run(self._reader, self._read(get))
+        return self._with_pending_epoch(await self._run(self._reader, self._read(get)))
 
     async def list_actors(
         self, name: str | None = None, *, after: str | None = None, limit: int = 100
@@ -289,7 +294,10 @@ class SQLiteDriver(Driver):
             ).fetchall()
             return [_record(row) for row in rows]
 
-        return await self._run(self._reader, self._read(list_))
+        records = await self._run(self._reader, self._read(list_))
+        for record in records:
+            self._with_pending_epoch(record)
+        return records
 
     async def delete_actor(self, actor_id: str) -> None:
         def delete(conn: sqlite3.Connection) -> None:
