@@ -26,6 +26,7 @@ import msgspec
 
 from actorkit._runtime import context
 from actorkit._runtime.actor import _NO_STATE, Actor
+from actorkit._runtime.db import ActorDatabase
 from actorkit._runtime.definition import ActionSpec, ActorDefinition
 from actorkit._runtime.schedule import Schedule, ScheduledCall, ScheduleFiring, current_firing
 from actorkit._runtime.state import (
@@ -117,6 +118,7 @@ class ActorInstance:
         self._destroy_requested = False
         self._sleep_requested = False
         self._run_task: asyncio.Task[None] | None = None
+        self.db = ActorDatabase(self)  # self.db; see _runtime/db.py
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -132,6 +134,7 @@ class ActorInstance:
     async def start(self, data: dict[bytes, bytes]) -> None:
         """Load state and run the create/wake hooks; the actor serves once this returns."""
         d = self.definition
+        data = await self.db.wake(data)  # migrations; newer state copy (db vs main store)
         self.schedule.load(data)
         async with self._turn():
             batch = WriteBatch(self.id, self.epoch)
@@ -163,6 +166,7 @@ class ActorInstance:
                 self.actor.vars = await self._hook("create_vars")
             if "on_wake" in d.hooks:
                 await self._hook("on_wake")
+            await self.db.commit_turn()
             if batch.puts or batch.mark_initialized:
                 await self._submit(batch)
         self._transition(Lifecycle.AWAKE)
@@ -243,6 +247,7 @@ class ActorInstance:
             if close is not None:
                 await close(destroy)
         if destroy:
+            await self.db.close()
             await self.node.committer.flush()
             await self.node.driver.delete_actor(self.id)
             self._transition(Lifecycle.DESTROYED)
@@ -250,6 +255,7 @@ class ActorInstance:
         else:
             await self._persist_changes()
             await self._gate()
+            await self.db.close()
             self._transition(Lifecycle.STOPPED)
             self.emit("sleep")
         for task in self._background:
@@ -333,6 +339,7 @@ class ActorInstance:
                         output = await self._invoke(spec, bound, conn)
                         await self._persist_changes()
                     except BaseException:
+                        await self.db.rollback_turn()
                         self._restore(snapshot)
                         raise
                     if self._destroy_requested:
@@ -435,6 +442,7 @@ class ActorInstance:
                     self.schedule.cancel(call.id)
                     await self._persist_changes()
                 except Exception as exc:
+                    await self.db.rollback_turn()
                     self._restore(snapshot)
                     self.log.warning(
                         "scheduled call %s (%s) failed: %s", call.id, call.action, exc
@@ -547,6 +555,7 @@ class ActorInstance:
         encoded. In relaxed mode state is written later by a timer.
         """
         d = self.definition
+        await self.db.commit_turn()  # before the state batch: see _runtime/db.py
         encoded: bytes | None = None
         self._clean = False
         if d.has_state:
@@ -609,6 +618,7 @@ class ActorInstance:
         self._relaxed_task = asyncio.get_running_loop().create_task(save_later())
 
     def _submit_nowait(self, batch: WriteBatch) -> asyncio.Future[None]:
+        self.db.stamp(batch)
         future = self.node.committer.submit(batch)
         if not future.done() or future.exception() is not None:  # done: committed already
             future.add_done_callback(self._on_write_done)

@@ -258,6 +258,7 @@ class Node:
         try:
             await inst.start(data)
         except BaseException:
+            await inst.db.close()
             if not record.initialized:
                 # A failed create leaves nothing behind: the key is free again.
                 await self.driver.delete_actor(actor_id)
@@ -270,6 +271,7 @@ class Node:
     def evict(self, inst: ActorInstance) -> None:
         """Drop an instance whose memory can no longer be trusted (a write failed)."""
         self.forget(inst)
+        inst.db.close_soon()
         if inst.lifecycle is Lifecycle.AWAKE:
             inst.lifecycle = Lifecycle.STOPPED
 
