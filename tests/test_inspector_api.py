@@ -117,7 +117,7 @@ def test_actors_lists_types_and_instances_with_search_status_and_paging(
     ids = {k: create(dev.url, "reminder", [f"list-{k}"]) for k in ("apple", "banana", "cherry")}
     body = ok(httpx.get(api(dev) + "/actors", params={"name": "reminder"}))
     types = {t["name"]: t for t in body["types"]}
-    assert set(types) == {"counter", "person", "reminder"}
+    assert set(types) == {"counter", "person", "reminder", "notebook"}
     increment = next(a for a in types["counter"]["actions"] if a["name"] == "increment")
     assert increment["params"] == [{"name": "amount", "type": "int", "required": False}]
     listed = {a["actor_id"]: a for a in body["actors"]}
@@ -285,22 +285,35 @@ def test_schedules_list_and_cancel(dev: ServerProcess) -> None:
 # -- database ------------------------------------------------------------------------------
 
 
-def test_database_endpoints_answer_clearly(dev: ServerProcess) -> None:
-    actor_id = create(dev.url, "counter", ["db"])
+def test_database_tables_rows_with_paging_and_queries(dev: ServerProcess) -> None:
+    actor_id = create(dev.url, "notebook", ["db"])
+    call(dev.url, actor_id, "add", *[f"note {i}" for i in range(7)])
     base = f"{api(dev)}/actors/{actor_id}/db"
-    info = ok(httpx.get(f"{api(dev)}/info"))
-    has_db = {t["name"]: t["has_db"] for t in info["types"]}["counter"]
-    if has_db:
-        assert ok(httpx.get(f"{base}/tables"))["tables"] == []
-    else:
-        for reply in (
-            httpx.get(f"{base}/tables"),
-            httpx.get(f"{base}/tables/t/rows"),
-            httpx.post(f"{base}/query", json={"sql": "SELECT 1"}),
-        ):
-            err = refused(reply, 404, "not_found")
-            assert err["metadata"] == {"reason": "not_available"}
-    refused(httpx.post(f"{base}/query", json={"nosql": 1}), 400, "validation_error")
+    assert ok(httpx.get(f"{base}/tables"))["tables"] == [
+        {"name": "note", "type": "table", "rows": 7}
+    ]
+    page = ok(httpx.get(f"{base}/tables/note/rows", params={"offset": 5, "limit": 5}))
+    assert page["columns"] == ["id", "text"] and page["total"] == 7
+    assert page["rows"] == [{"id": 6, "text": "note 5"}, {"id": 7, "text": "note 6"}]
+    refused(httpx.get(f"{base}/tables/nope/rows"), 404, "not_found")
+    refused(httpx.get(f"{base}/tables/note/rows", params={"limit": 0}), 400, "validation_error")
+
+    query = f"{base}/query"
+    rows = ok(httpx.post(query, json={"sql": "SELECT text FROM note WHERE id > ?", "params": [6]}))
+    assert rows == {"columns": ["text"], "rows": [{"text": "note 6"}], "truncated": False}
+    # A write from the query box commits like an action's...
+    ok(httpx.post(query, json={"sql": "DELETE FROM note WHERE id = 1"}))
+    assert call(dev.url, actor_id, "count") == 6
+    # ...and a failing statement is refused with the reason and leaves nothing behind.
+    err = refused(httpx.post(query, json={"sql": "INSERT INTO nope VALUES (1)"}), 400,
+                  "sql_error")
+    assert "no such table" in err["message"]
+    err = refused(httpx.post(query, json={"sql": "DELETE FROM note; SELECT * FROM nope"}), 400,
+                  "sql_error")
+    refused(httpx.post(query, json={"sql": "  "}), 400, "validation_error")
+    refused(httpx.post(query, json={"nosql": 1}), 400, "validation_error")
+    refused(httpx.post(query, json={"sql": "SELECT 1", "params": 3}), 400, "validation_error")
+    assert call(dev.url, actor_id, "count") == 6
 
 
 # -- console -------------------------------------------------------------------------------

@@ -60,4 +60,20 @@ class Reminder(Actor):
         return text
 
 
-registry = Registry(Counter, Person, Reminder)
+class Notebook(Actor):
+    state = {"notes": 0}
+    migrations = ["CREATE TABLE note (id INTEGER PRIMARY KEY, text TEXT NOT NULL)"]
+
+    @action
+    async def add(self, *texts: str) -> int:
+        await self.db.executemany("INSERT INTO note (text) VALUES (?)", [(t,) for t in texts])
+        self.state["notes"] += len(texts)
+        return int(self.state["notes"])
+
+    @action
+    async def count(self) -> int:
+        row = await self.db.fetch_one("SELECT count(*) AS n FROM note")
+        return int(row["n"]) if row else 0
+
+
+registry = Registry(Counter, Person, Reminder, Notebook)

@@ -404,6 +404,7 @@ class ActorInstance:
                     result = await self._call(fn, self.actor)
                     await self._persist_changes()
                 except BaseException:
+                    await self.db.rollback_turn()
                     self._restore(snapshot)
                     raise
         finally:

@@ -10,15 +10,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from actorkit.errors import ActorError, Code, validation_error
-from actorkit.inspector.views import has_db, to_json_value
+from actorkit.inspector.views import to_json_value
 
 if TYPE_CHECKING:
     from actorkit._runtime.actor import Actor
     from actorkit._runtime.node import Node
 
-__all__ = ["MAX_ROWS", "list_tables", "query", "table_rows"]
+__all__ = ["MAX_ROWS", "SQL_ERROR", "list_tables", "query", "table_rows"]
 
 MAX_ROWS = 1000
+SQL_ERROR = "sql_error"  # the code self.db raises for a failing statement
 
 _TABLES = (
     "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') "
@@ -31,19 +32,8 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-async def _require_db(node: Node, actor_id: str) -> None:
-    record = await node.get_record(actor_id)
-    if not has_db(node.registry.definition(record.name)):
-        raise ActorError(
-            "inspector",
-            Code.NOT_FOUND,
-            "per-actor databases (self.db) are not available in this build",
-            {"reason": "not_available"},
-        )
-
-
 async def _tables(actor: Actor) -> list[dict[str, Any]]:
-    db: Any = actor.db  # type: ignore[attr-defined]
+    db: Any = actor.db
     tables: list[dict[str, Any]] = await db.fetch_all(_TABLES)
     for table in tables:
         row = await db.fetch_one(f"SELECT count(*) AS n FROM {_quote(table['name'])}")
@@ -53,7 +43,6 @@ async def _tables(actor: Actor) -> list[dict[str, Any]]:
 
 async def list_tables(node: Node, actor_id: str) -> list[dict[str, Any]]:
     """``[{"name", "type", "rows"}]`` of the actor's own tables and views."""
-    await _require_db(node, actor_id)
     tables: list[dict[str, Any]] = await node.run_in_turn(actor_id, _tables)
     return tables
 
@@ -62,7 +51,6 @@ async def table_rows(
     node: Node, actor_id: str, table: str, offset: int, limit: int
 ) -> dict[str, Any]:
     """A page of ``table``: ``{"columns", "rows", "total", "offset", "limit"}``."""
-    await _require_db(node, actor_id)
 
     async def read(actor: Actor) -> dict[str, Any]:
         names = {t["name"] for t in await _tables(actor)}
@@ -70,7 +58,7 @@ async def table_rows(
             raise ActorError(
                 "inspector", Code.NOT_FOUND, f"no table {table!r}", {"table": table}
             )
-        db: Any = actor.db  # type: ignore[attr-defined]
+        db: Any = actor.db
         quoted = _quote(table)
         total = (await db.fetch_one(f"SELECT count(*) AS n FROM {quoted}"))["n"]
         rows = await db.fetch_all(f"SELECT * FROM {quoted} LIMIT ? OFFSET ?", limit, offset)
@@ -90,12 +78,11 @@ async def table_rows(
 
 async def query(node: Node, actor_id: str, sql: str, params: list[Any]) -> dict[str, Any]:
     """Run ``sql`` (any statement) as one turn; ``{"columns", "rows", "truncated"}``."""
-    await _require_db(node, actor_id)
     if not sql.strip():
         raise validation_error("sql is empty")
 
     async def run(actor: Actor) -> list[dict[str, Any]]:
-        db: Any = actor.db  # type: ignore[attr-defined]
+        db: Any = actor.db
         rows: list[dict[str, Any]] = await db.fetch_all(sql, *params)
         return rows
 

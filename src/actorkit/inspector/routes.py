@@ -194,7 +194,13 @@ def inspector_routes(node: Node, ensure: Callable[[], Awaitable[None]]) -> Seque
             raise validation_error('body must be {"sql": "...", "params": [...]}')
         if not isinstance(params, list):
             raise validation_error("params must be an array")
-        return reply(request, await database.query(node, request.path_params["id"], sql, params))
+        try:
+            result = await database.query(node, request.path_params["id"], sql, params)
+        except ActorError as err:
+            if err.code != database.SQL_ERROR:
+                raise
+            return reply(request, err.to_wire(), 400)  # the query is at fault, not the server
+        return reply(request, result)
 
     @api
     async def run_console(request: Request) -> Response:
