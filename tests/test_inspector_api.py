@@ -117,7 +117,7 @@ def test_actors_lists_types_and_instances_with_search_status_and_paging(
     ids = {k: create(dev.url, "reminder", [f"list-{k}"]) for k in ("apple", "banana", "cherry")}
     body = ok(httpx.get(api(dev) + "/actors", params={"name": "reminder"}))
     types = {t["name"]: t for t in body["types"]}
-    assert set(types) == {"counter", "person", "reminder", "notebook"}
+    assert set(types) == {"counter", "person", "reminder", "notebook", "lobby"}
     increment = next(a for a in types["counter"]["actions"] if a["name"] == "increment")
     assert increment["params"] == [{"name": "amount", "type": "int", "required": False}]
     listed = {a["actor_id"]: a for a in body["actors"]}
@@ -355,12 +355,3 @@ def test_events_history_filters_by_actor(dev: ServerProcess) -> None:
     tail = ok(httpx.get(f"{api(dev)}/events", params={"actor_id": actor_id, "after": after}))
     assert tail["events"] == events[-1:]
 
-
-def test_docs_example_runs(guarded: ServerProcess) -> None:
-    from pathlib import Path
-
-    text = (Path(__file__).parent.parent / "docs" / "inspector.md").read_text()
-    code = text.split("## Using the API from a script", 1)[1].split("```python\n", 1)[1]
-    code = code.split("```", 1)[0]
-    create(guarded.url, "counter", ["docs"])
-    exec(compile(code, "docs/inspector.md", "exec"), {"URL": guarded.url, "TOKEN": TOKEN})

@@ -159,12 +159,45 @@ def test_inspector_in_a_browser(tmp_path: Path, page: Page) -> None:
         listed = httpx.get(f"{server.url}/inspector/api/actors/{reminder}/schedules").json()
         assert listed == {"schedules": []}
 
-        # Connections and database tabs answer clearly.
+        # Connections: a browser client connects (another tab, /actorkit.js); the inspector
+        # shows it live with its params and state, and disconnects it.
+        lobby = create(server.url, "lobby", ["hall"])
+        page.get_by_test_id("search").fill("hall")
+        page.locator("[data-testid=actor-row][data-key=hall]").click()
         page.get_by_test_id("tab-connections").click()
         expect(page.get_by_test_id("no-connections")).to_be_visible()
+        other = page.context.new_page()
+        other.goto(server.url + "/health")
+        other.evaluate("""async () => {
+            const { createClient } = await import("/actorkit.js");
+            window.conn = createClient(location.origin)
+                .getOrCreate("lobby", ["hall"]).connect({ user: "zoe" });
+            await new Promise((resolve) => window.conn.onOpen(resolve));
+        }""")
+        row = page.get_by_test_id("connection-row")
+        expect(row).to_contain_text("zoe")
+        expect(row).to_contain_text("connected")
+        expect(page.locator("[data-testid=actor-row][data-key=hall] .conns")).to_have_text("⇄ 1")
+        shot(page, "connections")
+        page.get_by_test_id("disconnect").click()
+        expect(page.get_by_test_id("no-connections")).to_be_visible()
+        other.wait_for_function("window.conn.status === 'closed'")
+        assert call(server.url, lobby, "left") == 1
+        page.get_by_test_id("tab-events").click()
+        expect(page.get_by_test_id("event-log")).to_contain_text("disconnect")
+
+        # Database: tables, rows, and the query box.
+        notebook = create(server.url, "notebook", ["pad"])
+        call(server.url, notebook, "add", "milk", "eggs")
+        page.get_by_test_id("search").fill("pad")
+        page.locator("[data-testid=actor-row][data-key=pad]").click()
         page.get_by_test_id("tab-database").click()
-        expect(page.get_by_test_id("db-unavailable").or_(page.get_by_test_id("db-tables")))\
-            .to_be_visible()
+        page.get_by_test_id("db-table").click()
+        expect(page.get_by_test_id("db-rows")).to_contain_text("eggs")
+        page.get_by_test_id("db-sql").fill("SELECT upper(text) AS loud FROM note ORDER BY id")
+        page.get_by_test_id("db-run").click()
+        expect(page.get_by_test_id("db-result")).to_contain_text("MILK")
+        shot(page, "database")
 
         if os.environ.get("ACTORKIT_UPDATE_DOCS") == "1":
             shutil.copyfile(docs_shot, ROOT / "docs" / "inspector.png")

@@ -16,6 +16,7 @@ __all__ = [
     "DEFAULT_HOOK_TIMEOUT",
     "DEFAULT_MAX_QUEUE",
     "DEFAULT_MAX_SCHEDULES",
+    "DEFAULT_RECONNECT_GRACE",
     "DEFAULT_SLEEP_GRACE",
     "DEFAULT_SLEEP_TIMEOUT",
     "ActorOptions",
@@ -28,6 +29,7 @@ DEFAULT_ACTION_TIMEOUT = 60.0
 DEFAULT_HOOK_TIMEOUT = 5.0
 DEFAULT_MAX_QUEUE = 1_000
 DEFAULT_DB_MAX_SIZE = 1024 * 1024 * 1024  # bytes of the actor's SQLite database
+DEFAULT_RECONNECT_GRACE = 30.0
 DEFAULT_MAX_SCHEDULES = 1_000
 
 
@@ -45,6 +47,8 @@ class ActorOptions:
       persisted at most once per interval and replies are not held.
     - ``no_sleep``: never sleep for idleness.
     - ``max_connections``: live connections per actor (``None``: unlimited).
+    - ``reconnect_grace``: seconds a connection whose socket broke waits for its client to
+      resume it (same id, state, subscriptions) before ``on_disconnect`` runs.
     - ``max_queue``: calls waiting for their turn before new ones get ``overloaded``.
     - ``db_max_size``: bytes the actor's database (``self.db``) may grow to; beyond it
       writes fail with ``database_too_large``.
@@ -65,6 +69,7 @@ class ActorOptions:
     max_queue: int = DEFAULT_MAX_QUEUE
     db_max_size: int = DEFAULT_DB_MAX_SIZE
     db_statement_timeout: float | None = None
+    reconnect_grace: float = DEFAULT_RECONNECT_GRACE
     max_schedules: int = DEFAULT_MAX_SCHEDULES
     schedule_max_retries: int = 6
     schedule_retry_base: float = 2.0
@@ -97,4 +102,9 @@ class Limits:
     max_params_bytes: int = 4 * 1024
     max_message_bytes: int = 64 * 1024
     max_outgoing_message_bytes: int = 1024 * 1024
+    # Per connection: outgoing bytes queued for a slow client, actions awaiting their reply,
+    # event subscriptions.
+    max_conn_buffer_bytes: int = 1024 * 1024
+    max_conn_pending_actions: int = 64
+    max_subscriptions: int = 1000
     max_request_body_bytes: int = 4 * 1024 * 1024  # raw HTTP bodies for on_request

@@ -76,4 +76,18 @@ class Notebook(Actor):
         return int(row["n"]) if row else 0
 
 
-registry = Registry(Counter, Person, Reminder, Notebook)
+class Lobby(Actor):
+    state = {"left": 0}
+
+    def create_conn_state(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"user": params.get("user"), "seen": 0}
+
+    def on_disconnect(self, conn: Any) -> None:
+        self.state["left"] += 1
+
+    @action
+    def left(self) -> int:
+        return int(self.state["left"])
+
+
+registry = Registry(Counter, Person, Reminder, Notebook, Lobby)

@@ -26,6 +26,7 @@ import msgspec
 
 from actorkit._runtime import context
 from actorkit._runtime.actor import _NO_STATE, Actor
+from actorkit._runtime.connections import ConnectionManager
 from actorkit._runtime.db import ActorDatabase
 from actorkit._runtime.definition import ActionSpec, ActorDefinition
 from actorkit._runtime.schedule import Schedule, ScheduledCall, ScheduleFiring, current_firing
@@ -99,6 +100,7 @@ class ActorInstance:
         self.actor._ak = self
         self.actor.vars = None
         self.conns: dict[str, Any] = {}
+        self.connections = ConnectionManager(self)
         self.schedule = Schedule(self)
         self.last_active = node.clock.now()
 
@@ -170,6 +172,7 @@ class ActorInstance:
             if batch.puts or batch.mark_initialized:
                 await self._submit(batch)
         self._transition(Lifecycle.AWAKE)
+        self.connections.restore(data)
         self.emit("wake", created=not self.record.initialized)
         self.last_active = self.node.clock.now()
         self.schedule.arm()
@@ -287,6 +290,7 @@ class ActorInstance:
         try:
             yield True
         finally:
+            self.connections.on_turn_end()
             context.call_chain.reset(token)
             self._active_turn = None
             self._lock.release()
@@ -543,6 +547,7 @@ class ActorInstance:
         self.schedule.calls = snapshot.schedules
         self.schedule.alarm_dirty = snapshot.alarm_dirty
         self._destroy_requested = False
+        self.connections.on_rollback()
         self._sleep_requested = False
 
     def stage(self, key: bytes, value: bytes | None) -> None:
@@ -557,6 +562,7 @@ class ActorInstance:
         """
         d = self.definition
         await self.db.commit_turn()  # before the state batch: see _runtime/db.py
+        self.connections.stage_changes()
         encoded: bytes | None = None
         self._clean = False
         if d.has_state:
@@ -711,10 +717,7 @@ class ActorInstance:
     def broadcast(self, event: str, args: tuple[Any, ...]) -> None:
         if self.node.activity.active:
             self.emit("broadcast", event=event, args=_to_builtins(list(args)))
-        for conn in list(self.conns.values()):
-            deliver = getattr(conn, "deliver", None)
-            if deliver is not None:
-                deliver(event, args)
+        self.connections.broadcast(event, args)
 
     def keep_awake(self, awaitable: Awaitable[T]) -> Awaitable[T]:
         future = asyncio.ensure_future(awaitable)
