@@ -117,7 +117,7 @@ def test_actors_lists_types_and_instances_with_search_status_and_paging(
     ids = {k: create(dev.url, "reminder", [f"list-{k}"]) for k in ("apple", "banana", "cherry")}
     body = ok(httpx.get(api(dev) + "/actors", params={"name": "reminder"}))
     types = {t["name"]: t for t in body["types"]}
-    assert set(types) == {"counter", "person", "reminder", "notebook", "lobby"}
+    assert set(types) == {"counter", "person", "reminder", "notebook", "lobby", "napper"}
     increment = next(a for a in types["counter"]["actions"] if a["name"] == "increment")
     assert increment["params"] == [{"name": "amount", "type": "int", "required": False}]
     listed = {a["actor_id"]: a for a in body["actors"]}

@@ -199,6 +199,16 @@ def test_inspector_in_a_browser(tmp_path: Path, page: Page) -> None:
         expect(page.get_by_test_id("db-result")).to_contain_text("MILK")
         shot(page, "database")
 
+        # Sleep and wake show live in the sidebar.
+        napper = create(server.url, "napper", ["nap"])
+        page.get_by_test_id("search").fill("nap")
+        nap_row = page.locator("[data-testid=actor-row][data-key=nap]")
+        expect(nap_row).to_have_attribute("data-awake", "false")  # idle: asleep
+        expect(page.get_by_test_id("awake-napper")).to_have_text("0 awake")
+        call(server.url, napper, "poke")
+        expect(nap_row).to_have_attribute("data-awake", "true")
+        expect(nap_row).to_have_attribute("data-awake", "false")
+
         if os.environ.get("ACTORKIT_UPDATE_DOCS") == "1":
             shutil.copyfile(docs_shot, ROOT / "docs" / "inspector.png")
     finally:

@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from actorkit import Actor, Registry, UserError, action
+from actorkit import Actor, ActorOptions, Registry, UserError, action
 
 
 class Counter(Actor):
@@ -90,4 +90,16 @@ class Lobby(Actor):
         return int(self.state["left"])
 
 
-registry = Registry(Counter, Person, Reminder, Notebook, Lobby)
+class Napper(Actor):
+    """Falls asleep two seconds after its last call."""
+
+    options = ActorOptions(sleep_timeout=2.0)
+    state = {"naps": 0}
+
+    @action
+    def poke(self) -> int:
+        self.state["naps"] += 1
+        return int(self.state["naps"])
+
+
+registry = Registry(Counter, Person, Reminder, Notebook, Lobby, Napper)

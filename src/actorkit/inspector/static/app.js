@@ -89,11 +89,14 @@ function onLive(msg) {
   if (msg.type === "hello") { app.info.console = msg.console; return; }
   if (msg.type !== "event") return;
   const e = msg;
+  if (e.kind === "wake" || e.kind === "sleep" || e.kind === "destroy") {
+    sidebar.lifecycle(e.actor_name, e.actor_id, e.kind === "wake");
+  }
   if (e.kind === "wake" || e.kind === "create") {
-    if (!sidebar.update(e.actor_id, { awake: true })) sidebar.reload();
+    if (!sidebar.update(e.actor_id, { awake: true })) sidebar.reloadSoon();
   } else if (e.kind === "sleep" || e.kind === "destroy") {
     sidebar.update(e.actor_id, { awake: false, connections: 0 });
-    if (e.kind === "destroy") sidebar.reload();
+    if (e.kind === "destroy") sidebar.reloadSoon();
   } else if (e.kind === "connect" || e.kind === "disconnect") {
     const row = sidebar.rows.get(e.actor_id);
     const n = Math.max(0, Number(row?.dataset.conns || 0) + (e.kind === "connect" ? 1 : -1));

@@ -10,6 +10,7 @@ export class Sidebar {
     this.selected = null;
     this.collapsed = new Set();
     this.rows = new Map(); // actor_id -> row element
+    this.awake = new Map(); // type name -> awake instances
     this.search = document.getElementById("search");
     this.status = document.getElementById("status-filter");
     let timer = null;
@@ -17,6 +18,11 @@ export class Sidebar {
       clearTimeout(timer); timer = setTimeout(() => this.reload(), 150);
     });
     this.status.addEventListener("change", () => this.reload());
+  }
+
+  reloadSoon() {
+    clearTimeout(this.soon);
+    this.soon = setTimeout(() => this.reload(), 300);
   }
 
   async reload() {
@@ -40,9 +46,10 @@ export class Sidebar {
           group.classList.toggle("collapsed", this.collapsed.has(type.name));
         },
       }, h("span.caret", "▾"), h("span.type-name", type.name),
-        h("span.count", { title: "awake" }, `${type.awake} awake`)),
+        h("span.count", { title: "awake", testid: `awake-${type.name}` }, `${type.awake} awake`)),
       list);
     group.classList.toggle("collapsed", this.collapsed.has(type.name));
+    this.awake.set(type.name, type.awake);
     this.fill(list, page, { ...params, name: type.name });
     return group;
   }
@@ -87,6 +94,16 @@ export class Sidebar {
       el.querySelector(".conns").textContent = connections ? `⇄ ${connections}` : "";
     }
     return true;
+  }
+
+  // A wake or sleep event: adjust the type's awake count (once per actual change).
+  lifecycle(typeName, actorId, awake) {
+    const row = this.rows.get(actorId);
+    if (row && row.dataset.awake === String(awake)) return;
+    const n = Math.max(0, (this.awake.get(typeName) || 0) + (awake ? 1 : -1));
+    this.awake.set(typeName, n);
+    const el = this.root.querySelector(`[data-testid="awake-${typeName}"]`);
+    if (el) el.textContent = `${n} awake`;
   }
 
   select(actorId) {
