@@ -99,3 +99,15 @@ def test_live_accepts_the_token_three_ways(guarded: ServerProcess, how: str) -> 
         call(guarded.url, actor_id, "increment", 5)
         event = next_event(ws, "state")
         assert event["actor_id"] == actor_id and event["state"]["count"] == 5
+
+
+def test_live_refuses_a_page_from_another_origin(dev: ServerProcess) -> None:
+    with connect(live_url(dev), origin="http://evil.example") as ws:
+        error = receive(ws)
+        assert error["type"] == "error" and error["code"] == "forbidden"
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
+    same = dev.url  # the page's own origin is fine
+    with connect(live_url(dev), origin=same) as ws:
+        assert receive(ws)["type"] == "hello"

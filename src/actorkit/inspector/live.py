@@ -7,7 +7,7 @@ The server sends ``{"type": "hello", "dev", "console", "seq"}`` first, then one
 with ``{"type": "filter", "actor_id"}`` once it applies). A client
 that falls behind by more than ``QUEUE_SIZE`` events gets ``{"type": "dropped", "count"}``
 instead of the missed events. An unauthorized socket gets ``{"type": "error", ...}`` and
-is closed with code 4401.
+is closed with code 4401; a socket opened by a page of another origin, with 4403.
 """
 
 from __future__ import annotations
@@ -16,27 +16,41 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import msgspec
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from actorkit.errors import ActorError
+from actorkit.errors import ActorError, Code
 from actorkit.inspector.auth import SUBPROTOCOL, InspectorAccess
 
 if TYPE_CHECKING:
     from actorkit._runtime.activity import ActivityEvent
     from actorkit._runtime.node import Node
 
-__all__ = ["CLOSE_UNAUTHORIZED", "QUEUE_SIZE", "live_endpoint"]
+__all__ = ["CLOSE_FORBIDDEN", "CLOSE_UNAUTHORIZED", "QUEUE_SIZE", "live_endpoint"]
 
 QUEUE_SIZE = 2000
 CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403
 
 _encoder = msgspec.json.Encoder(enc_hook=repr)
 
 
 def _encode(message: Any) -> str:
     return _encoder.encode(message).decode()
+
+
+def _check_origin(websocket: WebSocket) -> None:
+    """Browsers send ``Origin`` on WebSockets and CORS does not apply to them: refuse a page
+    from another site (it could read the activity of a dev server on localhost)."""
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return  # not a browser
+    if urlsplit(origin).netloc.lower() != websocket.headers.get("host", "").lower():
+        raise ActorError(
+            "inspector", Code.FORBIDDEN, f"cross-origin inspector socket from {origin!r}"
+        )
 
 
 def live_endpoint(
@@ -47,10 +61,14 @@ def live_endpoint(
         subprotocol = SUBPROTOCOL if SUBPROTOCOL in offered else None
         await websocket.accept(subprotocol=subprotocol)
         try:
+            _check_origin(websocket)
             access.check(websocket)
         except ActorError as err:
             await websocket.send_text(_encode({"type": "error", **err.to_wire()}))
-            await websocket.close(CLOSE_UNAUTHORIZED, "unauthorized")
+            forbidden = err.code == Code.FORBIDDEN
+            await websocket.close(
+                CLOSE_FORBIDDEN if forbidden else CLOSE_UNAUTHORIZED, err.code
+            )
             return
         await ensure()
         await _serve(node, access, websocket)
