@@ -355,3 +355,22 @@ def test_events_history_filters_by_actor(dev: ServerProcess) -> None:
     tail = ok(httpx.get(f"{api(dev)}/events", params={"actor_id": actor_id, "after": after}))
     assert tail["events"] == events[-1:]
 
+
+
+def test_requests_from_another_origin_or_without_json_are_refused(dev: ServerProcess) -> None:
+    """A dev server needs no token: a web page of another site must not be able to drive
+    it (CORS does not stop a body-less or text/plain POST from being sent)."""
+    actor_id = create(dev.url, "counter", ["csrf"])
+    console = f"{api(dev)}/actors/{actor_id}/console"
+    code = {"code": "self.state['count'] = 666"}
+    evil = {"origin": "http://evil.example"}
+    refused(httpx.post(console, json=code, headers=evil), 403, "forbidden")
+    refused(httpx.get(f"{api(dev)}/actors", headers=evil), 403, "forbidden")
+    for headers in ({"content-type": "text/plain"}, {}):  # {}: no Content-Type at all
+        reply = httpx.post(console, content=b'{"code": "1"}', headers=headers)
+        refused(reply, 415, "unsupported_media_type")
+    assert call(dev.url, actor_id, "get") == 0
+    # The page's own origin, and the host a reverse proxy forwards, are fine.
+    ok(httpx.post(console, json={"code": "1"}, headers={"origin": dev.url}))
+    forwarded = {"origin": "https://actors.example", "x-forwarded-host": "actors.example"}
+    ok(httpx.post(console, json={"code": "1"}, headers=forwarded))

@@ -15,12 +15,19 @@ import binascii
 import hmac
 import os
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from starlette.requests import HTTPConnection
 
 from actorkit.errors import ActorError, Code
 
-__all__ = ["ENV_TOKEN", "SUBPROTOCOL", "TOKEN_SUBPROTOCOL_PREFIX", "InspectorAccess"]
+__all__ = [
+    "ENV_TOKEN",
+    "SUBPROTOCOL",
+    "TOKEN_SUBPROTOCOL_PREFIX",
+    "InspectorAccess",
+    "check_origin",
+]
 
 ENV_TOKEN = "ACTORKIT_INSPECTOR_TOKEN"
 SUBPROTOCOL = "actorkit.inspector"
@@ -62,6 +69,25 @@ class InspectorAccess:
             raise unauthorized("the inspector needs a token: Authorization: Bearer <token>")
         if not hmac.compare_digest(offered.encode(), self.token.encode()):
             raise unauthorized("wrong inspector token")
+
+
+def check_origin(conn: HTTPConnection) -> None:
+    """Refuse a browser request made by a page of another origin (``forbidden``).
+
+    A dev server on localhost needs no token, so without this any web page the developer
+    visits could drive it: CORS does not cover WebSockets, nor a body-less ``POST``.
+    Non-browser clients send no ``Origin`` and pass.
+    """
+    origin = conn.headers.get("origin")
+    if origin is None:
+        return
+    netloc = urlsplit(origin).netloc.lower()
+    # Behind a reverse proxy that rewrites Host, the browser-facing host is forwarded.
+    hosts = {conn.headers.get("host", ""), conn.headers.get("x-forwarded-host", "")}
+    if netloc not in {h.lower() for h in hosts if h}:
+        raise ActorError(
+            "inspector", Code.FORBIDDEN, f"cross-origin inspector request from {origin!r}"
+        )
 
 
 def _bearer(conn: HTTPConnection) -> str | None:

@@ -16,13 +16,12 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import msgspec
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from actorkit.errors import ActorError, Code
-from actorkit.inspector.auth import SUBPROTOCOL, InspectorAccess
+from actorkit.inspector.auth import SUBPROTOCOL, InspectorAccess, check_origin
 
 if TYPE_CHECKING:
     from actorkit._runtime.activity import ActivityEvent
@@ -41,18 +40,6 @@ def _encode(message: Any) -> str:
     return _encoder.encode(message).decode()
 
 
-def _check_origin(websocket: WebSocket) -> None:
-    """Browsers send ``Origin`` on WebSockets and CORS does not apply to them: refuse a page
-    from another site (it could read the activity of a dev server on localhost)."""
-    origin = websocket.headers.get("origin")
-    if origin is None:
-        return  # not a browser
-    if urlsplit(origin).netloc.lower() != websocket.headers.get("host", "").lower():
-        raise ActorError(
-            "inspector", Code.FORBIDDEN, f"cross-origin inspector socket from {origin!r}"
-        )
-
-
 def live_endpoint(
     node: Node, access: InspectorAccess, ensure: Callable[[], Awaitable[None]]
 ) -> Callable[[WebSocket], Awaitable[None]]:
@@ -61,7 +48,7 @@ def live_endpoint(
         subprotocol = SUBPROTOCOL if SUBPROTOCOL in offered else None
         await websocket.accept(subprotocol=subprotocol)
         try:
-            _check_origin(websocket)
+            check_origin(websocket)
             access.check(websocket)
         except ActorError as err:
             await websocket.send_text(_encode({"type": "error", **err.to_wire()}))

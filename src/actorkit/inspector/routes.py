@@ -16,7 +16,7 @@ from starlette.staticfiles import StaticFiles
 
 from actorkit.errors import ActorError, Code, validation_error
 from actorkit.inspector import console, database, edits
-from actorkit.inspector.auth import InspectorAccess
+from actorkit.inspector.auth import InspectorAccess, check_origin
 from actorkit.inspector.listing import list_actors
 from actorkit.inspector.live import live_endpoint
 from actorkit.inspector.views import (
@@ -26,8 +26,9 @@ from actorkit.inspector.views import (
     schedules_of,
     state_of,
 )
-from actorkit.server.encoding import decode_body, encode_response, read_body
+from actorkit.server.encoding import JSON, decode_body, encode_response, read_body
 from actorkit.server.endpoint import endpoint
+from actorkit.server.errors import unsupported_media_type
 
 if TYPE_CHECKING:
     from actorkit._runtime.node import Node
@@ -64,6 +65,7 @@ def inspector_routes(node: Node, ensure: Callable[[], Awaitable[None]]) -> Seque
         @endpoint()
         @functools.wraps(fn)
         async def guarded(request: Request) -> Response:
+            check_origin(request)
             access.check(request)
             await ensure()
             return await fn(request)
@@ -71,6 +73,11 @@ def inspector_routes(node: Node, ensure: Callable[[], Awaitable[None]]) -> Seque
         return guarded
 
     async def body_of(request: Request) -> dict[str, Any]:
+        # JSON only, declared: a body without Content-Type is what a cross-site form or
+        # fetch can send without a CORS preflight.
+        content_type = request.headers.get("content-type", "")
+        if content_type.split(";", 1)[0].strip().lower() != JSON:
+            raise unsupported_media_type(content_type)
         data = decode_body(request, await read_body(request, node.limits.max_input_bytes + 4096))
         if data is None:
             return {}
