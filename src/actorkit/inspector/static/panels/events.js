@@ -53,6 +53,19 @@ export function eventsPanel(ctx, root) {
     if (stick) log.scrollTop = log.scrollHeight;
   }
 
-  api.events({ actor_id: ctx.actorId, limit: 500 }).then((res) => res.events.forEach(add));
-  return { onEvent(e) { if (!paused) add(e); } };
+  // Live events that arrive before the history are held, then added in order, once each.
+  let lastSeq = 0;
+  let pending = [];
+  const addOnce = (e) => { if (e.seq > lastSeq) { lastSeq = e.seq; add(e); } };
+  api.events({ actor_id: ctx.actorId, limit: 500 }).then((res) => {
+    res.events.forEach(addOnce);
+    pending.forEach(addOnce);
+    pending = null;
+  });
+  return {
+    onEvent(e) {
+      if (paused) return;
+      if (pending) pending.push(e); else addOnce(e);
+    },
+  };
 }

@@ -28,5 +28,12 @@ export function schedulesPanel(ctx, root) {
   }
 
   load();
-  return { onEvent(e) { if (e.kind === "schedule" || e.kind === "action" || e.kind === "wake") load(); } };
+  let timer = null;  // a busy actor: reload at most every half second
+  return {
+    onEvent(e) {
+      if (timer || !["schedule", "action", "wake"].includes(e.kind)) return;
+      timer = setTimeout(() => { timer = null; load(); }, 500);
+    },
+    dispose() { clearTimeout(timer); },
+  };
 }
