@@ -34,7 +34,11 @@ export class Sidebar {
     const pages = await Promise.all(types.map((t) => api.actors({ ...params, name: t.name })));
     if (seq !== this.seq) return; // a newer reload won
     this.rows.clear();
-    clear(this.root, types.map((t, i) => this.typeGroup(t, pages[i], params)));
+    // While filtering, show only the types with a match.
+    const filtering = Boolean(params.q || params.status);
+    const shown = types.map((t, i) => [t, pages[i]]).filter(([, p]) => !filtering || p.actors.length);
+    clear(this.root, shown.length ? shown.map(([t, p]) => this.typeGroup(t, p, params))
+      : h("div.no-match", { testid: "no-match" }, "No actor matches."));
   }
 
   typeGroup(type, page, params) {
