@@ -155,8 +155,14 @@ async def test_acquire_increments_epoch(driver: Driver) -> None:
     first = await driver.acquire(actor_id)
     second = await driver.acquire(actor_id)
     assert second == first + 1
+    # The new epoch is in force for fencing (a driver may persist it lazily, with the next
+    # write transaction, so ``get_actor(...).epoch`` can lag until then).
+    (old,) = await driver.commit([WriteBatch(actor_id, first, puts={b"k": b"old"})])
+    assert isinstance(old, FencedError)
+    assert await driver.commit([WriteBatch(actor_id, second, puts={b"k": b"new"})]) == [None]
     stored = await driver.get_actor(actor_id)
     assert stored is not None and stored.epoch == second
+    assert await driver.load(actor_id) == {b"k": b"new"}
     with pytest.raises(KeyError):
         await driver.acquire("no-such-id")
 

@@ -337,18 +337,32 @@ class ActorInstance:
                 async with self._turn() as own:
                     self._check_serving()
                     if not own:
-                        return await self._invoke(spec, bound, conn)
+                        # Re-entry (A → B → A): runs in the outer turn, but a failure still
+                        # leaves no trace, even if the outer action catches the error.
+                        self._clean = False  # the outer action has run since its snapshot
+                        nested = self._snapshot()
+                        try:
+                            return await self._invoke(spec, bound, conn)
+                        except BaseException:
+                            self._restore(nested)
+                            raise
                     snapshot = self._snapshot()
+                    persisted = self._persisted
                     try:
                         output = await self._invoke(spec, bound, conn)
                         await self._persist_changes()
                     except BaseException:
                         await self.db.rollback_turn()
+                        if self._persisted is not persisted:
+                            # An interleaved action persisted (and acknowledged) the state
+                            # meanwhile: roll back to that state, not past it.
+                            snapshot.state = self._persisted
                         self._restore(snapshot)
                         raise
                     if self._destroy_requested:
-                        self.node.forget(self)
-                        await self._shutdown(destroy=True)
+                        # Through the node, so calls racing the shutdown wait for it
+                        # instead of activating a second instance of this actor.
+                        await self.node._retire(self, destroy=True, in_turn=True)
                         return output
         finally:
             self._inflight -= 1
@@ -370,6 +384,10 @@ class ActorInstance:
         self._check_serving()
         self._inflight += 1
         timeout = self.definition.options.action_timeout if bounded else None
+        # Like an interleaved action: a turn that starts meanwhile must snapshot the state as
+        # it is, not reuse ``_persisted``, or its rollback would drop this handler's change.
+        self._clean = False
+        self._interleaving += 1
         try:
             try:
                 async with asyncio.timeout(timeout):
@@ -391,6 +409,7 @@ class ActorInstance:
             await self._persist_changes()
         finally:
             self._inflight -= 1
+            self._interleaving -= 1
             self.last_active = self.node.clock.now()
         await self._gate()
         return result
