@@ -36,6 +36,11 @@ class Room(Actor):
         return int(self.conn.state["sent"])
 
     @action
+    def say_then_fail(self, text: str) -> None:
+        self.broadcast("message", self.conn.state["user"], text)
+        raise UserError("nope", code="nope")
+
+    @action
     def whoami(self) -> str:
         return str(self.conn.state["user"]) if self.conn is not None else "stateless"
 
@@ -68,6 +73,7 @@ async def test_connect_action_event_roundtrip(storage_url: str) -> None:
             assert ann.status is ConnectionStatus.CONNECTED
             got: list[tuple[str, str]] = []
             bob.on("message", lambda user, text: got.append((user, text)))
+            await bob.whoami()  # the subscription is in effect once bob's next call returns
             assert await ann.say("hi") == 1
             assert await ann.say("again") == 2
             assert await bob.whoami() == "bob"
@@ -119,3 +125,32 @@ async def test_clean_close_runs_on_disconnect_and_kick() -> None:
 
 async def _stats_conn(client: Any) -> Any:
     return client.get_or_create(Room, "r", params=params("admin"))
+
+
+async def test_max_connections_refuses_with_overloaded() -> None:
+    async with registry.test_client() as client:
+        room = client.get_or_create(Room, "full")
+        conns = [room.connect(params(f"u{i}")) for i in range(6)]
+        results = await asyncio.gather(*(c.open() for c in conns), return_exceptions=True)
+        refused = [r for r in results if isinstance(r, ActorError)]
+        assert len(refused) == 1 and refused[0].code == "overloaded"
+        assert refused[0].metadata == {"max_connections": 5}
+        for c in conns:
+            await c.aclose()
+        # Closed connections free their slots.
+        async with room.connect(params("late")) as late:
+            assert late.status is ConnectionStatus.CONNECTED
+
+
+async def test_events_from_failed_action_are_dropped() -> None:
+    async with registry.test_client() as client:
+        room = client.get_or_create(Room, "rb")
+        async with room.connect(params("ann")) as ann:
+            got: list[Any] = []
+            ann.on("message", lambda *args: got.append(args))
+            with pytest.raises(ActorError) as info:
+                await ann.say_then_fail("lost")  # broadcasts, then raises: rolled back
+            assert info.value.code == "nope"
+            await ann.say("ok")
+            await ann.whoami()
+            assert got == [("ann", "ok")]

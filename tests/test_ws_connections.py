@@ -30,6 +30,8 @@ async def test_broadcast_reaches_every_subscribed_connection(
         received: list[list[Any]] = [[] for _ in conns]
         for i, conn in enumerate(conns):
             conn.on("message", received[i].append)
+        # A subscription is in effect once a later call on the same connection returns.
+        await asyncio.gather(*(c.whoami() for c in conns))
         # A connection that never subscribes hears nothing.
         silent = room.connect(room_params("silent"))
         await silent.open()
@@ -225,3 +227,26 @@ async def test_server_killed_and_restarted_client_resumes(
         assert [m["text"] for m in got] == ["before", "before again", "after restart"]
         assert len(opens) == 2 and statuses == ["closed"]
         await conn.aclose()
+
+
+def test_blocking_client_connection(server_factory: ServerFactory) -> None:
+    from actorkit import Client
+
+    server = server_factory(APP)
+    with Client(server.url) as client:
+        room = client.get_or_create("room", "sync")
+        with room.connect(room_params("ann")) as ann, room.connect(room_params("bob")) as bob:
+            assert ann.status is ConnectionStatus.CONNECTED
+            got: list[Any] = []
+            off = bob.on("message", got.append)
+            stream = bob.events("message", timeout=30)
+            bob.whoami()
+            assert ann.say("hi") == 1
+            assert next(stream) == {"user": "ann", "text": "hi"}
+            assert got == [{"user": "ann", "text": "hi"}]
+            off()
+            stream.close()
+            assert bob.whoami()["user"] == "bob"
+        with pytest.raises(ActorError) as info:
+            room.connect({"token": "no"}).open()
+        assert info.value.code == "forbidden"

@@ -28,8 +28,8 @@ DEFAULT_SLEEP_GRACE = 15.0
 DEFAULT_ACTION_TIMEOUT = 60.0
 DEFAULT_HOOK_TIMEOUT = 5.0
 DEFAULT_MAX_QUEUE = 1_000
-DEFAULT_DB_MAX_SIZE = 1024 * 1024 * 1024  # bytes of the actor's SQLite database
 DEFAULT_RECONNECT_GRACE = 30.0
+DEFAULT_DB_MAX_SIZE = 1024 * 1024 * 1024  # bytes of the actor's SQLite database
 DEFAULT_MAX_SCHEDULES = 1_000
 
 
@@ -67,9 +67,9 @@ class ActorOptions:
     no_sleep: bool = False
     max_connections: int | None = None
     max_queue: int = DEFAULT_MAX_QUEUE
+    reconnect_grace: float = DEFAULT_RECONNECT_GRACE
     db_max_size: int = DEFAULT_DB_MAX_SIZE
     db_statement_timeout: float | None = None
-    reconnect_grace: float = DEFAULT_RECONNECT_GRACE
     max_schedules: int = DEFAULT_MAX_SCHEDULES
     schedule_max_retries: int = 6
     schedule_retry_base: float = 2.0

@@ -230,13 +230,6 @@ class ConnectionManager:
         inst = self.inst
         hooks = inst.definition.hooks
         limit = inst.definition.options.max_connections
-        if limit is not None and len(self.conns) >= limit:
-            raise ActorError(
-                "connection",
-                Code.OVERLOADED,
-                f"actor has reached max_connections ({limit})",
-                {"max_connections": limit},
-            )
         conn = Connection(
             self,
             uuid.uuid4().hex,
@@ -248,6 +241,13 @@ class ConnectionManager:
         )
 
         async def flow() -> None:
+            if limit is not None and len(self.conns) >= limit:  # checked in the turn: no race
+                raise ActorError(
+                    "connection",
+                    Code.OVERLOADED,
+                    f"actor has reached max_connections ({limit})",
+                    {"max_connections": limit},
+                )
             if "on_before_connect" in hooks:
                 await inst._hook("on_before_connect", params)
             if "create_conn_state" in hooks:
