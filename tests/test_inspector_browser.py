@@ -12,6 +12,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +23,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from inspector_helpers import TOKEN, call, create, dev_server, token_server
-from server_fixtures import ROOT
+from server_fixtures import ROOT, free_port
 
 ARTIFACTS = ROOT / "test-artifacts" / "inspector"
 CHROMIUM_ARGS = [
@@ -237,3 +240,40 @@ def test_inspector_page_asks_for_the_token(tmp_path: Path, page: Page) -> None:
         assert httpx.get(server.url + "/inspector/api/actors").status_code == 401
     finally:
         server.stop()
+
+
+def test_inspector_works_when_mounted_under_a_prefix(tmp_path: Path, page: Page) -> None:
+    """``registry.asgi()`` mounted at ``/api`` of a host app: the page, its files, its API
+    and its live socket all live under ``/api/inspector``."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "uvicorn", "app:app", "--app-dir", "examples/mounted"]
+    cmd += ["--port", str(port), "--log-level", "warning"]
+    env = {
+        **os.environ,
+        "ACTORKIT_STORAGE": f"sqlite:///{tmp_path / 'data'}",
+        "ACTORKIT_INSPECTOR_TOKEN": TOKEN,
+    }
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
+    base = f"http://127.0.0.1:{port}/api"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + "/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(0.05)
+        actor_id = create(base, "counter", ["mounted"])
+        page.goto(base + "/inspector")
+        assert page.url == base + "/inspector/"
+        page.get_by_test_id("token-input").fill(TOKEN)
+        page.get_by_test_id("token-submit").click()
+        page.locator("[data-testid=actor-row][data-key=mounted]").click()
+        expect(page.get_by_test_id("live-status")).to_have_attribute("data-status", "open")
+        call(base, actor_id, "increment", 4)
+        expect(page.get_by_test_id("state-view")).to_have_attribute("data-json", '{"count":4}')
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
