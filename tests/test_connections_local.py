@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import pytest
@@ -39,6 +40,18 @@ class Room(Actor):
     def say_then_fail(self, text: str) -> None:
         self.broadcast("message", self.conn.state["user"], text)
         raise UserError("nope", code="nope")
+
+    @action
+    def shout_then_fail(self) -> None:
+        self.broadcast("message", "inner", "lost")
+        raise UserError("nope", code="nope")
+
+    @action
+    async def outer_catches(self, text: str) -> None:
+        self.broadcast("message", "outer", text)
+        # A re-entrant call (A → A) that fails leaves no events behind.
+        with contextlib.suppress(ActorError):
+            await self.client.get_for_id(Room, self.id, params=params("x")).shout_then_fail()
 
     @action
     def whoami(self) -> str:
@@ -151,6 +164,7 @@ async def test_events_from_failed_action_are_dropped() -> None:
             with pytest.raises(ActorError) as info:
                 await ann.say_then_fail("lost")  # broadcasts, then raises: rolled back
             assert info.value.code == "nope"
+            await ann.outer_catches("kept")
             await ann.say("ok")
             await ann.whoami()
-            assert got == [("ann", "ok")]
+            assert got == [("outer", "kept"), ("ann", "ok")]

@@ -481,8 +481,13 @@ class ConnectionManager:
             held, self._held = self._held, []
             self._release_after(held, self.inst._last_write)
 
-    def on_rollback(self) -> None:
-        self._held.clear()
+    def mark(self) -> int:
+        """Where a snapshot starts in the held events (see ``on_rollback``)."""
+        return len(self._held)
+
+    def on_rollback(self, mark: int = 0) -> None:
+        """A rolled-back call sends none of the events it emitted (those after ``mark``)."""
+        del self._held[mark:]
 
     def _release_after(
         self, items: list[tuple[Event, list[Connection] | None]], write: Any

@@ -574,9 +574,11 @@ class ActorInstance:
             state = self._persisted if quiet else None
             if state is None:
                 state = encode_state(self.actor.__dict__["_ak_state"])
-        return _Snapshot(
+        snapshot = _Snapshot(
             state, dict(self._staged), dict(self.schedule.calls), self.schedule.alarm_dirty
         )
+        snapshot.events = self.connections.mark()
+        return snapshot
 
     def _restore(self, snapshot: _Snapshot) -> None:
         if snapshot.state is not None:
@@ -588,7 +590,7 @@ class ActorInstance:
         self.schedule.calls = snapshot.schedules
         self.schedule.alarm_dirty = snapshot.alarm_dirty
         self._destroy_requested = False
-        self.connections.on_rollback()
+        self.connections.on_rollback(snapshot.events)
         self._sleep_requested = False
 
     def stage(self, key: bytes, value: bytes | None) -> None:
@@ -794,7 +796,7 @@ class ActorInstance:
 class _Snapshot:
     """What a failed turn is rolled back to."""
 
-    __slots__ = ("alarm_dirty", "schedules", "staged", "state")
+    __slots__ = ("alarm_dirty", "events", "schedules", "staged", "state")
 
     def __init__(
         self,
@@ -803,6 +805,7 @@ class _Snapshot:
         schedules: dict[str, ScheduledCall],
         alarm_dirty: bool,
     ) -> None:
+        self.events = 0  # events held when the snapshot was taken
         self.state = state
         self.staged = staged
         self.schedules = schedules
