@@ -283,6 +283,7 @@ class ConnectionManager:
                 del self.conns[conn.id]
             self._dirty.discard(conn.id)
             raise
+        inst.emit("connect", conn_id=conn.id, params=params)
         return conn
 
     def find(self, conn_id: str | None, token: str | None) -> Connection | None:
@@ -356,6 +357,7 @@ class ConnectionManager:
             return  # stopping: the record stays and the next wake decides
         del self.conns[conn.id]
         self._dirty.discard(conn.id)
+        inst.emit("disconnect", conn_id=conn.id)
 
         async def flow() -> None:
             if "on_disconnect" in inst.definition.hooks:

@@ -359,3 +359,13 @@ class Node:
             except Retry:
                 continue
         raise ActorError("actor", Code.ACTOR_STOPPING, "actor kept stopping; try again")
+
+    async def run_in_turn(self, actor_id: str, fn: Callable[[Actor], Any]) -> Any:
+        """Run ``fn(actor)`` as one turn of ``actor_id`` (see ``ActorInstance.run_in_turn``)."""
+        for _ in range(100):
+            inst = await self.instance(actor_id)
+            try:
+                return await inst.run_in_turn(fn)
+            except Retry:
+                continue
+        raise ActorError("actor", Code.ACTOR_STOPPING, "actor kept stopping; try again")
