@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from actorkit import Actor, ActorOptions, AsyncClient, Registry, action
 from actorkit.protocol.messages import Ping
 from actorkit.testing import MockClock
@@ -121,6 +123,9 @@ async def test_hibernated_websocket_on_a_real_server(
             assert await conn.whoami() == "dee"
             await until(lambda: count("sleep") == 1)  # idle: it sleeps, socket open
             assert conn.status.value == "connected" and conn.id == conn_id
+            async with httpx.AsyncClient() as http:
+                health = (await http.get(server.url + "/health")).json()
+            assert (health["actors_awake"], health["connections_hibernating"]) == (0, 1)
             assert await conn.whoami() == "dee"  # a message wakes it, state intact
             assert count("wake") == 2
             await until(lambda: count("sleep") == 2)
