@@ -142,7 +142,8 @@ def main() -> None:
     ratio = ak["per_conn_hibernated_kib"] / base["per_conn_kib"]
     print(f"{args.connections} idle WebSocket connections, one actor each ({platform.machine()})")
     print(f"  actorkit, actors awake:       {ak['per_conn_awake_kib']:6.1f} KiB per connection")
-    print(f"  actorkit, actors asleep:      {ak['per_conn_hibernated_kib']:6.1f} KiB per connection")
+    hibernated = ak["per_conn_hibernated_kib"]
+    print(f"  actorkit, actors asleep:      {hibernated:6.1f} KiB per connection")
     print(f"  bare websockets echo server:  {base['per_conn_kib']:6.1f} KiB per connection")
     print(f"  hibernated ÷ bare sockets:    {ratio:6.2f}×")
     print(f"  actors awake at the end:      {ak['actors_awake_at_end']}")
