@@ -134,7 +134,10 @@ async def _wait(predicate: Any, timeout: float = 300.0) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--connections", type=int, default=10_000)
+    parser.add_argument("--quick", action="store_true", help="2,000 connections")
     args = parser.parse_args()
+    if args.quick:
+        args.connections = 2_000
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     ak = asyncio.run(actorkit_run(args.connections))
