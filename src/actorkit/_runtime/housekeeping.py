@@ -29,6 +29,8 @@ class Housekeeper:
         self.alarm_poll_interval = alarm_poll_interval
         self._tasks: list[asyncio.Task[None]] = []
         self._waking: set[str] = set()
+        self._next_check = float("inf")  # when the alarm watcher looks next
+        self._kick = asyncio.Event()
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -55,23 +57,43 @@ class Housekeeper:
     async def _watch_alarms(self) -> None:
         clock = self.node.clock
         driver = self.node.driver
+        poll = self.alarm_poll_interval
         while True:
+            self._kick.clear()  # a kick from now on makes the next sleep end early
             checked_at = clock.now()
             try:
-                for actor_id, _ in await driver.due_alarms(checked_at):
-                    self._wake(actor_id)
-                next_at = await driver.next_alarm()
+                # Alarms up to one poll ahead: the due ones wake their actors; the earliest
+                # later one sets the next look (an alarm being handled is not waited for).
+                upcoming = await driver.due_alarms(checked_at + poll)
             except Exception:
                 log.exception("alarm check failed")
-                next_at = None
-            if next_at is None or next_at <= checked_at:
-                # Nothing pending, or only alarms already being handled (or failing).
-                delay = self.alarm_poll_interval
-            else:
-                delay = min(self.alarm_poll_interval, next_at - clock.now())
+                upcoming = []
+            later = [at for actor_id, at in upcoming if at > checked_at]
+            for actor_id, at in upcoming:
+                if at <= checked_at:
+                    self._wake(actor_id)
+            delay = poll
+            if later:
+                delay = min(later) - clock.now()
                 if delay <= 0:
                     continue  # it came due while we were looking: look again now
-            await clock.sleep(delay)
+            await self._sleep_unless_kicked(delay)
+
+    async def _sleep_unless_kicked(self, delay: float) -> None:
+        """Sleep ``delay`` on the node's clock, or less if ``note_alarm`` asks to look sooner."""
+        self._next_check = self.node.clock.now() + delay
+        sleeper = asyncio.ensure_future(self.node.clock.sleep(delay))
+        kicked = asyncio.ensure_future(self._kick.wait())
+        try:
+            await asyncio.wait({sleeper, kicked}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            kicked.cancel()
+
+    def note_alarm(self, at: float) -> None:
+        """An actor went to sleep with an alarm at ``at``: make sure the watcher is on time."""
+        if at < self._next_check:
+            self._kick.set()
 
     def _wake(self, actor_id: str) -> None:
         inst = self.node.instances.get(actor_id)

@@ -261,6 +261,9 @@ class ActorInstance:
             await self._gate()
             await self.db.close()
             self._transition(Lifecycle.STOPPED)
+            next_alarm = self.schedule.next_at()
+            if next_alarm is not None:
+                self.node.housekeeper.note_alarm(next_alarm)
             self.emit("sleep")
         for task in self._background:
             task.cancel()
