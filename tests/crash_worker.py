@@ -1,13 +1,13 @@
 """Driver script for ``test_crash.py``: a real process that the test ``kill -9``s.
 
-    python tests/crash_worker.py run DATA_DIR LOG_FILE N_ACTORS
-        Increments counters ``counter["0"] … counter[N-1]`` forever, one task per actor.
-        Before each call it appends ``A <actor>`` to LOG_FILE, after the reply ``K <actor>
-        <count>``; each line is one unbuffered ``write`` so a kill never loses a line that
-        was written. Prints ``ready`` once the storage is open.
+python tests/crash_worker.py run DATA_DIR LOG_FILE N_ACTORS
+    Increments counters ``counter["0"] … counter[N-1]`` forever, one task per actor.
+    Before each call it appends ``A <actor>`` to LOG_FILE, after the reply ``K <actor>
+    <count>``; each line is one unbuffered ``write`` so a kill never loses a line that
+    was written. Prints ``ready`` once the storage is open.
 
-    python tests/crash_worker.py report DATA_DIR N_ACTORS
-        Prints the counters as JSON (``{"0": count, …}``; 0 for actors never created).
+python tests/crash_worker.py report DATA_DIR N_ACTORS
+    Prints the counters as JSON (``{"0": count, …}``; 0 for actors never created).
 """
 
 from __future__ import annotations

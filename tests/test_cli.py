@@ -113,7 +113,7 @@ def test_missing_extra_prints_the_pip_install(blocked: str, command: list[str], 
     assert f"pip install 'actorkit[{extra}]'" in result.stderr
 
 
-APP_V1 = '''
+APP_V1 = """
 from actorkit import Actor, Registry, action
 
 class Counter(Actor):
@@ -125,16 +125,16 @@ class Counter(Actor):
         return self.state["count"]
 
 registry = Registry(Counter)
-'''
+"""
 
 APP_V2 = APP_V1.replace(
     "registry = Registry",
-    '''    @action
+    """    @action
     def double(self) -> int:
         self.state["count"] *= 2
         return self.state["count"]
 
-registry = Registry''',
+registry = Registry""",
 )
 
 

@@ -246,8 +246,7 @@ class Slow(Actor):
     @action
     async def spin(self) -> None:
         await self.db.fetch_one(
-            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
-            "SELECT count(*) FROM c"
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
         )
 
     @action

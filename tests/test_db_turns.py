@@ -10,9 +10,7 @@ import pytest
 from actorkit import Actor, ActorError, Registry, UserError, action
 from runtime_helpers import node_of
 
-SPIN = (
-    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) AS n FROM c"
-)
+SPIN = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) AS n FROM c"
 
 
 class Journal(Actor):

@@ -225,8 +225,9 @@ def test_typed_state_edit_is_converted_or_refused_with_the_reason(dev: ServerPro
     actor_id = create(dev.url, "person", ["typed"])
     call(dev.url, actor_id, "rename", "ada")
     url = f"{api(dev)}/actors/{actor_id}/state"
-    err = refused(httpx.put(url, json={"state": {"name": "ada", "age": "old"}}), 400,
-                  "validation_error")
+    err = refused(
+        httpx.put(url, json={"state": {"name": "ada", "age": "old"}}), 400, "validation_error"
+    )
     assert "Expected `int`, got `str`" in err["message"] and "$.age" in err["message"]
     err = refused(httpx.put(url, json={"state": {"age": 3}}), 400, "validation_error")
     assert "name" in err["message"]
@@ -305,11 +306,11 @@ def test_database_tables_rows_with_paging_and_queries(dev: ServerProcess) -> Non
     ok(httpx.post(query, json={"sql": "DELETE FROM note WHERE id = 1"}))
     assert call(dev.url, actor_id, "count") == 6
     # ...and a failing statement is refused with the reason and leaves nothing behind.
-    err = refused(httpx.post(query, json={"sql": "INSERT INTO nope VALUES (1)"}), 400,
-                  "sql_error")
+    err = refused(httpx.post(query, json={"sql": "INSERT INTO nope VALUES (1)"}), 400, "sql_error")
     assert "no such table" in err["message"]
-    err = refused(httpx.post(query, json={"sql": "DELETE FROM note; SELECT * FROM nope"}), 400,
-                  "sql_error")
+    err = refused(
+        httpx.post(query, json={"sql": "DELETE FROM note; SELECT * FROM nope"}), 400, "sql_error"
+    )
     refused(httpx.post(query, json={"sql": "  "}), 400, "validation_error")
     refused(httpx.post(query, json={"nosql": 1}), 400, "validation_error")
     refused(httpx.post(query, json={"sql": "SELECT 1", "params": 3}), 400, "validation_error")
@@ -354,7 +355,6 @@ def test_events_history_filters_by_actor(dev: ServerProcess) -> None:
     after = events[-2]["seq"]
     tail = ok(httpx.get(f"{api(dev)}/events", params={"actor_id": actor_id, "after": after}))
     assert tail["events"] == events[-1:]
-
 
 
 def test_requests_from_another_origin_or_without_json_are_refused(dev: ServerProcess) -> None:

@@ -16,8 +16,9 @@ APP = "tests/apps/shutdown_app.py:registry"
 
 
 def call(url: str, actor_id: str, action: str, *args: Any) -> Any:
-    r = httpx.post(f"{url}/actors/{actor_id}/actions/{action}", json={"args": list(args)},
-                   timeout=30)
+    r = httpx.post(
+        f"{url}/actors/{actor_id}/actions/{action}", json={"args": list(args)}, timeout=30
+    )
     r.raise_for_status()
     return r.json()["output"]
 

@@ -29,9 +29,7 @@ class Ledger(Actor):
     @action
     async def append(self, size: int) -> int:
         n = self.state["count"] + 1
-        await self.db.execute(
-            "INSERT INTO entry (n, payload) VALUES (?, randomblob(?))", n, size
-        )
+        await self.db.execute("INSERT INTO entry (n, payload) VALUES (?, randomblob(?))", n, size)
         self.state["count"] = n
         return n
 

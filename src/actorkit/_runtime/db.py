@@ -154,9 +154,7 @@ class ActorDatabase:
                 yield
             except BaseException:
                 if self._engine is not None and self._engine.in_transaction:
-                    await self._exec(
-                        lambda db: db.execute(f"ROLLBACK TO {name}; RELEASE {name}")
-                    )
+                    await self._exec(lambda db: db.execute(f"ROLLBACK TO {name}; RELEASE {name}"))
                 raise
             await self._exec(lambda db: db.execute(f"RELEASE {name}"))
             return

@@ -147,9 +147,12 @@ class Engine:
         max_pages = max(16, math.ceil(max_bytes / page_size))
         conn.execute(f"PRAGMA max_page_count = {max_pages}").fetchall()
         conn.set_progress_handler(self._progress, 1000)
-        if conn.execute(
-            "SELECT count(*) FROM sqlite_master WHERE name = '_actorkit_state'"
-        ).fetchall()[0][0] == 0:
+        if (
+            conn.execute(
+                "SELECT count(*) FROM sqlite_master WHERE name = '_actorkit_state'"
+            ).fetchall()[0][0]
+            == 0
+        ):
             conn.execute(_INTERNAL_SCHEMA)
 
     def _progress(self) -> bool:

@@ -314,9 +314,7 @@ class ActorInstance:
 
     # -- actions ---------------------------------------------------------------------------
 
-    async def call(
-        self, name: str, args: list[Any], conn: Any = None, params: Any = None
-    ) -> Any:
+    async def call(self, name: str, args: list[Any], conn: Any = None, params: Any = None) -> Any:
         """Run action ``name``; returns its output converted to builtins.
 
         A stateless call (no ``conn``) is checked by ``on_before_connect(params)`` first.
@@ -327,11 +325,21 @@ class ActorInstance:
         try:
             output = await self._call_action(name, args, conn, params)
         except ActorError as err:
-            self.emit("action", name=name, args=args, error=err.to_wire(),
-                      duration_ms=(time.perf_counter() - started) * 1e3)
+            self.emit(
+                "action",
+                name=name,
+                args=args,
+                error=err.to_wire(),
+                duration_ms=(time.perf_counter() - started) * 1e3,
+            )
             raise
-        self.emit("action", name=name, args=args, output=output,
-                  duration_ms=(time.perf_counter() - started) * 1e3)
+        self.emit(
+            "action",
+            name=name,
+            args=args,
+            output=output,
+            duration_ms=(time.perf_counter() - started) * 1e3,
+        )
         return output
 
     async def _call_action(self, name: str, args: list[Any], conn: Any, params: Any) -> Any:
@@ -475,9 +483,7 @@ class ActorInstance:
             async with self._turn():
                 if self.lifecycle is not Lifecycle.AWAKE or call.id not in self.schedule.calls:
                     return
-                firing = ScheduleFiring(
-                    call.id, call.at, self.node.clock.now(), call.attempt + 1
-                )
+                firing = ScheduleFiring(call.id, call.at, self.node.clock.now(), call.attempt + 1)
                 token = current_firing.set((self.id, firing))
                 self.emit("schedule", id=call.id, action=call.action, attempt=firing.attempt)
                 snapshot = self._snapshot()
@@ -489,9 +495,7 @@ class ActorInstance:
                 except Exception as exc:
                     await self.db.rollback_turn()
                     self._restore(snapshot)
-                    self.log.warning(
-                        "scheduled call %s (%s) failed: %s", call.id, call.action, exc
-                    )
+                    self.log.warning("scheduled call %s (%s) failed: %s", call.id, call.action, exc)
                     self.schedule.retry_or_drop(call)
                     await self._persist_changes()
                 finally:
@@ -758,8 +762,9 @@ class ActorInstance:
 
     def emit(self, kind: str, **data: Any) -> None:
         """Publish an activity event about this actor (no-op while nobody listens)."""
-        self.node.activity.emit(kind, self.id, self.definition.name, key=list(self.record.key),
-                                **data)
+        self.node.activity.emit(
+            kind, self.id, self.definition.name, key=list(self.record.key), **data
+        )
 
     def broadcast(self, event: str, args: tuple[Any, ...]) -> None:
         if self.node.activity.active:

@@ -168,7 +168,9 @@ class Schedule:
         attempt = call.attempt + 1
         if attempt > options.schedule_max_retries:
             self._inst.log.error(
-                "scheduled call %s (%s) failed %d times; dropping it", call.id, call.action,
+                "scheduled call %s (%s) failed %d times; dropping it",
+                call.id,
+                call.action,
                 attempt,
             )
             self.cancel(call.id)

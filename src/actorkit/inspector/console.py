@@ -77,7 +77,8 @@ async def evaluate(node: Node, actor_id: str, source: str) -> dict[str, Any]:
         lines = traceback.format_exception(exc)
         # Drop the frames of the console machinery; keep the user's code.
         text = "".join(
-            line for line in lines
+            line
+            for line in lines
             if not line.startswith('  File "') or line.startswith('  File "<console>"')
         )
         return {"ok": False, "error": _clip(text), "stdout": _clip(out.getvalue())}

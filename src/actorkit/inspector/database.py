@@ -55,9 +55,7 @@ async def table_rows(
     async def read(actor: Actor) -> dict[str, Any]:
         names = {t["name"] for t in await _tables(actor)}
         if table not in names:
-            raise ActorError(
-                "inspector", Code.NOT_FOUND, f"no table {table!r}", {"table": table}
-            )
+            raise ActorError("inspector", Code.NOT_FOUND, f"no table {table!r}", {"table": table})
         db: Any = actor.db
         quoted = _quote(table)
         total = (await db.fetch_one(f"SELECT count(*) AS n FROM {quoted}"))["n"]

@@ -53,8 +53,7 @@ def _validated(node: Node, actor: Actor, value: Any) -> Any:
     current = actor.__dict__.get("_ak_state")
     if current is not None and _kind(current) != _kind(value):
         raise validation_error(
-            f"state is {_kind(current)}; the edit must be {_kind(current)} too, "
-            f"not {_kind(value)}",
+            f"state is {_kind(current)}; the edit must be {_kind(current)} too, not {_kind(value)}",
             {"reason": "type_mismatch"},
         )
     encode_state(value)  # state_not_serializable before anything changes
@@ -80,7 +79,9 @@ async def cancel_schedule(node: Node, actor_id: str, schedule_id: str) -> None:
     cancelled = await node.run_in_turn(actor_id, lambda actor: actor.schedule.cancel(schedule_id))
     if not cancelled:
         raise ActorError(
-            "inspector", Code.NOT_FOUND, f"no pending schedule {schedule_id!r}",
+            "inspector",
+            Code.NOT_FOUND,
+            f"no pending schedule {schedule_id!r}",
             {"schedule_id": schedule_id},
         )
 

@@ -22,9 +22,7 @@ _PAGE = 500
 
 
 def _matches(node: Node, record: ActorRecord, query: str, status: str | None) -> bool:
-    if status is not None and (awake_instance(node, record.id) is not None) != (
-        status == "awake"
-    ):
+    if status is not None and (awake_instance(node, record.id) is not None) != (status == "awake"):
         return False
     if not query:
         return True

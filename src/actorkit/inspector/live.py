@@ -53,9 +53,7 @@ def live_endpoint(
         except ActorError as err:
             await websocket.send_text(_encode({"type": "error", **err.to_wire()}))
             forbidden = err.code == Code.FORBIDDEN
-            await websocket.close(
-                CLOSE_FORBIDDEN if forbidden else CLOSE_UNAUTHORIZED, err.code
-            )
+            await websocket.close(CLOSE_FORBIDDEN if forbidden else CLOSE_UNAUTHORIZED, err.code)
             return
         await ensure()
         await _serve(node, access, websocket)
@@ -87,12 +85,16 @@ async def _serve(node: Node, access: InspectorAccess, websocket: WebSocket) -> N
             await websocket.send_text(_encode({"type": "event", **event}))
 
     recent = node.activity.recent
-    await websocket.send_text(_encode({
-        "type": "hello",
-        "dev": access.dev,
-        "console": access.console,
-        "seq": recent[-1]["seq"] if recent else 0,
-    }))
+    await websocket.send_text(
+        _encode(
+            {
+                "type": "hello",
+                "dev": access.dev,
+                "console": access.console,
+                "seq": recent[-1]["seq"] if recent else 0,
+            }
+        )
+    )
     unsubscribe = node.activity.subscribe(listener)
     sender = asyncio.get_running_loop().create_task(send_loop())
     try:

@@ -92,13 +92,16 @@ def inspector_routes(node: Node, ensure: Callable[[], Awaitable[None]]) -> Seque
     async def info(request: Request) -> Response:
         from actorkit import __version__
 
-        return reply(request, {
-            "version": __version__,
-            "dev": access.dev,
-            "console": access.console,
-            "auth": access.token is not None,
-            "types": [describe_type(node, d) for d in node.registry.definitions()],
-        })
+        return reply(
+            request,
+            {
+                "version": __version__,
+                "dev": access.dev,
+                "console": access.console,
+                "auth": access.token is not None,
+                "types": [describe_type(node, d) for d in node.registry.definitions()],
+            },
+        )
 
     @api
     async def actors(request: Request) -> Response:
@@ -124,12 +127,15 @@ def inspector_routes(node: Node, ensure: Callable[[], Awaitable[None]]) -> Seque
         actor_id = request.path_params["id"]
         record = await node.get_record(actor_id)
         definition = node.registry.definition(record.name)
-        return reply(request, {
-            "actor": actor_summary(node, record),
-            "has_state": definition.has_state,
-            "state": await state_of(node, actor_id),
-            "type": describe_type(node, definition),
-        })
+        return reply(
+            request,
+            {
+                "actor": actor_summary(node, record),
+                "has_state": definition.has_state,
+                "state": await state_of(node, actor_id),
+                "type": describe_type(node, definition),
+            },
+        )
 
     @api
     async def put_state(request: Request) -> Response:
@@ -150,11 +156,12 @@ def inspector_routes(node: Node, ensure: Callable[[], Awaitable[None]]) -> Seque
             raise validation_error("args must be an array")
         await node.get_record(actor_id)
         started = time.perf_counter()
-        output = await node.call(actor_id, request.path_params["name"], args,
-                                 params=body.get("params"))
-        return reply(request, {
-            "output": output, "duration_ms": (time.perf_counter() - started) * 1e3
-        })
+        output = await node.call(
+            actor_id, request.path_params["name"], args, params=body.get("params")
+        )
+        return reply(
+            request, {"output": output, "duration_ms": (time.perf_counter() - started) * 1e3}
+        )
 
     @api
     async def connections(request: Request) -> Response:
@@ -229,7 +236,8 @@ def inspector_routes(node: Node, ensure: Callable[[], Awaitable[None]]) -> Seque
         after = _query_int(request, "after", 0, 0, 2**62)
         limit = _query_int(request, "limit", 200, 1, MAX_EVENTS)
         found = [
-            e for e in list(node.activity.recent)
+            e
+            for e in list(node.activity.recent)
             if e["seq"] > after and (actor_id is None or e["actor_id"] == actor_id)
         ]
         return reply(request, {"events": found[-limit:]})

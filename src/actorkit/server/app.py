@@ -44,7 +44,10 @@ RouteFactory = Callable[["Node", Starter], Sequence[BaseRoute]]
 # Each factory gets the node and a ``Starter``: ``await ensure_started()`` before touching
 # the node. Append to add routes to every app built afterwards.
 ROUTE_FACTORIES: list[RouteFactory] = [
-    system_routes, actor_routes, connect_routes, inspector_routes
+    system_routes,
+    actor_routes,
+    connect_routes,
+    inspector_routes,
 ]
 
 
