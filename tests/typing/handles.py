@@ -1,6 +1,6 @@
 """Checked by mypy (with the actorkit.mypy plugin) in tests/test_typing.py, never run."""
 
-# ruff: noqa: B018
+# ruff: noqa: E501, B018
 
 from __future__ import annotations
 
@@ -38,9 +38,7 @@ async def check_async(client: actorkit.AsyncClient) -> None:
     reveal_type(await client.get(Counter, "k").reset())  # R: None
     by_name = client.get_or_create("counter", ["k"])
     reveal_type(by_name.anything)  # R: def (*Any, **Any) -> typing.Awaitable[Any]
-    await counter.increment(
-        "five"
-    )  # E: Argument 1 to "increment" has incompatible type "str"; expected "int"
+    await counter.increment("five")  # E: Argument 1 to "increment" has incompatible type "str"; expected "int"
     await counter.label("x")  # E: Missing positional argument "n" in call to "label"
     counter.nope  # E: "Counter" has no action "nope"
     counter.helper  # E: "Counter" has no action "helper"
@@ -52,6 +50,4 @@ def check_sync(client: actorkit.Client) -> None:
     reveal_type(counter.increment)  # R: def (amount: int =) -> int
     reveal_type(counter.increment(2))  # R: int
     reveal_type(client.get_for_id(Counter, "id").label("a", 1))  # R: str
-    counter.increment(
-        amount="x"
-    )  # E: Argument "amount" to "increment" has incompatible type "str"; expected "int"
+    counter.increment(amount="x")  # E: Argument "amount" to "increment" has incompatible type "str"; expected "int"
