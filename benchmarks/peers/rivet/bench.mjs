@@ -1,0 +1,196 @@
+// The five workloads of benchmarks/peers/workloads.py, in JavaScript, through
+// `rivetkit/client` (RivetKit's own client). Prints one line `RESULT {json}` with raw
+// samples; the Python harness computes the statistics.
+//   node bench.mjs ENDPOINT CONFIG_JSON WORKLOADS
+import { createClient } from "rivetkit/client";
+
+const [endpoint, cfgJson, onlyArg] = process.argv.slice(2);
+const cfg = JSON.parse(cfgJson);
+const only = onlyArg.split(",");
+const client = createClient(endpoint);
+const now = () => performance.now();
+const errText = (e) => `${e?.name ?? "Error"}: ${e?.message ?? e}`.slice(0, 300);
+const rep = (latencies, elapsedS, target, errors) => ({
+	latencies_ms: latencies,
+	elapsed_s: elapsedS,
+	target,
+	errors: errors.length,
+	first_error: errors[0] ?? "",
+});
+
+const handle = (key, sleepy = false) =>
+	(sleepy ? client.sleepyCounter : client.counter).getOrCreate([key]);
+
+async function timedSequence(call, seconds) {
+	const latencies = [];
+	const errors = [];
+	const start = now();
+	while ((now() - start) / 1000 < seconds) {
+		const t = now();
+		try {
+			await call(1);
+		} catch (e) {
+			errors.push(errText(e));
+			if (errors.length > 20) break;
+			continue;
+		}
+		latencies.push(now() - t);
+	}
+	return rep(latencies, (now() - start) / 1000, 0, errors);
+}
+
+async function sequential(call) {
+	for (let i = 0; i < cfg.warmup_calls; i++) await call(1);
+	const reps = [];
+	for (let r = 0; r < cfg.reps; r++) reps.push(await timedSequence(call, cfg.rep_seconds));
+	return reps;
+}
+
+async function concurrent() {
+	const handles = [];
+	for (let i = 0; i < cfg.actors; i++) handles.push(handle(`${cfg.run_id}-conc-${i}`));
+	for (const h of handles) await h.increment(1);
+	const reps = [];
+	for (let r = 0; r < cfg.reps; r++) {
+		const latencies = [];
+		const errors = [];
+		let counter = 0;
+		const start = now();
+		const worker = async () => {
+			while ((now() - start) / 1000 < cfg.rep_seconds && errors.length <= 20) {
+				const h = handles[counter % handles.length];
+				counter++;
+				const t = now();
+				try {
+					await h.increment(1);
+				} catch (e) {
+					errors.push(errText(e));
+					continue;
+				}
+				latencies.push(now() - t);
+			}
+		};
+		await Promise.all(Array.from({ length: cfg.callers }, worker));
+		reps.push(rep(latencies, (now() - start) / 1000, 0, errors));
+	}
+	return reps;
+}
+
+async function fresh() {
+	for (let i = 0; i < Math.min(20, cfg.warmup_calls); i++)
+		await handle(`${cfg.run_id}-fresh-warm-${i}`).increment(1);
+	const latencies = [];
+	const errors = [];
+	let next = 0;
+	const start = now();
+	const worker = async () => {
+		while (next < cfg.fresh_n && (now() - start) / 1000 < cfg.fresh_budget_s) {
+			const i = next++;
+			const t = now();
+			try {
+				await handle(`${cfg.run_id}-fresh-${i}`).increment(1);
+			} catch (e) {
+				errors.push(errText(e));
+				if (errors.length > 50) return;
+				continue;
+			}
+			latencies.push(now() - t);
+		}
+	};
+	await Promise.all(Array.from({ length: cfg.callers }, worker));
+	return [rep(latencies, (now() - start) / 1000, cfg.fresh_n, errors)];
+}
+
+async function broadcast() {
+	const key = `${cfg.run_id}-bcast`;
+	const trigger = handle(key);
+	await trigger.increment(0);
+	const received = new Map();
+	let expected = -1;
+	let resolveDone = () => {};
+	const conns = [];
+	const start = now();
+	try {
+		for (let i = 0; i < cfg.clients; i++) {
+			if ((now() - start) / 1000 > cfg.connect_budget_s)
+				throw new Error(`connected only ${i} of ${cfg.clients} clients in ${cfg.connect_budget_s} s`);
+			const conn = handle(key).connect();
+			conn.on("newCount", (value) => {
+				if (value === expected && !received.has(i)) {
+					received.set(i, now());
+					if (received.size === cfg.clients) resolveDone();
+				}
+			});
+			conns.push(conn);
+		}
+		// Connections open lazily; an action on each proves it is subscribed and live.
+		await Promise.all(conns.map((c) => c.increment(0)));
+		const reps = [];
+		for (let r = 0; r <= cfg.broadcasts; r++) {
+			received.clear();
+			expected = (await trigger.increment(0)) + 1;
+			const done = new Promise((res) => {
+				resolveDone = res;
+			});
+			const t0 = now();
+			await trigger.increment(1);
+			const errors = [];
+			const timeout = new Promise((res) => setTimeout(() => res("timeout"), 30_000));
+			if ((await Promise.race([done, timeout])) === "timeout")
+				errors.push(`${cfg.clients - received.size} clients got no event in 30 s`);
+			if (r === 0) continue;
+			const lat = [...received.values()].map((t) => t - t0).sort((a, b) => a - b);
+			const elapsed = lat.length ? lat[lat.length - 1] / 1000 : 0;
+			const out = rep(lat, elapsed, cfg.clients, errors);
+			out.throughput = elapsed > 0 ? lat.length / elapsed : null;
+			reps.push(out);
+		}
+		return reps;
+	} finally {
+		await Promise.allSettled(conns.map((c) => c.dispose()));
+	}
+}
+
+async function coldWake() {
+	const handles = [];
+	for (let i = 0; i < cfg.wakes; i++) handles.push(handle(`${cfg.run_id}-sleepy-${i}`, true));
+	for (const h of handles) await h.increment(1);
+	await new Promise((res) => setTimeout(res, cfg.sleep_wait_s * 1000));
+	const latencies = [];
+	const errors = [];
+	for (const h of handles) {
+		const t = now();
+		try {
+			await h.increment(1);
+			latencies.push(now() - t);
+		} catch (e) {
+			errors.push(errText(e));
+		}
+	}
+	const total = latencies.reduce((a, b) => a + b, 0) / 1000;
+	return [rep(latencies, total, cfg.wakes, errors)];
+}
+
+const out = {};
+for (const name of only) {
+	try {
+		if (name === "w1_http") {
+			const h = handle(`${cfg.run_id}-seq`);
+			out[name] = { reps: await sequential((a) => h.increment(a)) };
+		} else if (name === "w1_ws") {
+			const conn = handle(`${cfg.run_id}-seq-ws`).connect();
+			try {
+				out[name] = { reps: await sequential((a) => conn.increment(a)) };
+			} finally {
+				await conn.dispose();
+			}
+		} else if (name === "w2_concurrent") out[name] = { reps: await concurrent() };
+		else if (name === "w3_fresh") out[name] = { reps: await fresh() };
+		else if (name === "w4_broadcast") out[name] = { reps: await broadcast() };
+		else if (name === "w5_cold_wake") out[name] = { reps: await coldWake() };
+	} catch (e) {
+		out[name] = { status: "failed", note: errText(e) };
+	}
+}
+console.log(`RESULT ${JSON.stringify(out)}`);
+process.exit(0);

@@ -1,0 +1,200 @@
+"""Python clients of each system under test (run inside the peers' cache venv).
+
+Each class is a ``workloads.Target``: actorkit over its HTTP routes (DESIGN.md §6),
+Restate's ingress, Ray's own client, and durable-actors' generated client.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from benchmarks.peers.workloads import Call
+
+HTTP_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+TIMEOUT = httpx.Timeout(60.0)
+
+
+class ActorkitTarget:
+    """actorkit's HTTP API: ``PUT /actors`` then ``POST /actors/{id}/actions/increment``."""
+
+    name = "actorkit"
+    sleeps = True
+    connect: Callable[[str, Callable[[Any], None] | None], Any] | None = None
+
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+        self.skip: dict[str, tuple[str, str]] = {}
+        self.http: httpx.AsyncClient
+
+    async def open(self) -> None:
+        self.http = httpx.AsyncClient(base_url=self.url, limits=HTTP_LIMITS, timeout=TIMEOUT)
+        try:
+            from benchmarks.peers import actorkit_ws
+
+            self.connect = actorkit_ws.connector(self.url)
+        except ImportError:  # pragma: no cover - the realtime protocol is not there yet
+            self.skip["w1_ws"] = ("not-measured", "actorkit WebSocket client not available")
+            self.skip["w4_broadcast"] = ("not-measured", "actorkit WebSocket client not available")
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+    async def resolve(self, key: str, name: str = "counter") -> str:
+        r = await self.http.put("/actors", json={"name": name, "key": [key], "input": None})
+        r.raise_for_status()
+        return str(r.json()["actor_id"])
+
+    async def _call(self, actor_id: str, amount: int) -> Any:
+        r = await self.http.post(f"/actors/{actor_id}/actions/increment", json={"args": [amount]})
+        if r.status_code != 200:
+            raise RuntimeError(f"HTTP {r.status_code}: {r.text[:200]}")
+        return r.json()["output"]
+
+    async def handle(self, key: str, *, sleepy: bool = False) -> Call:
+        actor_id = await self.resolve(key, "sleepy_counter" if sleepy else "counter")
+
+        async def call(amount: int) -> Any:
+            return await self._call(actor_id, amount)
+
+        return call
+
+    async def create_and_call(self, key: str) -> Any:
+        return await self._call(await self.resolve(key), 1)
+
+
+class RestateTarget:
+    """A Restate virtual object called through the ingress: ``POST /counter/{key}/increment``."""
+
+    name = "restate"
+    sleeps = False
+    connect = None
+
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+        self.skip = {
+            "w1_ws": ("n/a", "no WebSocket calls (HTTP ingress only)"),
+            "w4_broadcast": ("n/a", "no events to connected clients"),
+            "w5_cold_wake": ("n/a", "no in-memory actors: state is loaded per invocation"),
+        }
+        self.http: httpx.AsyncClient
+
+    async def open(self) -> None:
+        self.http = httpx.AsyncClient(base_url=self.url, limits=HTTP_LIMITS, timeout=TIMEOUT)
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+    async def _call(self, key: str, amount: int) -> Any:
+        r = await self.http.post(f"/counter/{key}/increment", json=amount)
+        if r.status_code != 200:
+            raise RuntimeError(f"HTTP {r.status_code}: {r.text[:200]}")
+        return r.json()
+
+    async def handle(self, key: str, *, sleepy: bool = False) -> Call:
+        async def call(amount: int) -> Any:
+            return await self._call(key, amount)
+
+        return call
+
+    async def create_and_call(self, key: str) -> Any:
+        return await self._call(key, 1)
+
+
+class RayTarget:
+    """Ray named actors (``get_if_exists=True``) called through Ray's own client."""
+
+    name = "ray"
+    sleeps = False
+    connect = None
+
+    def __init__(self) -> None:
+        self.skip = {
+            "w1_ws": ("n/a", "no WebSocket calls (Ray's own RPC only)"),
+            "w4_broadcast": ("n/a", "no events to connected clients"),
+            "w5_cold_wake": ("n/a", "actors do not sleep (one process each, until killed)"),
+        }
+        self.fresh: list[Any] = []
+
+    async def open(self) -> None:
+        import ray
+
+        ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR",
+                 log_to_driver=False, namespace="actorkit-bench")
+
+        @ray.remote(num_cpus=0)
+        class Counter:
+            def __init__(self) -> None:
+                self.count = 0
+
+            def increment(self, amount: int) -> int:
+                self.count += amount
+                return self.count
+
+        self.cls = Counter
+
+    async def close(self) -> None:
+        import ray
+
+        ray.shutdown()
+
+    def _get(self, key: str) -> Any:
+        return self.cls.options(name=key, get_if_exists=True, lifetime="detached").remote()
+
+    async def handle(self, key: str, *, sleepy: bool = False) -> Call:
+        actor = self._get(key)
+
+        async def call(amount: int) -> Any:
+            return await actor.increment.remote(amount)
+
+        return call
+
+    async def create_and_call(self, key: str) -> Any:
+        actor = self._get(key)
+        self.fresh.append(actor)
+        return await actor.increment.remote(1)
+
+
+class DurableActorsTarget:
+    """durable-actors through the client ``durable-actors generate`` wrote for the app."""
+
+    name = "durable-actors"
+    sleeps = False
+    connect = None
+
+    def __init__(self, url: str, project: str) -> None:
+        import os
+
+        os.environ["DURABLE_ACTORS_CONTROL_PLANE_URL"] = url
+        sys.path.insert(0, project)
+        self.skip = {
+            "w1_ws": ("not-measured", "its WebSocket carries messages to on_message, not "
+                      "action calls; not wired up in this harness"),
+            "w4_broadcast": ("not-measured", "broadcast exists (Actor.broadcast); not wired "
+                             "up in this harness"),
+            "w5_cold_wake": ("not-measured", "idle-process eviction is not configurable "
+                             "from the app; not measured"),
+        }
+
+    async def open(self) -> None:
+        from generated.async_actors import Counter  # type: ignore[import-not-found]
+
+        self.cls = Counter
+
+    async def close(self) -> None:
+        return None
+
+    async def handle(self, key: str, *, sleepy: bool = False) -> Call:
+        stub = self.cls.get(key)
+
+        async def call(amount: int) -> Any:
+            return await stub.increment(amount)
+
+        return call
+
+    async def create_and_call(self, key: str) -> Any:
+        return await self.cls.get(key).increment(1)
+
