@@ -1,1 +1,1 @@
-"""Benchmarks, run as ``python -m benchmarks.<name>``."""
+"""Benchmarks: run as ``python -m benchmarks.<name>``; results go to benchmarks/results/."""

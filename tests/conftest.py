@@ -22,3 +22,7 @@ def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'data'}"
+
+
+# Real server processes (see server_fixtures.py), shared with every test file.
+from server_fixtures import actor_server, server_factory  # noqa: E402, F401

@@ -50,7 +50,8 @@ async def test_user_error_keeps_code_and_rolls_back(storage_url: str) -> None:
         await h.increment(1)
         with pytest.raises(ActorError) as info:
             await h.fail_after_change()
-        assert (info.value.group, info.value.code, info.value.metadata) == ("user", "nope", {"x": 1})
+        err = info.value
+        assert (err.group, err.code, err.metadata) == ("user", "nope", {"x": 1})
         assert await h.get() == 1
 
 

@@ -18,6 +18,7 @@ Example::
 from actorkit._runtime.actor import Actor, action
 from actorkit._runtime.registry import Registry
 from actorkit.client.base import ActorHandle, AsyncClient
+from actorkit.client.sync import Client
 from actorkit.errors import ActorError, ActorkitError, FencedError, StorageError, UserError
 from actorkit.options import ActorOptions, Limits
 
@@ -30,6 +31,7 @@ __all__ = [
     "ActorOptions",
     "ActorkitError",
     "AsyncClient",
+    "Client",
     "FencedError",
     "Limits",
     "Registry",

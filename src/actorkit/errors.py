@@ -60,6 +60,7 @@ class Code:
     ACTOR_STOPPING = "actor_stopping"
     HOOK_FAILED = "hook_failed"
     STORAGE_ERROR = "storage_error"
+    TOO_MANY_SCHEDULES = "too_many_schedules"
 
 
 class ActorkitError(Exception):

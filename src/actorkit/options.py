@@ -14,6 +14,7 @@ __all__ = [
     "DEFAULT_ACTION_TIMEOUT",
     "DEFAULT_HOOK_TIMEOUT",
     "DEFAULT_MAX_QUEUE",
+    "DEFAULT_MAX_SCHEDULES",
     "DEFAULT_SLEEP_GRACE",
     "DEFAULT_SLEEP_TIMEOUT",
     "ActorOptions",
@@ -25,6 +26,7 @@ DEFAULT_SLEEP_GRACE = 15.0
 DEFAULT_ACTION_TIMEOUT = 60.0
 DEFAULT_HOOK_TIMEOUT = 5.0
 DEFAULT_MAX_QUEUE = 1_000
+DEFAULT_MAX_SCHEDULES = 1_000
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,6 +44,9 @@ class ActorOptions:
     - ``no_sleep``: never sleep for idleness.
     - ``max_connections``: live connections per actor (``None``: unlimited).
     - ``max_queue``: calls waiting for their turn before new ones get ``overloaded``.
+    - ``max_schedules``: pending scheduled calls per actor.
+    - ``schedule_max_retries`` / ``schedule_retry_base``: a scheduled call that raises is
+      retried after ``base · 2^(n-1)`` seconds, at most this many times.
     """
 
     sleep_timeout: float = DEFAULT_SLEEP_TIMEOUT
@@ -52,6 +57,9 @@ class ActorOptions:
     no_sleep: bool = False
     max_connections: int | None = None
     max_queue: int = DEFAULT_MAX_QUEUE
+    max_schedules: int = DEFAULT_MAX_SCHEDULES
+    schedule_max_retries: int = 6
+    schedule_retry_base: float = 2.0
 
     def __post_init__(self) -> None:
         for field in ("sleep_timeout", "sleep_grace", "hook_timeout"):
@@ -77,3 +85,4 @@ class Limits:
     max_params_bytes: int = 4 * 1024
     max_message_bytes: int = 64 * 1024
     max_outgoing_message_bytes: int = 1024 * 1024
+    max_request_body_bytes: int = 4 * 1024 * 1024  # raw HTTP bodies for on_request

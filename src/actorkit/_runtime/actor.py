@@ -14,6 +14,7 @@ from actorkit.protocol.keys import Key
 
 if TYPE_CHECKING:
     from actorkit._runtime.instance import ActorInstance
+    from actorkit._runtime.schedule import Schedule
     from actorkit.client.base import AsyncClient
 
 __all__ = ["ActionConfig", "Actor", "action", "actor_name_for"]
@@ -202,7 +203,17 @@ class Actor:
         """The connection that made the current call; ``None`` for a stateless call."""
         return self._ak.current_conn()
 
+    @property
+    def schedule(self) -> Schedule:
+        """Durable timers: ``after(seconds, "action", *args)``, ``at(when, …)``, ``cancel``,
+        ``get``, ``list``. They fire even if the actor sleeps or the process restarts."""
+        return self._ak.schedule
+
     # -- operations ----------------------------------------------------------------------
+
+    def sleep(self) -> None:
+        """Go to sleep once the current call finishes (state is saved first)."""
+        self._ak.request_sleep()
 
     async def save_state(self, immediate: bool = True) -> None:
         """Persist the state now (and, with ``immediate``, wait until it is durable)."""

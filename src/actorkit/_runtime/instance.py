@@ -27,6 +27,7 @@ import msgspec
 from actorkit._runtime import context
 from actorkit._runtime.actor import _NO_STATE, Actor
 from actorkit._runtime.definition import ActionSpec, ActorDefinition
+from actorkit._runtime.schedule import Schedule, ScheduledCall, ScheduleFiring, current_firing
 from actorkit._runtime.state import (
     STATE_KEY,
     decode_state,
@@ -97,6 +98,8 @@ class ActorInstance:
         self.actor._ak = self
         self.actor.vars = None
         self.conns: dict[str, Any] = {}
+        self.schedule = Schedule(self)
+        self.last_active = node.clock.now()
 
         self._lock = asyncio.Lock()
         self._active_turn: object | None = None
@@ -108,6 +111,7 @@ class ActorInstance:
         self._relaxed_task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Future[Any]] = set()
         self._destroy_requested = False
+        self._sleep_requested = False
         self._run_task: asyncio.Task[None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -124,6 +128,7 @@ class ActorInstance:
     async def start(self, data: dict[bytes, bytes]) -> None:
         """Load state and run the create/wake hooks; the actor serves once this returns."""
         d = self.definition
+        self.schedule.load(data)
         async with self._turn():
             batch = WriteBatch(self.id, self.epoch)
             if not self.record.initialized:
@@ -152,6 +157,8 @@ class ActorInstance:
             if batch.puts or batch.mark_initialized:
                 await self._submit(batch)
         self._transition(Lifecycle.AWAKE)
+        self.last_active = self.node.clock.now()
+        self.schedule.arm()
         if "run" in d.hooks:
             self._run_task = asyncio.get_running_loop().create_task(self._run_loop())
 
@@ -208,6 +215,7 @@ class ActorInstance:
     async def _shutdown(self, *, destroy: bool) -> None:
         """Stop while holding the turn: the last thing an instance does."""
         self._transition(Lifecycle.STOPPING)
+        self.schedule.disarm()
         if self._run_task is not None:
             self._run_task.cancel()
             await asyncio.gather(self._run_task, return_exceptions=True)
@@ -302,8 +310,90 @@ class ActorInstance:
                         return output
         finally:
             self._inflight -= 1
+            self.last_active = self.node.clock.now()
         await self._gate()
+        if self._sleep_requested:
+            self._sleep_requested = False
+            self.node.sleep_soon(self)
         return output
+
+    async def run_interleaved(
+        self, label: str, fn: Callable[[Actor], Any], *, bounded: bool = True
+    ) -> Any:
+        """Run ``fn(self.actor)`` like an interleaved action: counts as in-flight work, is
+        bounded by ``action_timeout`` (unless ``bounded=False``, e.g. a long-lived socket),
+        persists the state it changed, and returns only once that change is durable.
+        Used by raw ``on_request`` (and ``on_websocket``) hooks; the result is returned as-is.
+        """
+        self._check_serving()
+        self._inflight += 1
+        timeout = self.definition.options.action_timeout if bounded else None
+        try:
+            try:
+                async with asyncio.timeout(timeout):
+                    result = await self._call(fn, self.actor)
+            except TimeoutError:
+                raise ActorError(
+                    "actor",
+                    Code.ACTION_TIMEOUT,
+                    f"{label} timed out after {timeout} s",
+                    {"action": label, "timeout": timeout},
+                ) from None
+            except (ActorError, asyncio.CancelledError):
+                raise
+            except UserError as exc:
+                raise from_user_error(exc) from None
+            except Exception:
+                self.log.exception("%s raised", label)
+                raise self.node.sanitize_error() from None
+            await self._persist_changes()
+        finally:
+            self._inflight -= 1
+            self.last_active = self.node.clock.now()
+        await self._gate()
+        return result
+
+    async def fire_due(self) -> None:
+        """Run every scheduled call that is due, one turn each, earliest first."""
+        while self.lifecycle is Lifecycle.AWAKE:
+            now = self.node.clock.now()
+            due = [c for c in self.schedule.list() if c.at <= now]
+            if not due:
+                break
+            for call in due:
+                await self._fire(call)
+        if self.lifecycle is Lifecycle.AWAKE:
+            self.schedule.arm()
+
+    async def _fire(self, call: ScheduledCall) -> None:
+        self._inflight += 1
+        try:
+            async with self._turn():
+                if self.lifecycle is not Lifecycle.AWAKE or call.id not in self.schedule.calls:
+                    return
+                firing = ScheduleFiring(
+                    call.id, call.at, self.node.clock.now(), call.attempt + 1
+                )
+                token = current_firing.set((self.id, firing))
+                snapshot = self._snapshot()
+                try:
+                    spec = self.definition.action(call.action)
+                    await self._invoke(spec, spec.bind(call.args), None)
+                    self.schedule.cancel(call.id)
+                    await self._persist_changes()
+                except Exception as exc:
+                    self._restore(snapshot)
+                    self.log.warning(
+                        "scheduled call %s (%s) failed: %s", call.id, call.action, exc
+                    )
+                    self.schedule.retry_or_drop(call)
+                    await self._persist_changes()
+                finally:
+                    current_firing.reset(token)
+        finally:
+            self._inflight -= 1
+            self.last_active = self.node.clock.now()
+        await self._gate()
 
     def _check_serving(self) -> None:
         if self.lifecycle is Lifecycle.AWAKE:
@@ -361,19 +451,24 @@ class ActorInstance:
 
     # -- state and writes --------------------------------------------------------------------
 
-    def _snapshot(self) -> tuple[bytes | None, dict[bytes, bytes | None]]:
-        if not self.definition.has_state:
-            return None, dict(self._staged)
-        return encode_state(self.actor.__dict__["_ak_state"]), dict(self._staged)
+    def _snapshot(self) -> _Snapshot:
+        state = None
+        if self.definition.has_state:
+            state = encode_state(self.actor.__dict__["_ak_state"])
+        return _Snapshot(
+            state, dict(self._staged), dict(self.schedule.calls), self.schedule.alarm_dirty
+        )
 
-    def _restore(self, snapshot: tuple[bytes | None, dict[bytes, bytes | None]]) -> None:
-        encoded, staged = snapshot
-        if encoded is not None:
+    def _restore(self, snapshot: _Snapshot) -> None:
+        if snapshot.state is not None:
             self.actor.__dict__["_ak_state"] = decode_value(
-                encoded, self.definition.state_type or Any
+                snapshot.state, self.definition.state_type or Any
             )
-        self._staged = staged
+        self._staged = snapshot.staged
+        self.schedule.calls = snapshot.schedules
+        self.schedule.alarm_dirty = snapshot.alarm_dirty
         self._destroy_requested = False
+        self._sleep_requested = False
 
     def stage(self, key: bytes, value: bytes | None) -> None:
         """Add a write (``None`` deletes) to the current turn's batch."""
@@ -416,7 +511,13 @@ class ActorInstance:
             else:
                 batch.puts[key] = value
         self._staged = {}
+        if self.schedule.alarm_dirty:
+            batch.set_alarm = True
+            batch.alarm = self.schedule.next_at()
+            self.schedule.alarm_dirty = False
         self._last_write = self._submit_nowait(batch)
+        if batch.set_alarm and self.lifecycle is Lifecycle.AWAKE:
+            self.schedule.arm()
 
     def _schedule_relaxed_save(self) -> None:
         if self._relaxed_task is not None:
@@ -538,6 +639,37 @@ class ActorInstance:
     def request_destroy(self) -> None:
         self._destroy_requested = True
 
-    @property
-    def idle(self) -> bool:
-        return self._inflight == 0 and not self._background and not self._lock.locked()
+    def request_sleep(self) -> None:
+        self._sleep_requested = True
+
+    def should_sleep(self, now: float) -> bool:
+        """Idle long enough to sleep: nothing running, no connections, no kept-awake work."""
+        options = self.definition.options
+        return (
+            self.lifecycle is Lifecycle.AWAKE
+            and not options.no_sleep
+            and self._inflight == 0
+            and not self._lock.locked()
+            and not self._background
+            and not any(not getattr(c, "hibernatable", False) for c in self.conns.values())
+            and (self._run_task is None or self._run_task.done())
+            and now - self.last_active >= options.sleep_timeout
+        )
+
+
+class _Snapshot:
+    """What a failed turn is rolled back to."""
+
+    __slots__ = ("alarm_dirty", "schedules", "staged", "state")
+
+    def __init__(
+        self,
+        state: bytes | None,
+        staged: dict[bytes, bytes | None],
+        schedules: dict[str, ScheduledCall],
+        alarm_dirty: bool,
+    ) -> None:
+        self.state = state
+        self.staged = staged
+        self.schedules = schedules
+        self.alarm_dirty = alarm_dirty

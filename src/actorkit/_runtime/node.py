@@ -13,18 +13,21 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
 from actorkit._runtime.clock import Clock, SystemClock
 from actorkit._runtime.committer import Committer
+from actorkit._runtime.housekeeping import Housekeeper
 from actorkit._runtime.instance import ActorInstance, Lifecycle, Retry
 from actorkit.errors import ActorError, Code, actor_not_found, internal_error, too_large
 from actorkit.protocol.keys import Key, normalize_key, validate_name
 from actorkit.storage.base import ActorRecord, Driver
 
 if TYPE_CHECKING:
+    from actorkit._runtime.actor import Actor
     from actorkit._runtime.registry import Registry
     from actorkit.client.base import AsyncClient
 
@@ -52,6 +55,8 @@ class Node:
         clock: Clock | None = None,
         dev: bool = False,
         region: str | None = None,
+        sleep_check_interval: float = 0.5,
+        alarm_poll_interval: float = 0.25,
     ) -> None:
         self.registry = registry
         self.driver = driver
@@ -67,6 +72,12 @@ class Node:
         self._started = False
         self._closing = False
         self._client: AsyncClient | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.housekeeper = Housekeeper(
+            self,
+            sleep_check_interval=sleep_check_interval,
+            alarm_poll_interval=alarm_poll_interval,
+        )
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -74,12 +85,16 @@ class Node:
         if not self._started:
             await self.driver.open()
             self._started = True
+            self.housekeeper.start()
 
     async def stop(self) -> None:
         """Put every actor to sleep (state durable), then close the driver."""
         if not self._started or self._closing:
             return
         self._closing = True
+        await self.housekeeper.stop()
+        # Background sleeps must finish (they make state durable); wakes fail fast now.
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         await asyncio.gather(
             *(self._sleep(inst) for inst in list(self.instances.values())),
             return_exceptions=True,
@@ -270,6 +285,17 @@ class Node:
             if self._stopping.get(inst.id) is done:
                 del self._stopping[inst.id]
 
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run ``coro`` in the background; cancelled when the node stops."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def sleep_soon(self, inst: ActorInstance) -> None:
+        """Put ``inst`` to sleep in the background (after the current call returns)."""
+        if self.instances.get(inst.id) is inst:
+            self.spawn(self._sleep(inst))
+
     async def sleep_actor(self, actor_id: str) -> None:
         """Put ``actor_id`` to sleep now, if it is awake."""
         inst = self.instances.get(actor_id)
@@ -296,6 +322,21 @@ class Node:
             inst = await self.instance(actor_id)
             try:
                 return await inst.call(action, args, conn, params)
+            except Retry:
+                continue
+        raise ActorError("actor", Code.ACTOR_STOPPING, "actor kept stopping; try again")
+
+    async def run_in_actor(
+        self, actor_id: str, label: str, fn: Callable[[Actor], Any], *, bounded: bool = True
+    ) -> Any:
+        """Run ``fn(actor)`` inside ``actor_id`` like an interleaved action (raw HTTP/WS hooks).
+
+        See ``ActorInstance.run_interleaved``; routes around an instance that is stopping.
+        """
+        for _ in range(100):
+            inst = await self.instance(actor_id)
+            try:
+                return await inst.run_interleaved(label, fn, bounded=bounded)
             except Retry:
                 continue
         raise ActorError("actor", Code.ACTOR_STOPPING, "actor kept stopping; try again")

@@ -11,6 +11,8 @@ from actorkit.errors import ActorError, Code
 from actorkit.options import Limits
 
 if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
     from actorkit.client.base import AsyncClient
 
 __all__ = ["Registry"]
@@ -75,6 +77,31 @@ class Registry:
 
         node = Node(self, driver_from_url(storage), clock=clock, dev=dev)
         return AsyncClient(transport=LocalTransport(node, owns_node=True))
+
+    def asgi(
+        self, storage: str | None = None, *, dev: bool = False, region: str | None = None
+    ) -> Starlette:
+        """An ASGI app serving these actors (mount it into FastAPI/Starlette, or run it).
+
+        ``storage`` defaults to ``sqlite:///.actorkit``. Needs ``actorkit[server]``.
+        """
+        from actorkit.server.run import asgi_app
+
+        return asgi_app(self, storage, dev=dev, region=region)
+
+    def run(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 6420,
+        storage: str | None = None,
+        *,
+        dev: bool = False,
+        region: str | None = None,
+    ) -> None:
+        """Serve these actors over HTTP with uvicorn until interrupted."""
+        from actorkit.server.run import serve
+
+        serve(self, host=host, port=port, storage=storage, dev=dev, region=region)
 
     def __repr__(self) -> str:
         return f"Registry({', '.join(self.names)})"

@@ -13,13 +13,16 @@ import functools
 import typing
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import msgspec
 
 from actorkit.client.transport import AsyncTransport, ResolveMode
 from actorkit.errors import ActorError, Code
 from actorkit.protocol.keys import Key, KeyLike, normalize_key
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["ActorHandle", "AsyncClient"]
 
@@ -115,6 +118,17 @@ class ActorHandle(Generic[A]):
     async def destroy(self) -> None:
         """Destroy the actor and all its data."""
         await self._client._transport.destroy(await self.resolve())
+
+    async def fetch(self, path: str, method: str = "GET", **kwargs: Any) -> httpx.Response:
+        """Raw HTTP to the actor's ``on_request`` hook (HTTP clients only).
+
+        ``kwargs`` go to ``httpx`` (``content=``, ``json=``, ``headers=``, ``params=``…).
+        """
+        fetch = getattr(self._client._transport, "fetch", None)
+        if fetch is None:
+            raise TypeError("fetch() needs an HTTP client (AsyncClient(url))")
+        response: httpx.Response = await fetch(await self.resolve(), path, method, **kwargs)
+        return response
 
     def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
         if name.startswith("_"):

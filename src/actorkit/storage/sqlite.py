@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import functools
 import os
 import sqlite3
 import threading
@@ -91,6 +92,8 @@ class SQLiteDriver(Driver):
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="actorkit-sqlite-w")
         self._reader = ThreadPoolExecutor(1, thread_name_prefix="actorkit-sqlite-r")
         self._local = threading.local()
+        self._ops: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
+        self._drainer: asyncio.Task[None] | None = None
 
     # -- plumbing ----------------------------------------------------------------------
 
@@ -111,19 +114,62 @@ class SQLiteDriver(Driver):
         except sqlite3.Error as exc:
             raise StorageError(f"sqlite: {exc}") from exc
 
-    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> Callable[[], T]:
-        def run() -> T:
-            conn = self._conn()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = fn(conn)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-            return result
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` in a write transaction shared with every other write queued meanwhile.
 
-        return run
+        Writes queue while a transaction is in flight and the next transaction takes them
+        all (group commit): one fsync covers many callers. Each write runs in its own
+        savepoint, so one failing write does not undo the others.
+        """
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._ops.append((fn, future))
+        if self._drainer is None:
+            self._drainer = asyncio.get_running_loop().create_task(self._drain())
+        result: T = await future
+        return result
+
+    async def _drain(self) -> None:
+        try:
+            while self._ops:
+                ops, self._ops = self._ops, []
+                try:
+                    results = await self._run(self._writer, functools.partial(self._apply_ops, ops))
+                except Exception as exc:
+                    results = [(False, exc)] * len(ops)
+                for (_, future), (ok, value) in zip(ops, results, strict=True):
+                    if future.done():
+                        continue
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
+        finally:
+            self._drainer = None
+
+    def _apply_ops(
+        self, ops: list[tuple[Callable[[sqlite3.Connection], Any], Any]]
+    ) -> list[tuple[bool, Any]]:
+        conn = self._conn()
+        results: list[tuple[bool, Any]] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for fn, _ in ops:
+                conn.execute("SAVEPOINT op")
+                try:
+                    value = fn(conn)
+                except Exception as exc:
+                    conn.execute("ROLLBACK TO op")
+                    conn.execute("RELEASE op")
+                    results.append((False, exc))
+                else:
+                    conn.execute("RELEASE op")
+                    results.append((True, value))
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return results
 
     def _read(self, fn: Callable[[sqlite3.Connection], T]) -> Callable[[], T]:
         return lambda: fn(self._conn())
@@ -143,7 +189,7 @@ class SQLiteDriver(Driver):
         self._lock_file = lock_file
 
         def init(conn: sqlite3.Connection) -> None:
-            conn.executescript(_SCHEMA)
+            conn.executescript(_SCHEMA)  # autocommits; runs before any other write
             row = conn.execute("SELECT v FROM meta WHERE k = 'schema_version'").fetchone()
             if row is None:
                 conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
@@ -153,9 +199,16 @@ class SQLiteDriver(Driver):
                     f"{SCHEMA_VERSION}: upgrade actorkit"
                 )
 
-        await self._run(self._writer, lambda: init(self._conn()))
+        try:
+            await self._run(self._writer, lambda: init(self._conn()))
+        except BaseException:
+            await self.close()
+            raise
 
     async def close(self) -> None:
+        while self._drainer is not None:
+            await asyncio.shield(self._drainer)
+
         def close_conn() -> None:
             conn = getattr(self._local, "conn", None)
             if conn is not None:
@@ -187,7 +240,7 @@ class SQLiteDriver(Driver):
             ).fetchone()
             return _record(row), cur.rowcount == 1
 
-        return await self._run(self._writer, self._write(create))
+        return await self._write(create)
 
     async def find_actor(self, name: str, key: Key) -> ActorRecord | None:
         encoded = _key_encoder.encode(list(key)).decode()
@@ -229,7 +282,7 @@ class SQLiteDriver(Driver):
             conn.execute("DELETE FROM kv WHERE actor_id = ?", (actor_id,))
             conn.execute("DELETE FROM alarms WHERE actor_id = ?", (actor_id,))
 
-        await self._run(self._writer, self._write(delete))
+        await self._write(delete)
 
     # -- ownership ---------------------------------------------------------------------
 
@@ -242,7 +295,7 @@ class SQLiteDriver(Driver):
                 raise KeyError(actor_id)
             return int(row[0])
 
-        return await self._run(self._writer, self._write(acquire))
+        return await self._write(acquire)
 
     # -- data ----------------------------------------------------------------------------
 
@@ -267,7 +320,7 @@ class SQLiteDriver(Driver):
                 results.append(None)
             return results
 
-        return await self._run(self._writer, self._write(commit))
+        return await self._write(commit)
 
     # -- alarms --------------------------------------------------------------------------
 

@@ -1,0 +1,88 @@
+"""The ``actorkit`` command: ``dev``, ``serve``, ``call``, ``actors``. See ``docs/cli.md``.
+
+Example::
+
+    actorkit dev app:registry
+    actorkit call counter my-counter increment 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from actorkit.cli.load import AppLoadError
+
+__all__ = ["DEFAULT_URL", "build_parser", "main"]
+
+DEFAULT_URL = "http://127.0.0.1:6420"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="actorkit", description="Stateful actors for Python.")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def server_command(name: str, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.add_argument("app", metavar="MODULE:REGISTRY", help="e.g. app:registry or app.py")
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--port", type=int, default=6420)
+        p.add_argument("--storage", default=None, help="storage URL (default sqlite:///.actorkit)")
+        p.add_argument("--region", default=None, help="this node's region label")
+        return p
+
+    serve = server_command("serve", "serve a registry over HTTP")
+    serve.add_argument("--log-level", default="info")
+    dev = server_command("dev", "serve with auto-reload and readable logs (dev mode)")
+    dev.add_argument("--no-reload", action="store_true", help="do not restart on code change")
+    dev.add_argument("--verbose", "-v", action="store_true")
+
+    def client_command(name: str, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        p.add_argument("--url", default=DEFAULT_URL, help=f"server URL (default {DEFAULT_URL})")
+        p.add_argument("--timeout", type=float, default=60.0)
+        return p
+
+    call = client_command("call", "call an action (the actor is created if missing)")
+    call.add_argument("name", metavar="NAME", help="actor name, e.g. counter")
+    call.add_argument("key", metavar="KEY", help='key: a string, or a JSON array ("[]" for none)')
+    call.add_argument("action", metavar="ACTION")
+    call.add_argument("args", metavar="ARGS", nargs="*", help="JSON values (else strings)")
+    call.add_argument("--params", default=None, help="connection params as JSON")
+    call.add_argument("--pretty", action="store_true", help="indent the JSON output")
+    actors = client_command("actors", "list actors (of one NAME)")
+    actors.add_argument("name", metavar="NAME", nargs="?", default=None)
+    actors.add_argument("--limit", type=int, default=100)
+    actors.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from actorkit import __version__
+
+        print(f"actorkit {__version__}")
+        return 0
+    if args.command is None:
+        parser.print_help()
+        return 2
+    from actorkit.cli import remote, serving
+
+    run = {
+        "serve": serving.run_serve,
+        "dev": serving.run_dev,
+        "call": remote.run_call,
+        "actors": remote.run_actors,
+    }[args.command]
+    try:
+        return run(args)
+    except AppLoadError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,95 @@
+"""``actorkit serve`` and ``actorkit dev``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from actorkit.cli.extras import require
+from actorkit.cli.load import load_registry
+
+__all__ = ["run_dev", "run_serve"]
+
+
+def _banner(host: str, port: int, storage: str, dev: bool) -> None:
+    base = f"http://{host}:{port}"
+    lines = [
+        f"actorkit {'dev' if dev else 'serve'} — {base}",
+        f"  actions   POST {base}/actors/{{id}}/actions/{{action}}",
+        f"  health    {base}/health",
+        f"  openapi   {base}/openapi.json",
+        f"  storage   {storage}",
+    ]
+    try:
+        from rich.console import Console
+
+        console = Console(stderr=True)
+        console.print(f"[bold green]{lines[0]}[/]")
+        for line in lines[1:]:
+            console.print(f"[cyan]{line}[/]")
+    except ImportError:
+        print("\n".join(lines), file=sys.stderr)
+
+
+def _configure_logging(level: str, pretty: bool) -> None:
+    handler: logging.Handler
+    if pretty:
+        from rich.logging import RichHandler
+
+        handler = RichHandler(show_path=False, rich_tracebacks=True)
+    else:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("actorkit")
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    root.propagate = False
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    require("server", "serve")
+    import uvicorn
+
+    from actorkit.server.run import asgi_app, uvicorn_options
+    from actorkit.storage import DEFAULT_STORAGE
+
+    registry = load_registry(args.app)
+    storage = args.storage or DEFAULT_STORAGE
+    app = asgi_app(registry, storage, dev=False, region=args.region)
+    _configure_logging(args.log_level, pretty=False)
+    _banner(args.host, args.port, storage, dev=False)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, **uvicorn_options())
+    return 0
+
+
+def run_dev(args: argparse.Namespace) -> int:
+    require("server", "dev")
+    require("cli", "dev")
+    import uvicorn
+
+    from actorkit.cli.devapp import ENV_APP, ENV_REGION, ENV_STORAGE
+    from actorkit.server.run import uvicorn_options
+    from actorkit.storage import DEFAULT_STORAGE
+
+    load_registry(args.app)  # fail fast, with a clear message, before the reloader starts
+    storage = args.storage or DEFAULT_STORAGE
+    os.environ[ENV_APP] = args.app
+    os.environ[ENV_STORAGE] = storage
+    if args.region:
+        os.environ[ENV_REGION] = args.region
+    _configure_logging("debug" if args.verbose else "info", pretty=True)
+    _banner(args.host, args.port, storage, dev=True)
+    uvicorn.run(
+        "actorkit.cli.devapp:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        reload=not args.no_reload,
+        reload_dirs=[os.getcwd()],
+        log_level="info",
+        use_colors=True,
+        **uvicorn_options(),
+    )
+    return 0

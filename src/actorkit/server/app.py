@@ -1,0 +1,108 @@
+"""``build_app``: the ASGI application that serves a ``Node`` over HTTP.
+
+Routes come from ``ROUTE_FACTORIES`` — a list another module may append to (e.g. WebSocket
+routes) — plus any ``routes=`` passed in. The node starts with the ASGI lifespan, or on the
+first request when the app is mounted inside another app (whose lifespan does not reach
+mounted apps).
+
+Example::
+
+    app = build_app(Node(registry, driver_from_url("sqlite:///.actorkit")))
+    uvicorn.run(app, port=6420)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from actorkit.errors import ActorError, Code
+from actorkit.server.encoding import error_response
+from actorkit.server.errors import method_not_allowed, route_not_found
+from actorkit.server.routes_actors import actor_routes
+from actorkit.server.routes_system import system_routes
+
+if TYPE_CHECKING:
+    from actorkit._runtime.node import Node
+
+__all__ = ["ROUTE_FACTORIES", "RouteFactory", "build_app"]
+
+RouteFactory = Callable[["Node", Callable[[], Awaitable[None]]], Sequence[BaseRoute]]
+
+# Each factory gets the node and an ``ensure_started()`` coroutine function to await before
+# touching the node. Append to add routes to every app built afterwards.
+ROUTE_FACTORIES: list[RouteFactory] = [system_routes, actor_routes]
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        err = route_not_found(request.url.path)
+    elif exc.status_code == 405:
+        err = method_not_allowed(request.method, request.url.path)
+    else:
+        err = ActorError("request", Code.INVALID_REQUEST, str(exc.detail))
+    response = error_response(request, err)
+    if exc.status_code not in (404, 405):
+        response.status_code = exc.status_code
+    if exc.headers:
+        response.headers.update(exc.headers)
+    if exc.status_code == 405:
+        response.headers["allow"] = ", ".join(_allowed_methods(request))
+    return response
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route accepts for this path (Starlette reports only the first)."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, Route) and route.methods and route.path_regex.match(request.url.path):
+            methods |= route.methods
+    return sorted(methods)
+
+
+def build_app(node: Node, *, dev: bool = False, routes: Sequence[BaseRoute] = ()) -> Starlette:
+    """The ASGI app serving ``node``: actor routes, ``/health``, ``/openapi.json``."""
+    lock = asyncio.Lock()
+    started = False
+
+    async def ensure_started() -> None:
+        nonlocal started
+        if started:
+            return
+        async with lock:
+            if not started:
+                await node.start()
+                started = True
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        nonlocal started
+        await ensure_started()
+        try:
+            yield
+        finally:
+            await node.stop()
+            started = False
+
+    table: list[BaseRoute] = list(routes)
+    for factory in ROUTE_FACTORIES:
+        table.extend(factory(node, ensure_started))
+    app = Starlette(
+        debug=False,
+        routes=table,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: _http_error},
+    )
+    app.state.node = node
+    app.state.dev = dev
+    app.state.ensure_started = ensure_started
+    return app

@@ -1,0 +1,227 @@
+"""Actor routes: create/find/list/destroy actors, call actions, raw ``on_request``.
+
+See ``docs/protocol.md`` for the wire contract of every route.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import BaseRoute, Route
+from starlette.types import Message, Receive
+
+from actorkit.client.local import record_to_dict
+from actorkit.errors import ActorError, Code, invalid_request, too_large, validation_error
+from actorkit.server import openapi_specs as spec
+from actorkit.server.encoding import decode_body, encode_response, read_body
+from actorkit.server.endpoint import endpoint
+
+if TYPE_CHECKING:
+    from actorkit._runtime.actor import Actor
+    from actorkit._runtime.node import Node, ResolveMode
+
+__all__ = ["PARAMS_HEADER", "actor_routes"]
+
+PARAMS_HEADER = "x-actorkit-params"
+MAX_LIST_LIMIT = 1000
+# A create body holds the input plus name/key/region: allow the input limit plus this much.
+_CREATE_OVERHEAD = 16 * 1024
+
+Ensure = Callable[[], Awaitable[None]]
+
+
+def _body_dict(data: Any) -> dict[str, Any]:
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise validation_error("request body must be an object")
+    return data
+
+
+def _parse_params(request: Request, node: Node, body: dict[str, Any]) -> Any:
+    if "params" in body:
+        return body["params"]
+    raw = request.headers.get(PARAMS_HEADER)
+    if raw is None:
+        return None
+    limit = node.limits.max_params_bytes
+    if len(raw) > limit:
+        raise too_large(f"connection params are {len(raw)} bytes; the limit is {limit}", limit)
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise invalid_request(f"{PARAMS_HEADER} header is not valid JSON") from None
+
+
+def _query_key(request: Request) -> Any:
+    """``key`` from the query: one JSON array, or one value per part (repeated ``key=``)."""
+    values = request.query_params.getlist("key")
+    if len(values) == 1 and values[0].startswith("["):
+        try:
+            key = json.loads(values[0])
+        except ValueError:
+            raise validation_error("key is not a valid JSON array") from None
+        return key
+    return values
+
+
+def _query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise validation_error(f"{name} must be an integer") from None
+    if not low <= value <= high:
+        raise validation_error(f"{name} must be between {low} and {high}")
+    return value
+
+
+def _to_response(result: Any) -> Response:
+    """What an ``on_request`` hook may return: a Response, str, bytes, JSON value or None."""
+    if isinstance(result, Response):
+        return result
+    if result is None:
+        return Response(status_code=204)
+    if isinstance(result, str):
+        return PlainTextResponse(result)
+    if isinstance(result, bytes | bytearray | memoryview):
+        return Response(bytes(result), media_type="application/octet-stream")
+    return Response(json.dumps(result), media_type="application/json")
+
+
+def _limited_receive(receive: Receive, limit: int) -> Receive:
+    seen = 0
+
+    async def limited() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise too_large(f"request body exceeds the limit of {limit} bytes", limit)
+        return message
+
+    return limited
+
+
+def actor_routes(node: Node, ensure_started: Ensure) -> Sequence[BaseRoute]:
+    """The ``/actors`` routes, bound to ``node``."""
+    limits = node.limits
+
+    async def resolve(request: Request, mode: ResolveMode, status: int) -> Response:
+        await ensure_started()
+        limit = limits.max_input_bytes + _CREATE_OVERHEAD
+        body = _body_dict(decode_body(request, await read_body(request, limit)))
+        name = body.get("name")
+        if not isinstance(name, str):
+            raise validation_error("body needs a string field 'name'")
+        region = body.get("region")
+        if region is not None and not isinstance(region, str):
+            raise validation_error("region must be a string")
+        record = await node.resolve(
+            name,
+            body.get("key"),
+            mode,
+            body.get("input"),
+            region,
+        )
+        return encode_response(request, record_to_dict(record), status)
+
+    @endpoint(spec.GET_OR_CREATE)
+    async def get_or_create(request: Request) -> Response:
+        return await resolve(request, "get_or_create", 200)
+
+    @endpoint(spec.CREATE)
+    async def create(request: Request) -> Response:
+        return await resolve(request, "create", 201)
+
+    @endpoint(spec.FIND_OR_LIST)
+    async def find_or_list(request: Request) -> Response:
+        await ensure_started()
+        query = request.query_params
+        name = query.get("name") or None
+        if "key" in query:
+            if name is None:
+                raise validation_error("finding by key needs a name")
+            record = await node.resolve(name, _query_key(request), "get")
+            return encode_response(request, record_to_dict(record))
+        if name is not None:
+            node.registry.definition(name)
+        limit = _query_int(request, "limit", 100, 1, MAX_LIST_LIMIT)
+        after = query.get("after") or None
+        records = await node.list_actors(name, after=after, limit=limit)
+        actors = [record_to_dict(r) for r in records]
+        next_after = records[-1].id if len(records) == limit else None
+        return encode_response(request, {"actors": actors, "next": next_after})
+
+    @endpoint(spec.GET_ACTOR)
+    async def get_actor(request: Request) -> Response:
+        await ensure_started()
+        record = await node.get_record(request.path_params["actor_id"])
+        return encode_response(request, record_to_dict(record))
+
+    @endpoint(spec.DESTROY)
+    async def destroy(request: Request) -> Response:
+        await ensure_started()
+        actor_id = request.path_params["actor_id"]
+        await node.get_record(actor_id)
+        await node.destroy(actor_id)
+        return encode_response(request, {"actor_id": actor_id, "destroyed": True})
+
+    @endpoint(spec.ACTION)
+    async def call_action(request: Request) -> Response:
+        await ensure_started()
+        body = _body_dict(decode_body(request, await read_body(request, limits.max_message_bytes)))
+        args = body.get("args", [])
+        if not isinstance(args, list):
+            raise validation_error("'args' must be a list")
+        params = _parse_params(request, node, body)
+        path = request.path_params
+        output = await node.call(path["actor_id"], path["action"], args, params=params)
+        return encode_response(request, {"output": output})
+
+    @endpoint(spec.RAW_REQUEST)
+    async def raw_request(request: Request) -> Response:
+        await ensure_started()
+        actor_id = request.path_params["actor_id"]
+        record = await node.get_record(actor_id)
+        if "on_request" not in node.registry.definition(record.name).hooks:
+            raise ActorError(
+                "actor", Code.NOT_FOUND, f"actor {record.name!r} has no on_request handler"
+            )
+        # The actor sees its own path ("/count"); root_path keeps the full prefix
+        # (".../actors/{id}/request") for anyone building absolute URLs.
+        sub_path = "/" + request.path_params["path"]
+        full_path: str = request.scope["path"]
+        scope = dict(request.scope)
+        scope["path"] = sub_path
+        scope["raw_path"] = quote(sub_path).encode()
+        scope["root_path"] = full_path[: len(full_path) - len(sub_path)]
+        inner = Request(scope, _limited_receive(request.receive, limits.max_request_body_bytes))
+
+        def handler(actor: Actor) -> Any:
+            return actor.on_request(inner)  # type: ignore[attr-defined]
+
+        result = await node.run_in_actor(actor_id, "on_request", handler)
+        return _to_response(result)
+
+    return [
+        Route("/actors", get_or_create, methods=["PUT"]),
+        Route("/actors", create, methods=["POST"]),
+        Route("/actors", find_or_list, methods=["GET"]),
+        Route("/actors/{actor_id}", get_actor, methods=["GET"]),
+        Route("/actors/{actor_id}", destroy, methods=["DELETE"]),
+        Route("/actors/{actor_id}/actions/{action}", call_action, methods=["POST"]),
+        Route(
+            "/actors/{actor_id}/request/{path:path}",
+            raw_request,
+            methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        ),
+    ]

@@ -1,0 +1,53 @@
+"""Checked by mypy (with the actorkit.mypy plugin) in tests/test_typing.py, never run."""
+
+# ruff: noqa: E501, B018
+
+from __future__ import annotations
+
+from typing import reveal_type
+
+import actorkit
+from actorkit import Actor, action
+
+
+class Counter(Actor):
+    state = {"count": 0}
+
+    @action
+    def increment(self, amount: int = 1) -> int:
+        return 0
+
+    @action
+    async def label(self, prefix: str, n: int) -> str:
+        return ""
+
+    @action
+    def reset(self) -> None:
+        pass
+
+    def helper(self) -> int:
+        return 1
+
+
+async def check_async(client: actorkit.AsyncClient) -> None:
+    counter = client.get_or_create(Counter, ["k"])
+    reveal_type(counter)  # R: actorkit.client.base.ActorHandle[handles.Counter]
+    reveal_type(counter.increment)  # R: def (amount: int =) -> typing.Coroutine[Any, Any, int]
+    reveal_type(await counter.increment(5))  # R: int
+    reveal_type(counter.label)  # R: def (prefix: str, n: int) -> typing.Coroutine[Any, Any, str]
+    reveal_type(await client.get(Counter, "k").reset())  # R: None
+    by_name = client.get_or_create("counter", ["k"])
+    reveal_type(by_name.anything)  # R: def (*Any, **Any) -> typing.Awaitable[Any]
+    await counter.increment("five")  # E: Argument 1 to "increment" has incompatible type "str"; expected "int"
+    await counter.label("x")  # E: Missing positional argument "n" in call to "label"
+    counter.nope  # E: "Counter" has no action "nope"
+    counter.helper  # E: "Counter" has no action "helper"
+    reveal_type(await (await client.create(Counter)).increment())  # R: int
+
+
+def check_sync(client: actorkit.Client) -> None:
+    counter = client.get_or_create(Counter, ["k"])
+    reveal_type(counter.increment)  # R: def (amount: int =) -> int
+    reveal_type(counter.increment(2))  # R: int
+    reveal_type(client.get_for_id(Counter, "id").label("a", 1))  # R: str
+    counter.increment(amount="x")  # E: Argument "amount" to "increment" has incompatible type "str"; expected "int"
