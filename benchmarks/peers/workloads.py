@@ -80,10 +80,33 @@ async def sequential(call: Call, cfg: BenchConfig) -> list[dict[str, Any]]:
     return [await _timed_sequence(call, cfg.rep_seconds) for _ in range(cfg.reps)]
 
 
+async def warm_actors(target: Target, keys: list[str], cfg: BenchConfig,
+                      sleepy: bool = False) -> list[Call]:
+    """Create and call each actor once, ``callers`` at a time, retrying failures twice."""
+    calls: dict[int, Call] = {}
+    errors: list[str] = []
+    sem = asyncio.Semaphore(cfg.callers)
+
+    async def one(i: int) -> None:
+        async with sem:
+            for _ in range(3):
+                try:
+                    call = await target.handle(keys[i], sleepy=sleepy)
+                    await call(1)
+                    calls[i] = call
+                    return
+                except Exception as exc:
+                    errors.append(f"{type(exc).__name__}: {exc}"[:300])
+
+    await asyncio.gather(*(one(i) for i in range(len(keys))))
+    if len(calls) < len(keys):
+        raise RuntimeError(f"warm-up: {len(keys) - len(calls)} of {len(keys)} actors could "
+                           f"not be created (first error: {errors[0]})")
+    return [calls[i] for i in range(len(keys))]
+
+
 async def concurrent(target: Target, cfg: BenchConfig) -> list[dict[str, Any]]:
-    calls = [await target.handle(f"{cfg.run_id}-conc-{i}") for i in range(cfg.actors)]
-    for c in calls:  # warm-up: every actor awake once
-        await c(1)
+    calls = await warm_actors(target, [f"{cfg.run_id}-conc-{i}" for i in range(cfg.actors)], cfg)
     reps = []
     for _ in range(cfg.reps):
         latencies: list[float] = []
@@ -159,13 +182,18 @@ async def broadcast(target: Target, cfg: BenchConfig) -> list[dict[str, Any]]:
     conns: list[Connection] = []
     start = _now()
     try:
-        for i in range(cfg.clients):
+        batch = 16  # open a few at a time, each confirmed live by a call before the next
+        for first in range(0, cfg.clients, batch):
             if _now() - start > cfg.connect_budget_s:
-                raise TimeoutError(f"connected only {i} of {cfg.clients} clients "
+                raise TimeoutError(f"connected only {first} of {cfg.clients} clients "
                                    f"in {cfg.connect_budget_s:.0f} s")
-            conns.append(await target.connect(key, on_event(i)))
+            opened = await asyncio.gather(*(target.connect(key, on_event(i))
+                                            for i in range(first, min(cfg.clients, first + batch))))
+            conns.extend(opened)
+            await asyncio.gather(*(c.increment(0) for c in opened))
         reps = []
         for rep in range(cfg.broadcasts + 1):  # the first one is a warm-up
+            expected["value"] = -1  # nothing matches while the current value is read
             received.clear()
             done.clear()
             value = await trigger(0)
@@ -193,9 +221,8 @@ async def cold_wake(target: Target, cfg: BenchConfig) -> list[dict[str, Any]]:
     """Wake ``wakes`` sleepy counters (idle timeout ``sleep_timeout_s``) one at a time."""
     latencies: list[float] = []
     errors: list[str] = []
-    calls = [await target.handle(f"{cfg.run_id}-sleepy-{i}", sleepy=True) for i in range(cfg.wakes)]
-    for c in calls:
-        await c(1)
+    keys = [f"{cfg.run_id}-sleepy-{i}" for i in range(cfg.wakes)]
+    calls = await warm_actors(target, keys, cfg, sleepy=True)
     await asyncio.sleep(cfg.sleep_wait_s)
     start = _now()
     for c in calls:

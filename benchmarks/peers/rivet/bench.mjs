@@ -46,10 +46,34 @@ async function sequential(call) {
 	return reps;
 }
 
+// Create and call each actor once, `callers` at a time, retrying failures twice.
+async function warmActors(keys, sleepy = false) {
+	const handles = keys.map((k) => handle(k, sleepy));
+	const errors = [];
+	let ok = 0;
+	let next = 0;
+	const worker = async () => {
+		while (next < handles.length) {
+			const h = handles[next++];
+			for (let attempt = 0; attempt < 3; attempt++) {
+				try {
+					await h.increment(1);
+					ok++;
+					break;
+				} catch (e) {
+					errors.push(errText(e));
+				}
+			}
+		}
+	};
+	await Promise.all(Array.from({ length: cfg.callers }, worker));
+	if (ok < handles.length)
+		throw new Error(`warm-up: ${handles.length - ok} of ${handles.length} actors could not be created (first error: ${errors[0]})`);
+	return handles;
+}
+
 async function concurrent() {
-	const handles = [];
-	for (let i = 0; i < cfg.actors; i++) handles.push(handle(`${cfg.run_id}-conc-${i}`));
-	for (const h of handles) await h.increment(1);
+	const handles = await warmActors(Array.from({ length: cfg.actors }, (_, i) => `${cfg.run_id}-conc-${i}`));
 	const reps = [];
 	for (let r = 0; r < cfg.reps; r++) {
 		const latencies = [];
@@ -111,22 +135,28 @@ async function broadcast() {
 	const conns = [];
 	const start = now();
 	try {
-		for (let i = 0; i < cfg.clients; i++) {
+		// Open a few at a time; an action on each proves it is subscribed and live.
+		const batch = 16;
+		for (let first = 0; first < cfg.clients; first += batch) {
 			if ((now() - start) / 1000 > cfg.connect_budget_s)
-				throw new Error(`connected only ${i} of ${cfg.clients} clients in ${cfg.connect_budget_s} s`);
-			const conn = handle(key).connect();
-			conn.on("newCount", (value) => {
-				if (value === expected && !received.has(i)) {
-					received.set(i, now());
-					if (received.size === cfg.clients) resolveDone();
-				}
-			});
-			conns.push(conn);
+				throw new Error(`connected only ${first} of ${cfg.clients} clients in ${cfg.connect_budget_s} s`);
+			const opened = [];
+			for (let i = first; i < Math.min(cfg.clients, first + batch); i++) {
+				const conn = handle(key).connect();
+				conn.on("newCount", (value) => {
+					if (value === expected && !received.has(i)) {
+						received.set(i, now());
+						if (received.size === cfg.clients) resolveDone();
+					}
+				});
+				opened.push(conn);
+				conns.push(conn);
+			}
+			await Promise.all(opened.map((c) => c.increment(0)));
 		}
-		// Connections open lazily; an action on each proves it is subscribed and live.
-		await Promise.all(conns.map((c) => c.increment(0)));
 		const reps = [];
 		for (let r = 0; r <= cfg.broadcasts; r++) {
+			expected = -1; // nothing matches while the current value is read
 			received.clear();
 			expected = (await trigger.increment(0)) + 1;
 			const done = new Promise((res) => {
@@ -152,9 +182,7 @@ async function broadcast() {
 }
 
 async function coldWake() {
-	const handles = [];
-	for (let i = 0; i < cfg.wakes; i++) handles.push(handle(`${cfg.run_id}-sleepy-${i}`, true));
-	for (const h of handles) await h.increment(1);
+	const handles = await warmActors(Array.from({ length: cfg.wakes }, (_, i) => `${cfg.run_id}-sleepy-${i}`), true);
 	await new Promise((res) => setTimeout(res, cfg.sleep_wait_s * 1000));
 	const latencies = [];
 	const errors = [];
