@@ -14,6 +14,7 @@ __all__ = [
     "DEFAULT_ACTION_TIMEOUT",
     "DEFAULT_HOOK_TIMEOUT",
     "DEFAULT_MAX_QUEUE",
+    "DEFAULT_RECONNECT_GRACE",
     "DEFAULT_MAX_SCHEDULES",
     "DEFAULT_SLEEP_GRACE",
     "DEFAULT_SLEEP_TIMEOUT",
@@ -26,6 +27,7 @@ DEFAULT_SLEEP_GRACE = 15.0
 DEFAULT_ACTION_TIMEOUT = 60.0
 DEFAULT_HOOK_TIMEOUT = 5.0
 DEFAULT_MAX_QUEUE = 1_000
+DEFAULT_RECONNECT_GRACE = 30.0
 DEFAULT_MAX_SCHEDULES = 1_000
 
 
@@ -43,6 +45,8 @@ class ActorOptions:
       persisted at most once per interval and replies are not held.
     - ``no_sleep``: never sleep for idleness.
     - ``max_connections``: live connections per actor (``None``: unlimited).
+    - ``reconnect_grace``: seconds a connection whose socket broke waits for its client to
+      resume it (same id, state, subscriptions) before ``on_disconnect`` runs.
     - ``max_queue``: calls waiting for their turn before new ones get ``overloaded``.
     - ``max_schedules``: pending scheduled calls per actor.
     - ``schedule_max_retries`` / ``schedule_retry_base``: a scheduled call that raises is
@@ -57,6 +61,7 @@ class ActorOptions:
     no_sleep: bool = False
     max_connections: int | None = None
     max_queue: int = DEFAULT_MAX_QUEUE
+    reconnect_grace: float = DEFAULT_RECONNECT_GRACE
     max_schedules: int = DEFAULT_MAX_SCHEDULES
     schedule_max_retries: int = 6
     schedule_retry_base: float = 2.0
@@ -85,4 +90,9 @@ class Limits:
     max_params_bytes: int = 4 * 1024
     max_message_bytes: int = 64 * 1024
     max_outgoing_message_bytes: int = 1024 * 1024
+    # Per connection: outgoing bytes queued for a slow client, actions awaiting their reply,
+    # event subscriptions.
+    max_conn_buffer_bytes: int = 1024 * 1024
+    max_conn_pending_actions: int = 64
+    max_subscriptions: int = 1000
     max_request_body_bytes: int = 4 * 1024 * 1024  # raw HTTP bodies for on_request

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, ParamSpec, TypeVar, overload
 
 from actorkit.errors import ActorError, Code
@@ -202,6 +203,12 @@ class Actor:
     def conn(self) -> Any:
         """The connection that made the current call; ``None`` for a stateless call."""
         return self._ak.current_conn()
+
+    @property
+    def conns(self) -> Mapping[str, Any]:
+        """Live connections by id (each has ``id``, ``params``, ``state``, ``send``,
+        ``disconnect``); includes connections whose client is reconnecting."""
+        return MappingProxyType(self._ak.conns)
 
     @property
     def schedule(self) -> Schedule:

@@ -26,6 +26,7 @@ import msgspec
 
 from actorkit._runtime import context
 from actorkit._runtime.actor import _NO_STATE, Actor
+from actorkit._runtime.connections import ConnectionManager
 from actorkit._runtime.definition import ActionSpec, ActorDefinition
 from actorkit._runtime.schedule import Schedule, ScheduledCall, ScheduleFiring, current_firing
 from actorkit._runtime.state import (
@@ -98,6 +99,7 @@ class ActorInstance:
         self.actor._ak = self
         self.actor.vars = None
         self.conns: dict[str, Any] = {}
+        self.connections = ConnectionManager(self)
         self.schedule = Schedule(self)
         self.last_active = node.clock.now()
 
@@ -157,6 +159,7 @@ class ActorInstance:
             if batch.puts or batch.mark_initialized:
                 await self._submit(batch)
         self._transition(Lifecycle.AWAKE)
+        self.connections.restore(data)
         self.last_active = self.node.clock.now()
         self.schedule.arm()
         if "run" in d.hooks:
@@ -269,6 +272,7 @@ class ActorInstance:
         try:
             yield True
         finally:
+            self.connections.on_turn_end()
             context.call_chain.reset(token)
             self._active_turn = None
             self._lock.release()
@@ -468,6 +472,7 @@ class ActorInstance:
         self.schedule.calls = snapshot.schedules
         self.schedule.alarm_dirty = snapshot.alarm_dirty
         self._destroy_requested = False
+        self.connections.on_rollback()
         self._sleep_requested = False
 
     def stage(self, key: bytes, value: bytes | None) -> None:
@@ -481,6 +486,7 @@ class ActorInstance:
         encoded. In relaxed mode state is written later by a timer.
         """
         d = self.definition
+        self.connections.stage_changes()
         encoded: bytes | None = None
         if d.has_state:
             encoded = encode_state(self.actor.__dict__["_ak_state"])
@@ -622,10 +628,7 @@ class ActorInstance:
     # -- events, background work -----------------------------------------------------------
 
     def broadcast(self, event: str, args: tuple[Any, ...]) -> None:
-        for conn in list(self.conns.values()):
-            deliver = getattr(conn, "deliver", None)
-            if deliver is not None:
-                deliver(event, args)
+        self.connections.broadcast(event, args)
 
     def keep_awake(self, awaitable: Awaitable[T]) -> Awaitable[T]:
         future = asyncio.ensure_future(awaitable)

@@ -22,6 +22,7 @@ from actorkit.errors import ActorError, Code
 from actorkit.protocol.keys import Key, KeyLike, normalize_key
 
 if TYPE_CHECKING:
+    from actorkit.client.connection import ActorConnection
     import httpx
 
 __all__ = ["ActorHandle", "AsyncClient"]
@@ -115,6 +116,21 @@ class ActorHandle(Generic[A]):
                 return msgspec.convert(output, ret)
         return output
 
+    def connect(self, params: Any = None) -> ActorConnection[A]:
+        """A live connection (actions, events); use ``async with handle.connect(...) as conn``.
+
+        ``params`` go to ``on_before_connect`` / ``create_conn_state`` (default: the handle's).
+        """
+        from actorkit.client.connection import ActorConnection
+
+        opener = getattr(self._client._transport, "open_link", None)
+        if opener is None:
+            from actorkit.client.websocket import websocket_opener
+
+            assert self._client.url is not None
+            opener = websocket_opener(self._client.url)
+        return ActorConnection(self, self.params if params is None else params, opener)
+
     async def destroy(self) -> None:
         """Destroy the actor and all its data."""
         await self._client._transport.destroy(await self.resolve())
@@ -159,6 +175,7 @@ class AsyncClient:
         self._transport = transport
         self.url = url
         self._started = False
+        self._connections: set[ActorConnection[Any]] = set()
 
     async def __aenter__(self) -> AsyncClient:
         await self._ensure_started()
@@ -179,6 +196,8 @@ class AsyncClient:
 
     async def aclose(self) -> None:
         """Close connections (and, for a test client, stop its in-process actors)."""
+        for conn in list(self._connections):
+            await conn.aclose()
         if self._started:
             self._started = False
             await self._transport.aclose()

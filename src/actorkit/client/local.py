@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from actorkit.client.connection import LinkClosed
 from actorkit.client.transport import ResolveMode
 from actorkit.errors import validation_error
+from actorkit.protocol.messages import MSGPACK_SUBPROTOCOL, Codec, codec_for
 
 if TYPE_CHECKING:
     from actorkit._runtime.node import Node
 
-__all__ = ["LocalTransport", "record_to_dict"]
+__all__ = ["LocalLink", "LocalTransport", "record_to_dict"]
 
 
 def record_to_dict(record: Any) -> dict[str, Any]:
@@ -64,8 +67,66 @@ class LocalTransport:
     async def destroy(self, actor_id: str) -> None:
         await self.node.destroy(actor_id)
 
+    async def open_link(self, actor_id: str) -> LocalLink:
+        """An in-process socket for ``handle.connect()`` (msgpack frames, as on the wire)."""
+        return LocalLink(self.node, actor_id, codec_for(MSGPACK_SUBPROTOCOL))
+
     async def list_actors(
         self, name: str | None, after: str | None, limit: int
     ) -> list[dict[str, Any]]:
         records = await self.node.list_actors(name, after=after, limit=limit)
         return [record_to_dict(r) for r in records]
+
+
+class LocalLink:
+    """An in-process socket to a node's connection session (same frames as a WebSocket)."""
+
+    def __init__(self, node: Node, actor_id: str, codec: Codec) -> None:
+        from actorkit._runtime.sessions import ConnectionSession, QueuePipe
+
+        self.codec = codec
+        self._inbox: asyncio.Queue[bytes | LinkClosed] = asyncio.Queue()
+        self._incoming: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._closed: LinkClosed | None = None
+        pipe = QueuePipe(codec, node.limits.max_conn_buffer_bytes, self._deliver, self._shut)
+        self._session = ConnectionSession(node, actor_id, pipe)
+        self._tasks = [
+            pipe.start(),
+            asyncio.ensure_future(self._serve()),
+        ]
+
+    async def _serve(self) -> None:
+        while (frame := await self._incoming.get()) is not None:
+            await self._session.feed(frame)
+
+    async def _deliver(self, data: bytes) -> None:
+        self._inbox.put_nowait(data)
+
+    async def _shut(self, code: int, reason: str) -> None:
+        """The server closed the socket."""
+        if self._closed is None:
+            self._closed = LinkClosed(code, reason)
+            self._inbox.put_nowait(self._closed)
+            self._incoming.put_nowait(None)
+            self._session.closed(clean=False)
+
+    async def send(self, data: bytes) -> None:
+        if self._closed is not None:
+            raise self._closed
+        self._incoming.put_nowait(data)
+
+    async def recv(self) -> bytes | str:
+        item = await self._inbox.get()
+        if isinstance(item, LinkClosed):
+            self._inbox.put_nowait(item)
+            raise item
+        return item
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        """The client closes the socket (``1000``/``1001``: a goodbye, not a breakage)."""
+        if self._closed is None:
+            self._closed = LinkClosed(code, reason)
+            self._inbox.put_nowait(self._closed)
+            self._incoming.put_nowait(None)
+            self._session.closed(clean=code in (1000, 1001))
+        await asyncio.gather(self._tasks[1], return_exceptions=True)

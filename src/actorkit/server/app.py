@@ -25,6 +25,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from actorkit.errors import ActorError, Code
+from actorkit.server.connect import connect_routes
 from actorkit.server.encoding import error_response
 from actorkit.server.errors import method_not_allowed, route_not_found
 from actorkit.server.routes_actors import actor_routes
@@ -39,7 +40,7 @@ RouteFactory = Callable[["Node", Callable[[], Awaitable[None]]], Sequence[BaseRo
 
 # Each factory gets the node and an ``ensure_started()`` coroutine function to await before
 # touching the node. Append to add routes to every app built afterwards.
-ROUTE_FACTORIES: list[RouteFactory] = [system_routes, actor_routes]
+ROUTE_FACTORIES: list[RouteFactory] = [system_routes, actor_routes, connect_routes]
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

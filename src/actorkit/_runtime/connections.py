@@ -1,0 +1,514 @@
+"""Connections as the actor sees them: ``self.conn``, ``self.conns``, events, resume.
+
+Invariants:
+- A connection is in ``ActorInstance.conns`` from the end of a successful connect flow
+  (``on_before_connect → create_conn_state → on_connect``, one atomic turn) until
+  ``on_disconnect`` has run. A rejected connect never reaches ``on_connect`` and leaves no
+  trace (the turn is rolled back).
+- A connection whose socket broke is *detached*, not gone: it keeps its id, state and
+  subscriptions and buffers its events (bounded) for ``reconnect_grace`` seconds, so a client
+  can resume it. Its record (id, token, params, state, subscriptions) is persisted under
+  ``conn/<id>``, so a restarted server resumes it too.
+- Events obey the output gate: an event sent inside a turn is released only once the writes
+  of that turn are durable, and is dropped if the turn rolls back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import secrets
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+import msgspec
+
+from actorkit._runtime import context
+from actorkit.errors import ActorError, Code, too_large
+from actorkit.protocol.messages import (
+    CLOSE_ACTOR_DESTROYED,
+    CLOSE_DISCONNECTED,
+    CLOSE_REPLACED,
+    CLOSE_RESTARTING,
+    Codec,
+    Event,
+)
+from actorkit.storage.base import WriteBatch
+
+if TYPE_CHECKING:
+    from actorkit._runtime.instance import ActorInstance
+
+__all__ = ["CONN_PREFIX", "Connection", "ConnectionManager", "Pipe"]
+
+T = TypeVar("T")
+
+CONN_PREFIX = b"conn/"
+
+_record_encoder = msgspec.msgpack.Encoder()
+
+
+class ConnRecord(msgspec.Struct):
+    """What is persisted per connection (``conn/<id>`` in the actor's data)."""
+
+    id: str
+    token: str
+    params: Any
+    state: Any
+    subscriptions: list[str]
+    created_at: float
+
+
+_record_decoder = msgspec.msgpack.Decoder(ConnRecord)
+
+
+class Pipe(Protocol):
+    """The server end of one socket: bounded outgoing bytes in the socket's codec."""
+
+    codec: Codec
+
+    def write(self, data: bytes) -> bool:
+        """Queue ``data``; False when the outgoing bound was hit (the pipe then closes)."""
+        ...
+
+    def close(self, code: int, reason: str) -> None: ...
+
+
+class Connection:
+    """One client connection to an actor (``self.conn`` in an action, items of ``self.conns``).
+
+    Example::
+
+        @action
+        def whisper(self, to: str, text: str) -> None:
+            self.conns[to].send("whisper", {"from": self.conn.id, "text": text})
+    """
+
+    def __init__(
+        self,
+        manager: ConnectionManager,
+        conn_id: str,
+        token: str,
+        params: Any,
+        state: Any,
+        subscriptions: set[str],
+        created_at: float,
+    ) -> None:
+        self._manager = manager
+        self.id = conn_id
+        self.params = params
+        self._state = state
+        self.subscriptions = subscriptions
+        self.created_at = created_at
+        self._token = token
+        self._pipe: Pipe | None = None
+        self._backlog: list[Event] = []  # events for a detached connection
+        self._backlog_bytes = 0
+        self._persisted: bytes | None = None
+
+    def __repr__(self) -> str:
+        return f"<Connection {self.id} {'connected' if self.connected else 'detached'}>"
+
+    @property
+    def state(self) -> Any:
+        """This connection's state (from ``create_conn_state``); persisted like actor state."""
+        self._manager._dirty.add(self.id)
+        return self._state
+
+    @state.setter
+    def state(self, value: Any) -> None:
+        self._manager._dirty.add(self.id)
+        self._state = value
+
+    @property
+    def connected(self) -> bool:
+        """True while a socket is attached (False while the client is reconnecting)."""
+        return self._pipe is not None
+
+    def send(self, event: str, *args: Any) -> None:
+        """Send ``event`` to this connection only (whether or not it subscribed)."""
+        self._manager.emit(event, args, [self])
+
+    def disconnect(self, reason: str = "disconnected") -> None:
+        """Close this connection; the client does not reconnect. ``on_disconnect`` runs."""
+        self._manager.disconnect_soon(self, reason)
+
+    # -- used by the manager --------------------------------------------------------------
+
+    def _push(self, event: Event, cache: dict[str, bytes]) -> None:
+        pipe = self._pipe
+        if pipe is None:
+            self._buffer(event)
+            return
+        codec = pipe.codec
+        data = cache.get(codec.subprotocol)
+        if data is None:
+            data = cache[codec.subprotocol] = codec.encode(event)
+        pipe.write(data)
+
+    def _buffer(self, event: Event) -> None:
+        size = 64 + len(_record_encoder.encode(event.args))
+        self._backlog_bytes += size
+        if self._backlog_bytes > self._manager.buffer_limit:
+            # The client is too far behind to catch up: give the connection up.
+            self._backlog.clear()
+            self._manager.drop_soon(self)
+            return
+        self._backlog.append(event)
+
+    def _record(self) -> bytes:
+        return _record_encoder.encode(
+            ConnRecord(
+                self.id,
+                self._token,
+                self.params,
+                self._state,
+                sorted(self.subscriptions),
+                self.created_at,
+            )
+        )
+
+    async def close_for_stop(self, destroy: bool) -> None:
+        """The actor is stopping: close the socket (the record stays for a resume on wake)."""
+        self._manager._cancel_timer(self.id)
+        if self._pipe is not None:
+            code = CLOSE_ACTOR_DESTROYED if destroy else CLOSE_RESTARTING
+            self._pipe.close(code, "actor destroyed" if destroy else "actor is restarting")
+            self._pipe = None
+
+
+class ConnectionManager:
+    """The connections of one ``ActorInstance`` (its ``conns`` dict) and their events."""
+
+    def __init__(self, inst: ActorInstance) -> None:
+        self.inst = inst
+        self.conns: dict[str, Connection] = inst.conns
+        self._dirty: set[str] = set()
+        self._held: list[tuple[Event, list[Connection] | None]] = []
+        self._timers: dict[str, asyncio.Task[None]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def grace(self) -> float:
+        return self.inst.definition.options.reconnect_grace
+
+    @property
+    def buffer_limit(self) -> int:
+        return self.inst.node.limits.max_conn_buffer_bytes
+
+    # -- connect, resume, detach, drop ------------------------------------------------------
+
+    def restore(self, data: dict[bytes, bytes]) -> None:
+        """On wake: connections persisted by an earlier instance wait (detached) for a resume."""
+        for key, value in data.items():
+            if not key.startswith(CONN_PREFIX):
+                continue
+            try:
+                rec = _record_decoder.decode(value)
+            except msgspec.DecodeError:
+                self.inst.log.warning("dropping unreadable connection record %r", key)
+                continue
+            conn = Connection(
+                self, rec.id, rec.token, rec.params, rec.state, set(rec.subscriptions),
+                rec.created_at,
+            )
+            conn._persisted = value
+            self.conns[conn.id] = conn
+            self._start_timer(conn)
+
+    async def connect(self, params: Any, subscriptions: list[str] | None) -> Connection:
+        """Run the connect flow in one turn; raises the hook's error to reject.
+
+        The caller sends its welcome, then ``attach``es a socket.
+        """
+        inst = self.inst
+        hooks = inst.definition.hooks
+        limit = inst.definition.options.max_connections
+        if limit is not None and len(self.conns) >= limit:
+            raise ActorError(
+                "connection",
+                Code.OVERLOADED,
+                f"actor has reached max_connections ({limit})",
+                {"max_connections": limit},
+            )
+        conn = Connection(
+            self, uuid.uuid4().hex, secrets.token_urlsafe(24), params, None,
+            set(subscriptions or ()), time.time(),
+        )
+
+        async def flow() -> None:
+            if "on_before_connect" in hooks:
+                await inst._hook("on_before_connect", params)
+            if "create_conn_state" in hooks:
+                conn._state = await inst._hook("create_conn_state", params)
+            self.conns[conn.id] = conn
+            self._dirty.add(conn.id)
+            if "on_connect" in hooks:
+                with as_current(inst.id, conn):
+                    await inst._hook("on_connect", conn)
+
+        try:
+            await self.in_turn(flow)
+        except BaseException:
+            if self.conns.get(conn.id) is conn:
+                del self.conns[conn.id]
+            self._dirty.discard(conn.id)
+            raise
+        return conn
+
+    def find(self, conn_id: str | None, token: str | None) -> Connection | None:
+        """The connection a client asks to resume, if it exists and the token matches."""
+        if not conn_id or not token:
+            return None
+        conn = self.conns.get(conn_id)
+        if conn is None or not hmac.compare_digest(conn._token, token):
+            return None
+        return conn
+
+    async def resume(
+        self, conn: Connection, params: Any, pipe: Pipe, subscriptions: list[str] | None
+    ) -> None:
+        """Attach a new socket to ``conn``. ``on_before_connect`` checks the new params."""
+        self._cancel_timer(conn.id)
+        if "on_before_connect" in self.inst.definition.hooks:
+            try:
+                await self.inst._hook("on_before_connect", params)
+            except BaseException:
+                if conn._pipe is None and self.conns.get(conn.id) is conn:
+                    self._start_timer(conn)
+                raise
+        if self.conns.get(conn.id) is not conn:
+            raise ActorError("connection", Code.CONNECTION_LOST, "connection was closed")
+        self._cancel_timer(conn.id)
+        if conn._pipe is not None and conn._pipe is not pipe:
+            conn._pipe.close(CLOSE_REPLACED, "resumed on another socket")
+            conn._pipe = None
+        conn.params = params
+        if subscriptions is not None:
+            conn.subscriptions = set(subscriptions)
+        self.persist_soon(conn)
+
+    def attach(self, conn: Connection, pipe: Pipe) -> None:
+        """Route ``conn``'s events to ``pipe``, starting with those buffered while detached."""
+        self._cancel_timer(conn.id)
+        conn._pipe = pipe
+        backlog, conn._backlog, conn._backlog_bytes = conn._backlog, [], 0
+        for event in backlog:
+            conn._push(event, {})
+
+    def detach(self, conn: Connection, pipe: Pipe, *, clean: bool) -> None:
+        """The socket ``pipe`` went away. Clean close: drop now; otherwise wait for a resume."""
+        if conn._pipe is not pipe:
+            return  # already replaced by a resumed socket
+        conn._pipe = None
+        if self.conns.get(conn.id) is not conn:
+            return
+        if clean:
+            self.drop_soon(conn)
+        else:
+            self._start_timer(conn)
+
+    def drop_soon(self, conn: Connection) -> None:
+        self._spawn(self.drop(conn))
+
+    def disconnect_soon(self, conn: Connection, reason: str) -> None:
+        if conn._pipe is not None:
+            conn._pipe.close(CLOSE_DISCONNECTED, reason)
+            conn._pipe = None
+        self.drop_soon(conn)
+
+    async def drop(self, conn: Connection) -> None:
+        """The client is gone for good: run ``on_disconnect`` and forget the connection."""
+        self._cancel_timer(conn.id)
+        if self.conns.get(conn.id) is not conn:
+            return
+        inst = self.inst
+        if not inst.serving:
+            return  # stopping: the record stays and the next wake decides
+        del self.conns[conn.id]
+        self._dirty.discard(conn.id)
+
+        async def flow() -> None:
+            if "on_disconnect" in inst.definition.hooks:
+                with as_current(inst.id, conn):
+                    await inst._hook("on_disconnect", conn)
+            inst.stage(CONN_PREFIX + conn.id.encode(), None)
+
+        try:
+            await self.in_turn(flow)
+        except Exception as exc:  # the hook failed, or the actor began to stop meanwhile
+            inst.log.warning("on_disconnect of %s did not complete: %r", conn.id, exc)
+            if inst.serving:
+                self._write({CONN_PREFIX + conn.id.encode(): None})
+
+    def _start_timer(self, conn: Connection) -> None:
+        self._cancel_timer(conn.id)
+
+        async def expire() -> None:
+            await self.inst.node.clock.sleep(self.grace)
+            self._timers.pop(conn.id, None)
+            await self.drop(conn)
+
+        self._timers[conn.id] = self._spawn(expire())
+
+    def _cancel_timer(self, conn_id: str) -> None:
+        timer = self._timers.pop(conn_id, None)
+        if timer is not None and timer is not asyncio.current_task():
+            timer.cancel()
+
+    def _spawn(self, coro: Awaitable[T]) -> asyncio.Task[T]:
+        task: asyncio.Task[T] = asyncio.ensure_future(coro)  # type: ignore[assignment]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # -- subscriptions and persistence --------------------------------------------------------
+
+    def subscribe(self, conn: Connection, event: str, on: bool) -> None:
+        before = len(conn.subscriptions)
+        if on:
+            limit = self.inst.node.limits.max_subscriptions
+            if event not in conn.subscriptions and before >= limit:
+                raise ActorError(
+                    "request",
+                    Code.OVERLOADED,
+                    f"a connection may subscribe to at most {limit} events",
+                    {"limit": limit},
+                )
+            conn.subscriptions.add(event)
+        else:
+            conn.subscriptions.discard(event)
+        if len(conn.subscriptions) != before:
+            self.persist_soon(conn)
+
+    def persist_soon(self, conn: Connection) -> None:
+        """Write ``conn``'s record now, outside any turn (subscriptions, resume)."""
+        if not self.inst.serving or self.conns.get(conn.id) is not conn:
+            return
+        data = conn._record()
+        if data != conn._persisted:
+            conn._persisted = data
+            self._write({CONN_PREFIX + conn.id.encode(): data})
+
+    def _write(self, puts: dict[bytes, bytes | None]) -> None:
+        inst = self.inst
+        batch = WriteBatch(inst.id, inst.epoch)
+        for key, value in puts.items():
+            if value is None:
+                batch.deletes.add(key)
+            else:
+                batch.puts[key] = value
+        inst._last_write = inst._submit_nowait(batch)
+
+    def stage_changes(self) -> None:
+        """Stage the records of connections whose state may have changed (turn's batch)."""
+        if not self._dirty:
+            return
+        dirty, self._dirty = self._dirty, set()
+        for conn_id in dirty:
+            conn = self.conns.get(conn_id)
+            if conn is None:
+                continue
+            try:
+                data = conn._record()
+            except (TypeError, ValueError, OverflowError) as exc:
+                raise ActorError(
+                    "actor",
+                    Code.STATE_NOT_SERIALIZABLE,
+                    f"connection state cannot be serialized: {exc}",
+                ) from None
+            if data != conn._persisted:
+                conn._persisted = data
+                self.inst.stage(CONN_PREFIX + conn_id.encode(), data)
+
+    async def in_turn(self, body: Callable[[], Awaitable[T]]) -> T:
+        """Run ``body`` as one atomic turn of the actor (rolled back if it raises)."""
+        inst = self.inst
+        async with inst._turn() as own:
+            inst._check_serving()
+            snapshot = inst._snapshot() if own else None
+            try:
+                result = await body()
+                await inst._persist_changes()
+            except BaseException:
+                if snapshot is not None:
+                    inst._restore(snapshot)
+                raise
+        await inst._gate()
+        return result
+
+    # -- events and the output gate -------------------------------------------------------------
+
+    def broadcast(self, event: str, args: tuple[Any, ...]) -> None:
+        self.emit(event, args, None)
+
+    def emit(self, event: str, args: tuple[Any, ...], targets: list[Connection] | None) -> None:
+        """Send ``event`` to ``targets`` (None: every subscriber), through the output gate."""
+        if not isinstance(event, str):
+            raise TypeError("event name must be a string")
+        try:
+            msg = Event(event, msgspec.to_builtins(list(args)))
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ActorError(
+                "actor", Code.VALIDATION_ERROR, f"event arguments cannot be serialized: {exc}"
+            ) from None
+        limit = self.inst.node.limits.max_outgoing_message_bytes
+        size = len(_record_encoder.encode(msg))
+        if size > limit:
+            raise too_large(f"event {event!r} is {size} bytes; the limit is {limit}", limit)
+        inst = self.inst
+        if inst._active_turn is not None and inst._active_turn in context.call_chain.get():
+            self._held.append((msg, targets))  # released when this turn's writes are durable
+        else:
+            self._release_after([(msg, targets)], inst._last_write)
+
+    def on_turn_end(self) -> None:
+        """Called as a turn ends: its events go out once its writes are durable."""
+        if self._held:
+            held, self._held = self._held, []
+            self._release_after(held, self.inst._last_write)
+
+    def on_rollback(self) -> None:
+        self._held.clear()
+
+    def _release_after(
+        self, items: list[tuple[Event, list[Connection] | None]], write: Any
+    ) -> None:
+        if write is None or write.done():
+            if write is None or write.cancelled() or write.exception() is None:
+                self._deliver(items)
+            return
+
+        def done(future: asyncio.Future[None]) -> None:
+            if not future.cancelled() and future.exception() is None:
+                self._deliver(items)
+
+        write.add_done_callback(done)
+
+    def _deliver(self, items: list[tuple[Event, list[Connection] | None]]) -> None:
+        for msg, targets in items:
+            cache: dict[str, bytes] = {}
+            for conn in self._targets(msg.name, targets):
+                conn._push(msg, cache)
+
+    def _targets(self, event: str, targets: list[Connection] | None) -> Iterator[Connection]:
+        if targets is not None:
+            yield from (c for c in targets if self.conns.get(c.id) is c)
+            return
+        for conn in list(self.conns.values()):
+            if event in conn.subscriptions:
+                yield conn
+
+
+class as_current:  # noqa: N801 - used like a function
+    """Make ``conn`` the current connection (``self.conn``) inside a hook."""
+
+    def __init__(self, actor_id: str, conn: Connection) -> None:
+        self._value = (actor_id, conn)
+
+    def __enter__(self) -> None:
+        self._token = context.current_conn.set(self._value)
+
+    def __exit__(self, *exc: object) -> None:
+        context.current_conn.reset(self._token)

@@ -1,0 +1,294 @@
+"""``ConnectionSession``: the server side of the connection protocol, for any socket.
+
+A transport (the WebSocket route, or the in-process link of ``registry.test_client()``)
+feeds each incoming frame to ``feed`` in order and calls ``closed`` once; the session
+answers through a ``QueuePipe``, whose outgoing bytes are bounded (a consumer that falls
+behind is closed with ``CLOSE_SLOW_CONSUMER`` rather than growing memory).
+
+Invariants:
+- Nothing but ``init`` is served before ``init``; actions run concurrently (the actor
+  still runs them one at a time), at most ``Limits.max_conn_pending_actions`` per socket.
+- A bad frame is answered with an ``error`` (or, for an oversized frame, a close with
+  ``CLOSE_TOO_LARGE``) and never reaches the actor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from actorkit._runtime.connections import Connection
+from actorkit.errors import ActorError, Code, internal_error, invalid_request, too_large
+from actorkit.protocol.messages import (
+    CLOSE_PROTOCOL_ERROR,
+    CLOSE_REJECTED,
+    CLOSE_SLOW_CONSUMER,
+    CLOSE_TOO_LARGE,
+    ActionRequest,
+    ActionResponse,
+    Codec,
+    Error,
+    Init,
+    Ping,
+    Pong,
+    Subscribe,
+    Unsubscribe,
+    Welcome,
+)
+
+if TYPE_CHECKING:
+    from actorkit._runtime.instance import ActorInstance
+    from actorkit._runtime.node import Node
+
+__all__ = ["DEFAULT_PING_INTERVAL", "ConnectionSession", "QueuePipe"]
+
+log = logging.getLogger("actorkit.connections")
+
+DEFAULT_PING_INTERVAL = 15.0
+_params_encoder = msgspec.msgpack.Encoder()
+
+
+class QueuePipe:
+    """Outgoing frames of one socket, bounded in bytes, written by ``run()`` in order."""
+
+    def __init__(
+        self,
+        codec: Codec,
+        limit: int,
+        send: Callable[[bytes], Awaitable[None]],
+        close: Callable[[int, str], Awaitable[None]],
+    ) -> None:
+        self.codec = codec
+        self.limit = limit
+        self._send = send
+        self._close = close
+        self._queue: deque[bytes] = deque()
+        self._bytes = 0
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._sending = False
+        self.closing: tuple[int, str] | None = None
+
+    def start(self) -> asyncio.Task[None]:
+        """Start writing frames in the background; the task ends once the socket is closed."""
+        self._task = asyncio.ensure_future(self.run())
+        return self._task
+
+    @property
+    def buffered(self) -> int:
+        return self._bytes
+
+    def write(self, data: bytes) -> bool:
+        if self.closing is not None:
+            return False
+        if self._bytes + len(data) > self.limit:
+            self._queue.clear()
+            self._bytes = 0
+            self.close(CLOSE_SLOW_CONSUMER, "slow consumer: outgoing buffer full")
+            if self._sending and self._task is not None:
+                # The writer is stuck on a socket the client does not read: abandon the send.
+                self._task.cancel()
+                self._task = asyncio.ensure_future(self._close(*self.closing))  # type: ignore[misc]
+            return False
+        self._queue.append(data)
+        self._bytes += len(data)
+        self._wake.set()
+        return True
+
+    def close(self, code: int, reason: str) -> None:
+        """Close after the frames already queued have been sent."""
+        if self.closing is None:
+            self.closing = (code, reason)
+            self._wake.set()
+
+    async def run(self) -> None:
+        """Send queued frames until closed; then close the socket."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._queue:
+                data = self._queue.popleft()
+                self._bytes -= len(data)
+                self._sending = True
+                await self._send(data)
+                self._sending = False
+            if self.closing is not None:
+                await self._close(*self.closing)
+                return
+
+
+class ConnectionSession:
+    """Serves the connection protocol on one socket to the actor ``actor_id``."""
+
+    def __init__(self, node: Node, actor_id: str, pipe: QueuePipe) -> None:
+        self.node = node
+        self.actor_id = actor_id
+        self.pipe = pipe
+        self.codec = pipe.codec
+        self.limits = node.limits
+        self.conn: Connection | None = None
+        self.inst: ActorInstance | None = None
+        self.last_seen = time.monotonic()
+        self.ping_interval = DEFAULT_PING_INTERVAL
+        self._pending: set[asyncio.Task[None]] = set()
+
+    # -- incoming ---------------------------------------------------------------------------
+
+    async def feed(self, data: bytes | str) -> None:
+        """Handle one incoming frame."""
+        self.last_seen = time.monotonic()
+        limit = self.limits.max_message_bytes
+        size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8", "replace"))
+        if size > limit:
+            self._error(None, too_large(f"message is {size} bytes; the limit is {limit}", limit))
+            self.pipe.close(CLOSE_TOO_LARGE, "message_too_large")
+            return
+        try:
+            msg = self.codec.decode_client(data)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            self._error(None, invalid_request(f"malformed message: {exc}"))
+            return
+        if isinstance(msg, ActionRequest):
+            self._action(msg)
+        elif isinstance(msg, Subscribe | Unsubscribe):
+            self._subscribe(msg.event, isinstance(msg, Subscribe))
+        elif isinstance(msg, Ping):
+            self.pipe.write(self.codec.encode(Pong(msg.ts)))
+        elif isinstance(msg, Init):
+            await self._init(msg)
+
+    async def _init(self, msg: Init) -> None:
+        if self.conn is not None:
+            self._error(None, invalid_request("init was already sent on this socket"))
+            self.pipe.close(CLOSE_PROTOCOL_ERROR, "duplicate init")
+            return
+        params = {} if msg.params is None else msg.params
+        try:
+            self._check_params(params)
+            conn, resumed = await self._open(msg, params)
+        except ActorError as err:
+            self._error(None, err)
+            self.pipe.close(CLOSE_REJECTED, err.code)
+            return
+        except Exception:
+            log.exception("connect to %s failed", self.actor_id)
+            self._error(None, internal_error())
+            self.pipe.close(CLOSE_REJECTED, Code.INTERNAL_ERROR)
+            return
+        assert self.inst is not None
+        self.conn = conn
+        welcome = Welcome(
+            conn.id, conn._token, self.actor_id, resumed, sorted(conn.subscriptions),
+            self.ping_interval,
+        )
+        self.pipe.write(self.codec.encode(welcome))
+        self.inst.connections.attach(conn, self.pipe)
+
+    def _check_params(self, params: Any) -> None:
+        try:
+            size = len(_params_encoder.encode(params))
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise invalid_request(f"params cannot be serialized: {exc}") from None
+        limit = self.limits.max_params_bytes
+        if size > limit:
+            raise too_large(f"connection params are {size} bytes; the limit is {limit}", limit)
+
+    async def _open(self, msg: Init, params: Any) -> tuple[Connection, bool]:
+        from actorkit._runtime.instance import Retry
+
+        for _ in range(100):
+            inst = await self.node.instance(self.actor_id)
+            mgr = inst.connections
+            try:
+                existing = mgr.find(msg.conn_id, msg.token)
+                if existing is not None:
+                    try:
+                        await mgr.resume(existing, params, self.pipe, msg.subscriptions)
+                        self.inst = inst
+                        return existing, True
+                    except ActorError as err:
+                        if err.code != Code.CONNECTION_LOST:
+                            raise
+                conn = await mgr.connect(params, msg.subscriptions)
+                self.inst = inst
+                return conn, False
+            except Retry:
+                continue
+        raise ActorError("actor", Code.ACTOR_STOPPING, "actor kept stopping; try again")
+
+    def _action(self, msg: ActionRequest) -> None:
+        if self.conn is None:
+            self._error(msg.id, invalid_request("send init before any action"))
+            return
+        limit = self.limits.max_conn_pending_actions
+        if len(self._pending) >= limit:
+            self._error(
+                msg.id,
+                ActorError(
+                    "request",
+                    Code.OVERLOADED,
+                    f"more than {limit} actions pending on this connection",
+                    {"limit": limit},
+                ),
+            )
+            return
+        task = asyncio.ensure_future(self._run_action(msg, self.conn))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _run_action(self, msg: ActionRequest, conn: Connection) -> None:
+        from actorkit._runtime.instance import Retry
+
+        assert self.inst is not None
+        try:
+            output = await self.inst.call(msg.name, msg.args, conn)
+        except ActorError as err:
+            self._error(msg.id, err)
+            return
+        except Retry:
+            self._error(
+                msg.id, ActorError("actor", Code.ACTOR_STOPPING, "the actor is restarting")
+            )
+            return
+        except Exception:
+            log.exception("action %r on %s failed", msg.name, self.actor_id)
+            self._error(msg.id, internal_error())
+            return
+        data = self.codec.encode(ActionResponse(msg.id, output))
+        limit = self.limits.max_outgoing_message_bytes
+        if len(data) > limit:
+            self._error(
+                msg.id, too_large(f"output is {len(data)} bytes; the limit is {limit}", limit)
+            )
+            return
+        self.pipe.write(data)
+
+    def _subscribe(self, event: str, on: bool) -> None:
+        if self.conn is None or self.inst is None:
+            self._error(None, invalid_request("send init before subscribing"))
+            return
+        try:
+            self.inst.connections.subscribe(self.conn, event, on)
+        except ActorError as err:
+            self._error(None, err)
+
+    def _error(self, action_id: int | None, err: ActorError) -> None:
+        msg = Error(action_id, err.group, err.code, err.message, err.metadata)
+        self.pipe.write(self.codec.encode(msg))
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def ping(self) -> None:
+        self.pipe.write(self.codec.encode(Ping(time.time())))
+
+    def closed(self, *, clean: bool) -> None:
+        """The socket is gone. ``clean``: the client said goodbye (drop the connection now)."""
+        self.pipe.close(CLOSE_PROTOCOL_ERROR, "closed")
+        if self.conn is not None and self.inst is not None:
+            self.inst.connections.detach(self.conn, self.pipe, clean=clean)

@@ -1,0 +1,459 @@
+"""``ActorConnection``: a live connection to one actor — actions, events, reconnect.
+
+Example::
+
+    async with client.get_or_create(ChatRoom, "lobby").connect(params={"user": "ann"}) as conn:
+        unsubscribe = conn.on("message", print)
+        await conn.send("hello")
+        async for msg in conn.events("message"):
+            ...
+
+The connection runs over a ``Link`` (a WebSocket, or an in-process pipe for
+``registry.test_client()``). When the link breaks it reconnects by itself with backoff
+(250 ms growing to 30 s) and *resumes*: same connection id, connection state and
+subscriptions. Actions in flight when the link broke fail with ``connection_lost``; actions
+called while reconnecting fail the same way at once — nothing hangs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import functools
+import inspect
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+
+import msgspec
+
+from actorkit.errors import ActorError, Code
+from actorkit.protocol.messages import (
+    CLOSE_NORMAL,
+    CLOSE_TOO_LARGE,
+    TERMINAL_CLOSE_CODES,
+    ActionRequest,
+    ActionResponse,
+    Codec,
+    Error,
+    Event,
+    Init,
+    Ping,
+    Pong,
+    Subscribe,
+    Unsubscribe,
+    Welcome,
+)
+
+if TYPE_CHECKING:
+    from actorkit.client.base import ActorHandle
+
+__all__ = ["ActorConnection", "ConnectionStatus", "EventStream", "Link", "LinkClosed"]
+
+A = TypeVar("A")
+
+log = logging.getLogger("actorkit.client")
+
+BACKOFF_INITIAL = 0.25
+BACKOFF_MAX = 30.0
+OPEN_TIMEOUT = 30.0
+
+
+class ConnectionStatus(str, enum.Enum):
+    """Where a connection is. ``closed`` is final."""
+
+    IDLE = "idle"  # created, not opened yet
+    CONNECTING = "connecting"  # first connect in progress
+    CONNECTED = "connected"  # serving actions and events
+    RECONNECTING = "reconnecting"  # the link broke; retrying with backoff, then resuming
+    CLOSED = "closed"  # closed by us, or refused/closed by the actor for good
+
+
+class LinkClosed(Exception):
+    """The link is closed; ``code`` is the WebSocket close code."""
+
+    def __init__(self, code: int, reason: str = "") -> None:
+        super().__init__(f"link closed ({code}) {reason}".strip())
+        self.code = code
+        self.reason = reason
+
+
+class Link(Protocol):
+    """One socket to an actor's connect endpoint, carrying encoded protocol frames."""
+
+    codec: Codec
+
+    async def send(self, data: bytes) -> None: ...
+
+    async def recv(self) -> bytes | str:
+        """The next frame; raises ``LinkClosed`` when the socket is closed."""
+        ...
+
+    async def close(self, code: int = CLOSE_NORMAL, reason: str = "") -> None: ...
+
+
+LinkOpener = Callable[[str], Awaitable[Link]]
+
+
+def connection_lost(message: str = "the connection was lost") -> ActorError:
+    return ActorError("connection", Code.CONNECTION_LOST, message)
+
+
+class ActorConnection(Generic[A]):
+    """A connection to an actor. Open it with ``async with handle.connect(params=...)``."""
+
+    def __init__(self, handle: ActorHandle[A], params: Any, open_link: LinkOpener) -> None:
+        self._handle = handle
+        self.params = params
+        self._open_link = open_link
+        self.status = ConnectionStatus.IDLE
+        self.id: str | None = None  # the connection id, once connected
+        self.actor_id: str | None = None
+        self._token: str | None = None
+        self._link: Link | None = None
+        self._outbox: asyncio.Queue[bytes] | None = None
+        self._next_id = 0
+        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._listeners: dict[str, list[Callable[..., Any]]] = {}
+        self._callbacks: dict[str, list[Callable[..., Any]]] = {"open": [], "close": [], "error": []}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._supervisor: asyncio.Task[None] | None = None
+        self._ping_interval = 15.0
+        self._closed = asyncio.Event()
+
+    def __repr__(self) -> str:
+        return f"<ActorConnection {self._handle.name} id={self.id} {self.status.value}>"
+
+    # -- opening and closing ----------------------------------------------------------------
+
+    async def __aenter__(self) -> ActorConnection[A]:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def open(self) -> None:
+        """Connect now. Raises ``ActorError`` if the actor refuses the connection."""
+        if self.status is not ConnectionStatus.IDLE:
+            raise RuntimeError(f"connection is {self.status.value}")
+        self.status = ConnectionStatus.CONNECTING
+        try:
+            self.actor_id = await self._handle.resolve()
+            await self._establish()
+        except BaseException:
+            self.status = ConnectionStatus.CLOSED
+            self._closed.set()
+            raise
+        self._handle._client._connections.add(self)
+        self._supervisor = asyncio.ensure_future(self._supervise())
+
+    async def aclose(self) -> None:
+        """Close the connection; the actor runs ``on_disconnect`` at once."""
+        if self.status is ConnectionStatus.CLOSED:
+            return
+        self._set_closed()
+        if self._supervisor is not None:
+            self._supervisor.cancel()
+            await asyncio.gather(self._supervisor, return_exceptions=True)
+        link, self._link = self._link, None
+        if link is not None:
+            await self._drain_outbox(link)
+            await link.close(CLOSE_NORMAL, "client closed")
+        self._fail_pending(connection_lost("the connection was closed"))
+        for task in list(self._tasks):
+            task.cancel()
+
+    def _set_closed(self) -> None:
+        self.status = ConnectionStatus.CLOSED
+        self._closed.set()
+        self._handle._client._connections.discard(self)
+
+    async def _drain_outbox(self, link: Link) -> None:
+        outbox = self._outbox
+        while outbox is not None and not outbox.empty():
+            try:
+                await link.send(outbox.get_nowait())
+            except LinkClosed:
+                return
+
+    # -- the link -----------------------------------------------------------------------------
+
+    async def _establish(self) -> None:
+        """Open a link and say init (resuming if we have a connection to resume)."""
+        assert self.actor_id is not None
+        link = await self._open_link(self.actor_id)
+        codec = link.codec
+        try:
+            init = Init(
+                msgspec.to_builtins(self.params), self.id, self._token,
+                sorted(self._listeners),
+            )
+            await link.send(codec.encode(init))
+            async with asyncio.timeout(OPEN_TIMEOUT):
+                reply = codec.decode_server(await link.recv())
+        except BaseException as exc:
+            await link.close(CLOSE_NORMAL, "init failed")
+            if isinstance(exc, LinkClosed):
+                raise connection_lost(f"the server closed the socket: {exc}") from None
+            if isinstance(exc, msgspec.DecodeError | msgspec.ValidationError | TimeoutError):
+                raise connection_lost(f"no valid init reply: {exc!r}") from None
+            raise
+        if isinstance(reply, Error):
+            await link.close(CLOSE_NORMAL, "rejected")
+            raise ActorError(reply.group, reply.code, reply.message, reply.metadata)
+        if not isinstance(reply, Welcome):
+            await link.close(CLOSE_NORMAL, "protocol error")
+            raise connection_lost(f"expected init, got {type(reply).__name__}")
+        if self.id is not None and reply.conn_id != self.id:
+            log.info("connection %s could not be resumed; now %s", self.id, reply.conn_id)
+        self.id, self._token = reply.conn_id, reply.token
+        self._ping_interval = reply.ping_interval
+        self._link = link
+        self._outbox = asyncio.Queue()
+        self.status = ConnectionStatus.CONNECTED
+        self._emit("open")
+
+    async def _supervise(self) -> None:
+        """Read until the link breaks; then reconnect with backoff, unless told not to."""
+        attempt = 0
+        while True:
+            link = self._link
+            assert link is not None
+            code, reason = await self._serve(link)
+            self._link = None
+            self._fail_pending(
+                ActorError("request", Code.MESSAGE_TOO_LARGE, "a message exceeded the limit")
+                if code == CLOSE_TOO_LARGE
+                else connection_lost(f"the connection was lost ({code} {reason})".strip())
+            )
+            self._emit("close", code, reason)
+            if code in TERMINAL_CLOSE_CODES:
+                self._set_closed()
+                return
+            self.status = ConnectionStatus.RECONNECTING
+            attempt = 0
+            while True:
+                delay = min(BACKOFF_MAX, BACKOFF_INITIAL * 2**attempt)
+                await asyncio.sleep(delay * random.uniform(0.75, 1.0))
+                attempt += 1
+                try:
+                    await self._establish()
+                    break
+                except ActorError as err:
+                    if err.code == Code.CONNECTION_LOST:
+                        continue
+                    self._emit("error", err)  # refused for good (auth, destroyed, ...)
+                    self._set_closed()
+                    return
+                except (OSError, TimeoutError) as exc:
+                    log.debug("reconnect attempt %d failed: %r", attempt, exc)
+
+    async def _serve(self, link: Link) -> tuple[int, str]:
+        writer = asyncio.ensure_future(self._write(link))
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout(self._ping_interval * 2 + 5):
+                        frame = await link.recv()
+                except LinkClosed as closed:
+                    return closed.code, closed.reason
+                except TimeoutError:
+                    await link.close(CLOSE_NORMAL, "liveness timeout")
+                    return 1006, "no message from the server within the liveness timeout"
+                except OSError as exc:
+                    return 1006, str(exc)
+                try:
+                    msg = link.codec.decode_server(frame)
+                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                    log.warning("ignoring a malformed message from the server: %s", exc)
+                    continue
+                self._dispatch(msg, link)
+        finally:
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
+
+    async def _write(self, link: Link) -> None:
+        outbox = self._outbox
+        assert outbox is not None
+        while True:
+            data = await outbox.get()
+            try:
+                await link.send(data)
+            except (LinkClosed, OSError):
+                return
+
+    def _dispatch(self, msg: Any, link: Link) -> None:
+        if isinstance(msg, Event):
+            for callback in list(self._listeners.get(msg.name, ())):
+                self._run_callback(callback, *msg.args)
+        elif isinstance(msg, ActionResponse):
+            future = self._pending.pop(msg.id, None)
+            if future is not None and not future.done():
+                future.set_result(msg.output)
+        elif isinstance(msg, Error):
+            err = ActorError(msg.group, msg.code, msg.message, msg.metadata)
+            future = self._pending.pop(msg.id, None) if msg.id is not None else None
+            if future is not None:
+                if not future.done():
+                    future.set_exception(err)
+            else:
+                self._emit("error", err)
+        elif isinstance(msg, Ping):
+            self._send(link.codec.encode(Pong(msg.ts)))
+
+    def _send(self, data: bytes) -> None:
+        if self._outbox is not None:
+            self._outbox.put_nowait(data)
+
+    def _fail_pending(self, err: ActorError) -> None:
+        pending, self._pending = self._pending, {}
+        for future in pending.values():
+            if not future.done():
+                future.set_exception(err)
+
+    # -- actions ------------------------------------------------------------------------------
+
+    async def action(self, name: str, *args: Any) -> Any:
+        """Call action ``name`` over this connection (``self.conn`` is set in the actor)."""
+        link = self._link
+        if self.status is not ConnectionStatus.CONNECTED or link is None:
+            raise connection_lost(f"the connection is {self.status.value}")
+        self._next_id += 1
+        action_id = self._next_id
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[action_id] = future
+        try:
+            data = link.codec.encode(ActionRequest(action_id, name, msgspec.to_builtins(args)))
+        except (TypeError, ValueError) as exc:
+            del self._pending[action_id]
+            raise ActorError(
+                "request", Code.VALIDATION_ERROR, f"arguments cannot be serialized: {exc}"
+            ) from None
+        self._send(data)
+        output = await future
+        cls = self._handle._cls
+        if cls is not None:
+            from actorkit.client.base import _return_type
+
+            ret = _return_type(cls, name)  # type: ignore[arg-type]
+            if ret is not None:
+                return msgspec.convert(output, ret)
+        return output
+
+    def __getattr__(self, name: str) -> Callable[..., Awaitable[Any]]:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return functools.partial(self.action, name)
+
+    # -- events ---------------------------------------------------------------------------------
+
+    def on(self, event: str, callback: Callable[..., Any]) -> Callable[[], None]:
+        """Call ``callback(*args)`` for each ``event``; returns a function that unsubscribes.
+
+        ``callback`` may be a coroutine function. Subscriptions survive reconnects.
+        """
+        listeners = self._listeners.setdefault(event, [])
+        listeners.append(callback)
+        if len(listeners) == 1 and self._link is not None:
+            self._send(self._link.codec.encode(Subscribe(event)))
+
+        def unsubscribe() -> None:
+            current = self._listeners.get(event)
+            if current is None or callback not in current:
+                return
+            current.remove(callback)
+            if not current:
+                del self._listeners[event]
+                if self._link is not None:
+                    self._send(self._link.codec.encode(Unsubscribe(event)))
+
+        return unsubscribe
+
+    def once(self, event: str, callback: Callable[..., Any]) -> Callable[[], None]:
+        """Like ``on``, for the next ``event`` only."""
+
+        def wrapper(*args: Any) -> Any:
+            unsubscribe()
+            return callback(*args)
+
+        unsubscribe = self.on(event, wrapper)
+        return unsubscribe
+
+    def events(self, event: str) -> EventStream:
+        """Iterate over ``event`` as it arrives: its argument, or a tuple of several.
+
+        Subscribes at once (not at the first ``anext``); ends when the connection closes.
+        Close it (``await stream.aclose()``) or leave the ``async for`` to unsubscribe.
+        """
+        return EventStream(self, event)
+
+    # -- lifecycle callbacks ---------------------------------------------------------------------
+
+    def on_open(self, callback: Callable[[], Any]) -> Callable[[], None]:
+        """Call ``callback()`` on each (re)connect. Returns a function that removes it."""
+        return self._register("open", callback)
+
+    def on_close(self, callback: Callable[[int, str], Any]) -> Callable[[], None]:
+        """Call ``callback(code, reason)`` whenever the socket closes (even to reconnect)."""
+        return self._register("close", callback)
+
+    def on_error(self, callback: Callable[[ActorError], Any]) -> Callable[[], None]:
+        """Call ``callback(error)`` for errors not tied to an action (and final refusals)."""
+        return self._register("error", callback)
+
+    def _register(self, kind: str, callback: Callable[..., Any]) -> Callable[[], None]:
+        callbacks = self._callbacks[kind]
+        callbacks.append(callback)
+        return lambda: callback in callbacks and callbacks.remove(callback)  # type: ignore[func-returns-value]
+
+    def _emit(self, kind: str, *args: Any) -> None:
+        for callback in list(self._callbacks[kind]):
+            self._run_callback(callback, *args)
+
+    def _run_callback(self, callback: Callable[..., Any], *args: Any) -> None:
+        try:
+            result = callback(*args)
+            if inspect.isawaitable(result):
+                task = asyncio.ensure_future(result)
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+        except Exception:
+            log.exception("event callback %r raised", callback)
+
+
+class EventStream:
+    """``conn.events(name)``: an async iterator of one event's values."""
+
+    def __init__(self, conn: ActorConnection[Any], event: str) -> None:
+        self._queue: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
+        self._closed = conn._closed
+        self._unsubscribe = conn.on(event, lambda *args: self._queue.put_nowait(args))
+
+    def __aiter__(self) -> EventStream:
+        return self
+
+    async def __anext__(self) -> Any:
+        if self._queue.empty():
+            getter = asyncio.ensure_future(self._queue.get())
+            closed = asyncio.ensure_future(self._closed.wait())
+            await asyncio.wait({getter, closed}, return_when=asyncio.FIRST_COMPLETED)
+            closed.cancel()
+            if not getter.done():
+                getter.cancel()
+                await self.aclose()
+                raise StopAsyncIteration
+            args = getter.result()
+        else:
+            args = self._queue.get_nowait()
+        return args[0] if len(args) == 1 else args
+
+    async def aclose(self) -> None:
+        self._unsubscribe()

@@ -1,0 +1,170 @@
+"""WebSocket routes: the connection protocol, raw ``on_websocket``, and the browser client.
+
+- ``GET /actors/{id}/connect`` — the connection protocol (``docs/protocol.md``), subprotocol
+  ``actorkit.json`` (default) or ``actorkit.msgpack``.
+- ``/actors/{id}/websocket/{path}`` — hands the accepted socket to ``on_websocket(websocket)``.
+- ``GET /actorkit.js`` and ``/actorkit.d.ts`` — the browser client (``docs/browser.md``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from actorkit._runtime.sessions import ConnectionSession, QueuePipe
+from actorkit.errors import ActorError
+from actorkit.protocol.messages import (
+    CLOSE_INTERNAL,
+    CLOSE_LIVENESS,
+    CLOSE_PROTOCOL_ERROR,
+    SUBPROTOCOLS,
+    codec_for,
+)
+
+if TYPE_CHECKING:
+    from actorkit._runtime.node import Node
+
+__all__ = ["INIT_TIMEOUT", "connect_routes"]
+
+#: Seconds a new socket has to send ``init``.
+INIT_TIMEOUT = 10.0
+
+_STATIC = {
+    "actorkit.js": "text/javascript; charset=utf-8",
+    "actorkit.d.ts": "application/typescript; charset=utf-8",
+}
+
+
+def connect_routes(node: Node, ensure_started: Callable[[], Awaitable[None]]) -> Sequence[BaseRoute]:
+    """The routes of this module, for ``actorkit.server.app.ROUTE_FACTORIES``."""
+
+    async def connect(ws: WebSocket) -> None:
+        await ensure_started()
+        offered = ws.scope.get("subprotocols") or []
+        subprotocol = next((p for p in offered if p in SUBPROTOCOLS), None)
+        await ws.accept(subprotocol=subprotocol)
+        await serve_connection(node, ws, ws.path_params["actor_id"], subprotocol)
+
+    async def raw(ws: WebSocket) -> None:
+        await ensure_started()
+        await serve_raw_websocket(node, ws, ws.path_params["actor_id"])
+
+    async def static(request: Request) -> Response:
+        name = request.url.path.lstrip("/")
+        body = resources.files("actorkit.static").joinpath(name).read_bytes()
+        return Response(
+            body, media_type=_STATIC[name], headers={"Cache-Control": "no-cache"}
+        )
+
+    return [
+        WebSocketRoute("/actors/{actor_id}/connect", connect),
+        WebSocketRoute("/actors/{actor_id}/websocket/{path:path}", raw),
+        *(Route(f"/{name}", static, methods=["GET"]) for name in _STATIC),
+    ]
+
+
+async def serve_connection(
+    node: Node, ws: WebSocket, actor_id: str, subprotocol: str | None
+) -> None:
+    """Run the connection protocol on an accepted socket until either side closes it."""
+    codec = codec_for(subprotocol)
+
+    async def send(data: bytes) -> None:
+        if codec.binary:
+            await ws.send_bytes(data)
+        else:
+            await ws.send_text(data.decode())
+
+    async def close(code: int, reason: str) -> None:
+        with contextlib.suppress(Exception):
+            await ws.close(code, reason)
+
+    pipe = QueuePipe(codec, node.limits.max_conn_buffer_bytes, send, close)
+    session = ConnectionSession(node, actor_id, pipe)
+    writer = pipe.start()
+    watchdog = asyncio.ensure_future(_watch(session, pipe))
+    clean = False
+    try:
+        while True:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                clean = message.get("code") in (1000, 1001)
+                break
+            data = message.get("bytes")
+            if data is None:
+                data = message.get("text") or ""
+            await session.feed(data)
+    except Exception:
+        pipe.close(CLOSE_INTERNAL, "internal error")
+        raise
+    finally:
+        watchdog.cancel()
+        session.closed(clean=clean)
+        # Give queued frames (a final error, a close) a moment; then stop writing.
+        with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
+            async with asyncio.timeout(1.0):
+                await asyncio.shield(writer)
+        writer.cancel()
+
+
+async def _watch(session: ConnectionSession, pipe: QueuePipe) -> None:
+    """Init deadline and liveness: ping every interval, close a socket that went silent."""
+    start = time.monotonic()
+    interval = session.ping_interval
+    while True:
+        await asyncio.sleep(min(interval, INIT_TIMEOUT) / 2)
+        now = time.monotonic()
+        if session.conn is None and now - start > INIT_TIMEOUT:
+            pipe.close(CLOSE_PROTOCOL_ERROR, "no init received")
+            return
+        if now - session.last_seen > 2 * interval + 5:
+            pipe.close(CLOSE_LIVENESS, "liveness timeout")
+            return
+        if session.conn is not None and now - session.last_seen > interval:
+            session.ping()
+
+
+async def serve_raw_websocket(node: Node, ws: WebSocket, actor_id: str) -> None:
+    """Hand an accepted socket to the actor's ``on_websocket(websocket)``.
+
+    Connection params come from the ``params`` query parameter (JSON) and are checked by
+    ``on_before_connect``; a refusal is an HTTP 403 before the socket opens.
+    """
+    try:
+        params: Any = json.loads(ws.query_params.get("params") or "{}")
+    except ValueError:
+        await ws.close(1008, "params must be JSON")
+        return
+    try:
+        inst = await node.instance(actor_id)
+        hooks = inst.definition.hooks
+        if "on_websocket" not in hooks:
+            await ws.close(1008, "actor has no on_websocket")
+            return
+        if "on_before_connect" in hooks:
+            await inst._hook("on_before_connect", params)
+    except ActorError as err:
+        await ws.close(1008, err.code)
+        return
+    await ws.accept()
+    try:
+        await inst.run_interleaved(
+            "on_websocket",
+            lambda actor: actor.on_websocket(ws),  # type: ignore[attr-defined]
+            bounded=False,
+        )
+    except (WebSocketDisconnect, ActorError):
+        pass
+    finally:
+        with contextlib.suppress(Exception):
+            await ws.close()

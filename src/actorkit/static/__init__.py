@@ -1,0 +1,1 @@
+"""Static files served by the server: the browser client (``/actorkit.js``)."""
