@@ -21,15 +21,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks.peers import install
+from benchmarks.peers.catalog import NOT_MEASURED, SYSTEMS
 from benchmarks.peers.config import WORKLOADS, BenchConfig
 from benchmarks.peers.docs import write_docs_section
 from benchmarks.peers.report import SystemResult, measurements_from_driver, systems_table, table
 from benchmarks.peers.stats import Measurement
-from benchmarks.peers.systems import REPO, RunContext, new_workdir
-from benchmarks.peers.catalog import NOT_MEASURED, SYSTEMS
+from benchmarks.peers.systems import REPO, RunContext, System, new_workdir
 
 
-def machine() -> dict[str, str | int]:
+def machine() -> dict[str, str | int | float]:
     cpu = "unknown"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -65,7 +65,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def run_system(system, cfg: BenchConfig, installed, only: list[str]) -> SystemResult:  # type: ignore[no-untyped-def]
+def run_system(system: System, cfg: BenchConfig, installed: dict[str, install.Installed],
+               only: list[str]) -> SystemResult:
+    """Run one system; whatever goes wrong becomes its status and note, never an exception."""
     res = SystemResult(system.key, system.label, durability=system.durability)
     versions = [installed[n].version for n in system.needs if installed[n].ok]
     res.version = " + ".join(versions) if system.needs else _actorkit_version()
@@ -87,6 +89,7 @@ def run_system(system, cfg: BenchConfig, installed, only: list[str]) -> SystemRe
         res.note = f"{type(exc).__name__}: {exc}"[:600]
         traceback.print_exc()
     finally:
+        res.processes = ctx.processes
         if ctx.leftovers:
             res.note += f" (processes that survived SIGKILL: {ctx.leftovers})"
         shutil.rmtree(work, ignore_errors=True)
@@ -103,7 +106,7 @@ def _actorkit_version() -> str:
         from importlib.metadata import version
 
         return version("actorkit")
-    except Exception:  # noqa: BLE001
+    except Exception:
         return "dev"
 
 

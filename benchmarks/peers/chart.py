@@ -11,13 +11,13 @@ import sys
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from benchmarks.peers.config import TITLES, WORKLOADS  # noqa: E402
+import matplotlib.pyplot as plt
+from benchmarks.peers.config import TITLES, WORKLOADS
 
 
 def main(src: str, dst: str) -> None:
-    data = json.loads(open(src).read())
+    with open(src) as f:
+        data = json.load(f)
     systems = [(k, s) for k, s in data["systems"].items() if s["status"] == "ok"]
     workloads = [w for w in WORKLOADS
                  if any((s["workloads"].get(w) or {}).get("throughput") for _, s in systems)]

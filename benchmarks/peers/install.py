@@ -14,7 +14,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-CLIENT_LIBS = ["httpx>=0.27", "websockets>=13", "matplotlib>=3.8"]
+# The drivers' client libraries; msgspec and websockets also let actorkit's own client
+# (imported from the repository's src/) run in this venv.
+CLIENT_LIBS = ["aiohttp>=3.9", "msgspec>=0.19", "websockets>=13", "httpx>=0.27",
+               "matplotlib>=3.8"]
 
 # peer -> (kind, install spec, package whose version is reported)
 PACKAGES: dict[str, tuple[str, list[str], str]] = {

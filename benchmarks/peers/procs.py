@@ -13,6 +13,7 @@ killed by PID at the end — even when the run failed::
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -112,10 +113,8 @@ class ProcessSet:
         self.snapshot()
         for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 2.0)):
             for pid in self.alive():
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, sig)
-                except ProcessLookupError:
-                    pass
             deadline = time.monotonic() + wait
             while time.monotonic() < deadline:
                 for p in self.roots:

@@ -22,6 +22,7 @@ class SystemResult:
     durability: str = ""
     status: str = "ok"  # ok | failed | not-installed | not-measured
     note: str = ""
+    processes: int = 0
     workloads: dict[str, Measurement] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -31,6 +32,7 @@ class SystemResult:
             "durability": self.durability,
             "status": self.status,
             "note": self.note,
+            "processes": self.processes,
             "workloads": {k: m.to_json() for k, m in self.workloads.items()},
         }
 
@@ -58,7 +60,7 @@ def fmt_num(x: float | None, digits: int = 3) -> str:
         return "0"
     if abs(x) >= 1000:
         return f"{x:,.0f}"
-    return f"{x:.{max(0, digits - 1 - int(math.floor(math.log10(abs(x)))))}f}"
+    return f"{x:.{max(0, digits - 1 - math.floor(math.log10(abs(x))))}f}"
 
 
 def fmt_ratio(r: float | None) -> str:
@@ -66,38 +68,48 @@ def fmt_ratio(r: float | None) -> str:
 
 
 def table(results: list[SystemResult]) -> str:
-    """One markdown table: per workload, actorkit first, then each peer with ratios."""
-    ours = next((r for r in results if r.key == OURS), None)
+    """One markdown table: per workload, actorkit first, then each peer with its ratios.
+
+    A system with no numbers at all (not installed, failed to start, not measured) gets a
+    single row saying why, after the workloads.
+    """
+    ours = next((r for r in results if r.key == OURS and r.status == "ok"), None)
     head = ("| workload | system | ops/s | p50 ms | p99 ms | ops/s ratio | p50 ratio | "
             "p99 ratio | note |")
     lines = [head, "|" + "---|" * 9]
+    measured = [r for r in results if r.status == "ok"]
     for w in WORKLOADS:
-        for res in results:
+        for res in measured:
             m = res.workloads.get(w)
             if m is None:
-                if res.status == "ok":
-                    continue
-                m = Measurement(status=res.status, note=res.note)
+                continue
+            ratios: list[float | None] = [None, None, None]
             if ours is not None and res is not ours and w in ours.workloads:
                 o = ours.workloads[w]
                 ratios = [ratio(o, m, "throughput"), ratio(o, m, "p50_ms"), ratio(o, m, "p99_ms")]
-            else:
-                ratios = [None, None, None]
             note = m.note if m.status in ("ok", "partial") else f"{m.status}: {m.note}"
-            note = note.replace("|", "/").replace("\n", " ")
-            if len(note) > 160:
-                note = note[:157] + "..."
             lines.append(
                 f"| {TITLES[w]} | {res.label} | {fmt_num(m.throughput)} | {fmt_num(m.p50_ms)} | "
-                f"{fmt_num(m.p99_ms)} | {' | '.join(fmt_ratio(r) for r in ratios)} | {note} |"
+                f"{fmt_num(m.p99_ms)} | {' | '.join(fmt_ratio(r) for r in ratios)} | "
+                f"{_cell(note)} |"
             )
+    for res in results:
+        if res.status != "ok":
+            lines.append(f"| all workloads | {res.label} | – | – | – | – | – | – | "
+                         f"{_cell(f'{res.status}: {res.note}')} |")
     return "\n".join(lines)
 
 
+def _cell(text: str, limit: int = 200) -> str:
+    text = text.replace("|", "/").replace("\n", " ").strip()
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def systems_table(results: list[SystemResult]) -> str:
-    lines = ["| system | version | durability | status |", "|---|---|---|---|"]
+    lines = ["| system | version | durability | processes | status |", "|---|---|---|---|---|"]
     for r in results:
         status = r.status if r.status == "ok" else f"{r.status}: {r.note}"
-        status = status.replace("|", "/").replace("\n", " ")[:300]
-        lines.append(f"| {r.label} | {r.version or '–'} | {r.durability} | {status} |")
+        procs = str(r.processes) if r.processes else "–"
+        lines.append(f"| {r.label} | {r.version or '–'} | {r.durability or '–'} | {procs} | "
+                     f"{_cell(status, 300)} |")
     return "\n".join(lines)

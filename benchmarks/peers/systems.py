@@ -51,6 +51,12 @@ class RunContext:
     only: list[str]
     system: System
     leftovers: list[int] = field(default_factory=list)
+    processes: int = 0  # how many processes the system (and its driver) ran
+
+
+def _finish(ctx: RunContext, procs: ProcessSet) -> None:
+    ctx.leftovers += procs.kill_all()
+    ctx.processes = max(ctx.processes, len(procs.seen))
 
 
 def _env(changes: dict[str, str | None] | None = None) -> dict[str, str]:
@@ -87,7 +93,8 @@ def driver_timeout(cfg: BenchConfig, n_workloads: int) -> float:
 
 
 def _py_driver(ctx: RunContext, procs: ProcessSet, kind: str, args: list[str]) -> dict[str, Any]:
-    env = _env({"PYTHONPATH": str(REPO)})
+    """Every Python driver runs in the peers' venv, with the same client libraries."""
+    env = _env({"PYTHONPATH": f"{REPO}{os.pathsep}{REPO / 'src'}"})
     argv = [str(venv_python(ctx.cache)), "-m", "benchmarks.peers.driver", kind,
             json.dumps(ctx.cfg.to_json()), ",".join(ctx.only), *args]
     return _drive(ctx, procs, argv, env, driver_timeout(ctx.cfg, len(ctx.only)))
@@ -101,7 +108,7 @@ def _http_ok(url: str, timeout: float) -> None:
             with urllib.request.urlopen(url, timeout=2) as r:
                 if r.status < 500:
                     return
-        except Exception as exc:  # noqa: BLE001 - retried until the deadline
+        except Exception as exc:
             last = exc
         time.sleep(0.3)
     raise TimeoutError(f"{url} not healthy within {timeout:.0f} s ({last})")
@@ -116,7 +123,8 @@ def run_actorkit(ctx: RunContext) -> dict[str, Any]:
         try:
             server = procs.spawn(
                 "server",
-                [sys.executable, "-m", "actorkit", "serve", "benchmarks.peers.actorkit_app:registry",
+                [sys.executable, "-m", "actorkit", "serve",
+                 "benchmarks.peers.actorkit_app:registry",
                  "--host", "127.0.0.1", "--port", str(port),
                  "--storage", f"sqlite:///{ctx.work / 'data'}"],
                 env=_env({"PYTHONPATH": str(REPO)}), cwd=REPO,
@@ -126,7 +134,7 @@ def run_actorkit(ctx: RunContext) -> dict[str, Any]:
         except Exception as exc:
             raise RuntimeError(f"{exc} | server log: {procs.log_tail('server', 6)}") from exc
         finally:
-            ctx.leftovers += procs.kill_all()
+            _finish(ctx, procs)
 
 
 # -- RivetKit ------------------------------------------------------------------------------
@@ -159,7 +167,7 @@ def _rivet(ctx: RunContext, install: str, mode: str) -> dict[str, Any]:
         except Exception as exc:
             raise RuntimeError(f"{exc} | server log: {procs.log_tail('server', 6)}") from exc
         finally:
-            ctx.leftovers += procs.kill_all()
+            _finish(ctx, procs)
 
 
 def _wait_node_driver(ctx: RunContext, procs: ProcessSet,
@@ -227,7 +235,7 @@ def run_restate(ctx: RunContext) -> dict[str, Any]:
         except Exception as exc:
             raise RuntimeError(f"{exc} | restate log: {procs.log_tail('restate', 4)}") from exc
         finally:
-            ctx.leftovers += procs.kill_all()
+            _finish(ctx, procs)
 
 
 # -- Ray -----------------------------------------------------------------------------------
@@ -238,7 +246,7 @@ def run_ray(ctx: RunContext) -> dict[str, Any]:
         try:
             return _py_driver(ctx, procs, "ray", [])
         finally:
-            ctx.leftovers += procs.kill_all()
+            _finish(ctx, procs)
 
 
 # -- durable-actors ------------------------------------------------------------------------
@@ -278,7 +286,7 @@ def run_durable(ctx: RunContext) -> dict[str, Any]:
         except Exception as exc:
             raise RuntimeError(f"{exc} | server log: {procs.log_tail('server', 6)}") from exc
         finally:
-            ctx.leftovers += procs.kill_all()
+            _finish(ctx, procs)
 
 
 def new_workdir() -> Path:

@@ -10,16 +10,29 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-import httpx
-
+import aiohttp
 from benchmarks.peers.workloads import Call
 
-HTTP_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100)
-TIMEOUT = httpx.Timeout(60.0)
+# aiohttp, not httpx: at 32 concurrent callers httpx itself tops out near 200 requests/s on
+# this machine, which would hide every server's own limit.
+TIMEOUT = aiohttp.ClientTimeout(total=60)
+
+
+def _session(url: str) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(url, timeout=TIMEOUT,
+                                 connector=aiohttp.TCPConnector(limit=100))
+
+
+async def _post(http: aiohttp.ClientSession, path: str, body: Any) -> Any:
+    async with http.post(path, json=body) as r:
+        if r.status != 200:
+            raise RuntimeError(f"HTTP {r.status}: {(await r.text())[:200]}")
+        return await r.json()
 
 
 class ActorkitTarget:
-    """actorkit's HTTP API: ``PUT /actors`` then ``POST /actors/{id}/actions/increment``."""
+    """actorkit's HTTP API (``PUT /actors``, ``POST /actors/{id}/actions/increment``) via
+    aiohttp, and its WebSocket connections via actorkit's own client."""
 
     name = "actorkit"
     sleeps = True
@@ -28,10 +41,10 @@ class ActorkitTarget:
     def __init__(self, url: str) -> None:
         self.url = url.rstrip("/")
         self.skip: dict[str, tuple[str, str]] = {}
-        self.http: httpx.AsyncClient
+        self.http: aiohttp.ClientSession
 
     async def open(self) -> None:
-        self.http = httpx.AsyncClient(base_url=self.url, limits=HTTP_LIMITS, timeout=TIMEOUT)
+        self.http = _session(self.url)
         try:
             from benchmarks.peers import actorkit_ws
 
@@ -41,18 +54,18 @@ class ActorkitTarget:
             self.skip["w4_broadcast"] = ("not-measured", "actorkit WebSocket client not available")
 
     async def close(self) -> None:
-        await self.http.aclose()
+        await self.http.close()
 
     async def resolve(self, key: str, name: str = "counter") -> str:
-        r = await self.http.put("/actors", json={"name": name, "key": [key], "input": None})
-        r.raise_for_status()
-        return str(r.json()["actor_id"])
+        body = {"name": name, "key": [key], "input": None}
+        async with self.http.put("/actors", json=body) as r:
+            if r.status != 200:
+                raise RuntimeError(f"HTTP {r.status}: {(await r.text())[:200]}")
+            return str((await r.json())["actor_id"])
 
     async def _call(self, actor_id: str, amount: int) -> Any:
-        r = await self.http.post(f"/actors/{actor_id}/actions/increment", json={"args": [amount]})
-        if r.status_code != 200:
-            raise RuntimeError(f"HTTP {r.status_code}: {r.text[:200]}")
-        return r.json()["output"]
+        out = await _post(self.http, f"/actors/{actor_id}/actions/increment", {"args": [amount]})
+        return out["output"]
 
     async def handle(self, key: str, *, sleepy: bool = False) -> Call:
         actor_id = await self.resolve(key, "sleepy_counter" if sleepy else "counter")
@@ -80,19 +93,16 @@ class RestateTarget:
             "w4_broadcast": ("n/a", "no events to connected clients"),
             "w5_cold_wake": ("n/a", "no in-memory actors: state is loaded per invocation"),
         }
-        self.http: httpx.AsyncClient
+        self.http: aiohttp.ClientSession
 
     async def open(self) -> None:
-        self.http = httpx.AsyncClient(base_url=self.url, limits=HTTP_LIMITS, timeout=TIMEOUT)
+        self.http = _session(self.url)
 
     async def close(self) -> None:
-        await self.http.aclose()
+        await self.http.close()
 
     async def _call(self, key: str, amount: int) -> Any:
-        r = await self.http.post(f"/counter/{key}/increment", json=amount)
-        if r.status_code != 200:
-            raise RuntimeError(f"HTTP {r.status_code}: {r.text[:200]}")
-        return r.json()
+        return await _post(self.http, f"/counter/{key}/increment", amount)
 
     async def handle(self, key: str, *, sleepy: bool = False) -> Call:
         async def call(amount: int) -> Any:

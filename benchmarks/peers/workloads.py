@@ -107,29 +107,30 @@ async def warm_actors(target: Target, keys: list[str], cfg: BenchConfig,
 
 async def concurrent(target: Target, cfg: BenchConfig) -> list[dict[str, Any]]:
     calls = await warm_actors(target, [f"{cfg.run_id}-conc-{i}" for i in range(cfg.actors)], cfg)
-    reps = []
-    for _ in range(cfg.reps):
-        latencies: list[float] = []
-        errors: list[str] = []
-        counter = 0
-        start = _now()
+    return [await _concurrent_rep(calls, cfg) for _ in range(cfg.reps)]
 
-        async def worker() -> None:
-            nonlocal counter
-            while _now() - start < cfg.rep_seconds and len(errors) <= 20:
-                call = calls[counter % len(calls)]
-                counter += 1
-                t = _now()
-                try:
-                    await call(1)
-                except Exception as exc:
-                    errors.append(f"{type(exc).__name__}: {exc}"[:300])
-                    continue
-                latencies.append((_now() - t) * 1000)
 
-        await asyncio.gather(*(worker() for _ in range(cfg.callers)))
-        reps.append(_rep(latencies, _now() - start, 0, errors))
-    return reps
+async def _concurrent_rep(calls: list[Call], cfg: BenchConfig) -> dict[str, Any]:
+    latencies: list[float] = []
+    errors: list[str] = []
+    counter = 0
+    start = _now()
+
+    async def worker() -> None:
+        nonlocal counter
+        while _now() - start < cfg.rep_seconds and len(errors) <= 20:
+            call = calls[counter % len(calls)]
+            counter += 1
+            t = _now()
+            try:
+                await call(1)
+            except Exception as exc:
+                errors.append(f"{type(exc).__name__}: {exc}"[:300])
+                continue
+            latencies.append((_now() - t) * 1000)
+
+    await asyncio.gather(*(worker() for _ in range(cfg.callers)))
+    return _rep(latencies, _now() - start, 0, errors)
 
 
 async def fresh(target: Target, cfg: BenchConfig) -> list[dict[str, Any]]:
@@ -251,7 +252,8 @@ async def run_all(target: Target, cfg: BenchConfig, only: list[str]) -> dict[str
                 continue
             try:
                 if name == "w1_http":
-                    out[name] = {"reps": await sequential(await target.handle(f"{cfg.run_id}-seq"), cfg)}
+                    call = await target.handle(f"{cfg.run_id}-seq")
+                    out[name] = {"reps": await sequential(call, cfg)}
                 elif name == "w1_ws":
                     if target.connect is None:
                         out[name] = {"status": "n/a", "note": "no WebSocket actor calls"}
