@@ -76,29 +76,43 @@ def run_system(system: System, cfg: BenchConfig, installed: dict[str, install.In
         res.status = "not-installed"
         res.note = "; ".join(f"{m.name}: {m.error}" for m in missing)
         return res
-    wl = [w for w in only if system.workloads is None or w in system.workloads]
+    t = time.monotonic()
+    failures = 0
+    for w in only:
+        if system.workloads is not None and w not in system.workloads:
+            res.workloads[w] = Measurement(status="not-measured",
+                                           note=system.skip_note or "not in this run")
+        elif w in system.unsupported:
+            status, note = system.unsupported[w]
+            res.workloads[w] = Measurement(status=status, note=note)
+        else:
+            res.workloads[w] = _run_workload(system, cfg, installed, w, res)
+            failures += res.workloads[w].status == "failed"
+    ran = [m for m in res.workloads.values() if m.status not in ("n/a", "not-measured")]
+    if ran and failures == len(ran):
+        res.status = "failed"
+        res.note = ran[0].note
+    print(f"  {system.label}: {res.status} in {time.monotonic() - t:.0f} s {res.note}", flush=True)
+    return res
+
+
+def _run_workload(system: System, cfg: BenchConfig, installed: dict[str, install.Installed],
+                  workload: str, res: SystemResult) -> Measurement:
+    """One workload on a freshly started system, so no workload inherits another's load."""
     work = new_workdir()
     ctx = RunContext(cfg=cfg, installed=installed, cache=install.cache_dir(), work=work,
-                     only=wl, system=system)
-    t = time.monotonic()
+                     only=[workload], system=system)
     try:
         raw = system.runner(ctx)
-        res.workloads = measurements_from_driver(raw, wl)
+        return measurements_from_driver(raw, [workload])[workload]
     except Exception as exc:  # a failing peer is a row in the table, not a crash
-        res.status = "failed"
-        res.note = f"{type(exc).__name__}: {exc}"[:600]
         traceback.print_exc()
+        return Measurement(status="failed", note=f"{type(exc).__name__}: {exc}"[:600])
     finally:
-        res.processes = ctx.processes
+        res.processes = max(res.processes, ctx.processes)
         if ctx.leftovers:
             res.note += f" (processes that survived SIGKILL: {ctx.leftovers})"
         shutil.rmtree(work, ignore_errors=True)
-    for w in only:
-        if w not in wl:
-            res.workloads.setdefault(w, Measurement(status="not-measured",
-                                                    note=system.skip_note or "not in this run"))
-    print(f"  {system.label}: {res.status} in {time.monotonic() - t:.0f} s {res.note}", flush=True)
-    return res
 
 
 def _actorkit_version() -> str:

@@ -22,12 +22,12 @@ class BenchConfig:
     """Sizes and budgets. Workloads 1 and 2 run for ``rep_seconds`` per repetition."""
 
     reps: int = 3
-    rep_seconds: float = 6.0
+    rep_seconds: float = 5.0
     warmup_calls: int = 100
     callers: int = 32
     actors: int = 100
     fresh_n: int = 10_000
-    fresh_budget_s: float = 60.0
+    fresh_budget_s: float = 45.0
     clients: int = 1_000
     connect_budget_s: float = 60.0
     broadcasts: int = 3

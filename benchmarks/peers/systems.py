@@ -39,6 +39,9 @@ class System:
     runner: Callable[[RunContext], dict[str, Any]]
     workloads: list[str] | None = None  # None: all
     skip_note: str = ""  # why the workloads outside ``workloads`` are not run
+    # workload -> (status, why): what the system has no such thing for ("n/a"), or what
+    # this harness does not drive on it ("not-measured").
+    unsupported: dict[str, tuple[str, str]] = field(default_factory=dict)
     env_changes: dict[str, str | None] = field(default_factory=dict)
 
 

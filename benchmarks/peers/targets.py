@@ -88,11 +88,6 @@ class RestateTarget:
 
     def __init__(self, url: str) -> None:
         self.url = url.rstrip("/")
-        self.skip = {
-            "w1_ws": ("n/a", "no WebSocket calls (HTTP ingress only)"),
-            "w4_broadcast": ("n/a", "no events to connected clients"),
-            "w5_cold_wake": ("n/a", "no in-memory actors: state is loaded per invocation"),
-        }
         self.http: aiohttp.ClientSession
 
     async def open(self) -> None:
@@ -122,11 +117,6 @@ class RayTarget:
     connect = None
 
     def __init__(self) -> None:
-        self.skip = {
-            "w1_ws": ("n/a", "no WebSocket calls (Ray's own RPC only)"),
-            "w4_broadcast": ("n/a", "no events to connected clients"),
-            "w5_cold_wake": ("n/a", "actors do not sleep (one process each, until killed)"),
-        }
         self.fresh: list[Any] = []
 
     async def open(self) -> None:
@@ -180,14 +170,6 @@ class DurableActorsTarget:
 
         os.environ["DURABLE_ACTORS_CONTROL_PLANE_URL"] = url
         sys.path.insert(0, project)
-        self.skip = {
-            "w1_ws": ("not-measured", "its WebSocket carries messages to on_message, not "
-                      "action calls; not wired up in this harness"),
-            "w4_broadcast": ("not-measured", "broadcast exists (Actor.broadcast); not wired "
-                             "up in this harness"),
-            "w5_cold_wake": ("not-measured", "idle-process eviction is not configurable "
-                             "from the app; not measured"),
-        }
 
     async def open(self) -> None:
         from generated.async_actors import Counter  # type: ignore[import-not-found]

@@ -8,6 +8,7 @@ and the harness computes every statistic the same way.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -136,7 +137,8 @@ async def _concurrent_rep(calls: list[Call], cfg: BenchConfig) -> dict[str, Any]
 async def fresh(target: Target, cfg: BenchConfig) -> list[dict[str, Any]]:
     """One repetition: ``fresh_n`` new actors, ``callers`` at a time, within the budget."""
     for i in range(min(20, cfg.warmup_calls)):
-        await target.create_and_call(f"{cfg.run_id}-fresh-warm-{i}")
+        with contextlib.suppress(Exception):  # warm-up only; the measured run counts errors
+            await target.create_and_call(f"{cfg.run_id}-fresh-warm-{i}")
     latencies: list[float] = []
     errors: list[str] = []
     next_index = 0
