@@ -193,3 +193,24 @@ def test_cli_help_lists_quick_and_fresh_n() -> None:
                          capture_output=True, text=True, check=True).stdout
     assert "--quick" in out and "--fresh-n" in out
     json.dumps(BenchConfig().to_json())  # the config crosses to drivers as JSON
+
+
+def test_saved_results_render_the_same_table(tmp_path: Path) -> None:
+    ours = SystemResult("actorkit", "actorkit", version="0.1.0", processes=2,
+                        workloads={"w1_http": Measurement(throughput=200.0, p50_ms=1.0,
+                                                          p99_ms=2.0, reps=3)})
+    broken = SystemResult("gone", "Gone", status="failed", note="engine crashed")
+    saved = {r.key: json.loads(json.dumps(r.to_json())) for r in (ours, broken)}
+    again = [SystemResult.from_json(k, v) for k, v in saved.items()]
+    assert table(again) == table([ours, broken])
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.peers", "--render", str(_saved(tmp_path, saved)),
+         "--no-docs"], capture_output=True, text=True, check=True).stdout
+    assert "| 1. sequential increments, one actor, HTTP | actorkit | 200 | 1.00 | 2.00 |" in out
+    assert "failed: engine crashed" in out
+
+
+def _saved(tmp_path: Path, systems: dict[str, object]) -> Path:
+    path = tmp_path / "peers.json"
+    path.write_text(json.dumps({"systems": systems, "duration_s": 1}))
+    return path

@@ -19,6 +19,7 @@ import time
 import traceback
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from benchmarks.peers import install
 from benchmarks.peers.catalog import NOT_MEASURED, SYSTEMS
@@ -62,6 +63,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--no-docs", action="store_true",
                    help="do not rewrite docs/benchmarks.md and docs/benchmarks.png")
     p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "peers.json"))
+    p.add_argument("--render", metavar="JSON",
+                   help="run nothing: print the table and rewrite the docs from saved results")
     return p.parse_args(argv)
 
 
@@ -126,6 +129,11 @@ def _actorkit_version() -> str:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    if args.render:
+        data = json.loads(Path(args.render).read_text())
+        results = [SystemResult.from_json(k, v) for k, v in data["systems"].items()]
+        publish(data, results, Path(args.render), docs=not args.no_docs)
+        return 0
     cfg = BenchConfig.quick() if args.quick else BenchConfig()
     if args.fresh_n:
         cfg.fresh_n = args.fresh_n
@@ -154,22 +162,29 @@ def main(argv: list[str]) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(data, indent=1))
+    publish(data, results, out, docs=not args.no_docs)
+    return 0
+
+
+def publish(data: dict[str, Any], results: list[SystemResult], out: Path, *, docs: bool) -> None:
+    """Print the tables; with ``docs``, draw the chart and rewrite the docs' results section."""
     print()
     print(systems_table(results))
     print()
     print(table(results))
     print(f"\nJSON: {out}  ({data['duration_s']} s)")
-    if not args.no_docs:
-        png = REPO / "docs" / "benchmarks.png"
-        r = subprocess.run([str(install.venv_python(install.cache_dir())), "-m",
-                            "benchmarks.peers.chart", str(out), str(png)],
-                           cwd=REPO, capture_output=True, text=True,
-                           env={**os.environ, "PYTHONPATH": str(REPO)})
-        if r.returncode != 0:
-            print(f"chart failed: {r.stderr[-500:]}", file=sys.stderr)
-        write_docs_section(REPO / "docs" / "benchmarks.md", data, results)
-        print(f"docs: {png}, docs/benchmarks.md")
-    return 0
+    if not docs:
+        return
+    png = REPO / "docs" / "benchmarks.png"
+    png.parent.mkdir(parents=True, exist_ok=True)
+    r = subprocess.run([str(install.venv_python(install.cache_dir())), "-m",
+                        "benchmarks.peers.chart", str(out), str(png)],
+                       cwd=REPO, capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": str(REPO)})
+    if r.returncode != 0:
+        print(f"chart failed: {r.stderr[-500:]}", file=sys.stderr)
+    write_docs_section(REPO / "docs" / "benchmarks.md", data, results)
+    print(f"docs: {png}, docs/benchmarks.md")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,19 @@ class SystemResult:
     processes: int = 0
     workloads: dict[str, Measurement] = field(default_factory=dict)
 
+    @classmethod
+    def from_json(cls, key: str, data: dict[str, Any]) -> SystemResult:
+        return cls(
+            key=key,
+            label=data["label"],
+            version=data.get("version", ""),
+            durability=data.get("durability", ""),
+            status=data.get("status", "ok"),
+            note=data.get("note", ""),
+            processes=data.get("processes", 0),
+            workloads={w: Measurement.from_json(m) for w, m in data["workloads"].items()},
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "label": self.label,

@@ -115,6 +115,10 @@ class Measurement:
     def has_numbers(self) -> bool:
         return self.throughput is not None and self.status in ("ok", "partial")
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Measurement:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
     def to_json(self) -> dict[str, Any]:
         return {
             "status": self.status,
