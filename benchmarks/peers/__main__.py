@@ -105,17 +105,21 @@ def _run_workload(system: System, cfg: BenchConfig, installed: dict[str, install
     work = new_workdir()
     ctx = RunContext(cfg=cfg, installed=installed, cache=install.cache_dir(), work=work,
                      only=[workload], system=system)
+    started = time.monotonic()
     try:
         raw = system.runner(ctx)
-        return measurements_from_driver(raw, [workload])[workload]
+        m = measurements_from_driver(raw, [workload])[workload]
     except Exception as exc:  # a failing peer is a row in the table, not a crash
         traceback.print_exc()
-        return Measurement(status="failed", note=f"{type(exc).__name__}: {exc}"[:600])
+        m = Measurement(status="failed", note=f"{type(exc).__name__}: {exc}"[:600])
     finally:
         res.processes = max(res.processes, ctx.processes)
         if ctx.leftovers:
             res.note += f" (processes that survived SIGKILL: {ctx.leftovers})"
         shutil.rmtree(work, ignore_errors=True)
+    m.wall_s = round(time.monotonic() - started, 1)
+    print(f"    {workload}: {m.status} in {m.wall_s:.0f} s", flush=True)
+    return m
 
 
 def _actorkit_version() -> str:

@@ -27,7 +27,7 @@ class BenchConfig:
     callers: int = 32
     actors: int = 100
     fresh_n: int = 10_000
-    fresh_budget_s: float = 45.0
+    fresh_budget_s: float = 30.0
     clients: int = 1_000
     connect_budget_s: float = 60.0
     broadcasts: int = 3

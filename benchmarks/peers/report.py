@@ -119,7 +119,9 @@ def _cell(text: str, limit: int = 200) -> str:
 
 
 def systems_table(results: list[SystemResult]) -> str:
-    lines = ["| system | version | durability | processes | status |", "|---|---|---|---|---|"]
+    lines = ["| system | version | durability | processes (most in one workload, incl. "
+             "driver) | status |",
+             "|---|---|---|---|---|"]
     for r in results:
         status = r.status if r.status == "ok" else f"{r.status}: {r.note}"
         procs = str(r.processes) if r.processes else "–"

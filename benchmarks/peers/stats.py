@@ -110,6 +110,7 @@ class Measurement:
     status: str = "ok"  # ok | partial | failed | n/a | not-installed | not-measured
     note: str = ""
     rep_details: list[dict[str, Any]] = field(default_factory=list)
+    wall_s: float = 0.0  # start to stop of the system for this workload, setup included
 
     @property
     def has_numbers(self) -> bool:
@@ -131,6 +132,7 @@ class Measurement:
             "target": self.target,
             "errors": self.errors,
             "rep_details": self.rep_details,
+            "wall_s": self.wall_s,
         }
 
 

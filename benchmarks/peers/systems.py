@@ -54,7 +54,7 @@ class RunContext:
     only: list[str]
     system: System
     leftovers: list[int] = field(default_factory=list)
-    processes: int = 0  # how many processes the system (and its driver) ran
+    processes: int = 0  # how many processes the system and its driver ran (all seen)
 
 
 def _finish(ctx: RunContext, procs: ProcessSet) -> None:
@@ -91,7 +91,8 @@ def _drive(ctx: RunContext, procs: ProcessSet, argv: list[str], env: dict[str, s
 
 
 def driver_timeout(cfg: BenchConfig, n_workloads: int) -> float:
-    per = cfg.reps * cfg.rep_seconds * 2 + cfg.fresh_budget_s + cfg.connect_budget_s + 120
+    """A backstop only: every workload bounds its own setup and measurement."""
+    per = cfg.reps * cfg.rep_seconds * 2 + cfg.fresh_budget_s + cfg.connect_budget_s + 60
     return per * max(1, n_workloads)
 
 

@@ -83,14 +83,20 @@ async def sequential(call: Call, cfg: BenchConfig) -> list[dict[str, Any]]:
 
 async def warm_actors(target: Target, keys: list[str], cfg: BenchConfig,
                       sleepy: bool = False) -> list[Call]:
-    """Create and call each actor once, ``callers`` at a time, retrying failures twice."""
+    """Create and call each actor once, ``callers`` at a time, retrying a failure once,
+    within the setup budget (``connect_budget_s``)."""
     calls: dict[int, Call] = {}
     errors: list[str] = []
     sem = asyncio.Semaphore(cfg.callers)
 
+    start = _now()
+
     async def one(i: int) -> None:
         async with sem:
-            for _ in range(3):
+            for _ in range(2):
+                if _now() - start > cfg.connect_budget_s:
+                    errors.append(f"setup budget of {cfg.connect_budget_s:.0f} s spent")
+                    return
                 try:
                     call = await target.handle(keys[i], sleepy=sleepy)
                     await call(1)
@@ -193,7 +199,12 @@ async def broadcast(target: Target, cfg: BenchConfig) -> list[dict[str, Any]]:
             opened = await asyncio.gather(*(target.connect(key, on_event(i))
                                             for i in range(first, min(cfg.clients, first + batch))))
             conns.extend(opened)
-            await asyncio.gather(*(c.increment(0) for c in opened))
+            left = max(0.1, cfg.connect_budget_s - (_now() - start))
+            try:
+                await asyncio.wait_for(asyncio.gather(*(c.increment(0) for c in opened)), left)
+            except TimeoutError:
+                raise TimeoutError(f"connected only {first} of {cfg.clients} clients in "
+                                   f"{cfg.connect_budget_s:.0f} s") from None
         reps = []
         for rep in range(cfg.broadcasts + 1):  # the first one is a warm-up
             expected["value"] = -1  # nothing matches while the current value is read
@@ -217,7 +228,9 @@ async def broadcast(target: Target, cfg: BenchConfig) -> list[dict[str, Any]]:
             reps.append(r)
         return reps
     finally:
-        await asyncio.gather(*(c.close() for c in conns), return_exceptions=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(
+                asyncio.gather(*(c.close() for c in conns), return_exceptions=True), 10)
 
 
 async def cold_wake(target: Target, cfg: BenchConfig) -> list[dict[str, Any]]:

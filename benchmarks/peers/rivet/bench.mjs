@@ -18,6 +18,10 @@ const rep = (latencies, elapsedS, target, errors) => ({
 	first_error: errors[0] ?? "",
 });
 
+// Resolves to "timeout" after `ms`, so no setup step can hang past its budget.
+const within = (promise, ms) =>
+	Promise.race([promise, new Promise((res) => setTimeout(() => res("timeout"), ms))]);
+
 const handle = (key, sleepy = false) =>
 	(sleepy ? client.sleepyCounter : client.counter).getOrCreate([key]);
 
@@ -46,16 +50,18 @@ async function sequential(call) {
 	return reps;
 }
 
-// Create and call each actor once, `callers` at a time, retrying failures twice.
+// Create and call each actor once, `callers` at a time, retrying a failure once, within
+// the setup budget.
 async function warmActors(keys, sleepy = false) {
 	const handles = keys.map((k) => handle(k, sleepy));
 	const errors = [];
 	let ok = 0;
 	let next = 0;
+	const start = now();
 	const worker = async () => {
-		while (next < handles.length) {
+		while (next < handles.length && (now() - start) / 1000 < cfg.connect_budget_s) {
 			const h = handles[next++];
-			for (let attempt = 0; attempt < 3; attempt++) {
+			for (let attempt = 0; attempt < 2; attempt++) {
 				try {
 					await h.increment(1);
 					ok++;
@@ -154,7 +160,9 @@ async function broadcast() {
 				opened.push(conn);
 				conns.push(conn);
 			}
-			await Promise.all(opened.map((c) => c.increment(0)));
+			const left = cfg.connect_budget_s * 1000 - (now() - start);
+			if ((await within(Promise.all(opened.map((c) => c.increment(0))), left)) === "timeout")
+				throw new Error(`connected only ${first} of ${cfg.clients} clients in ${cfg.connect_budget_s} s`);
 		}
 		const reps = [];
 		for (let r = 0; r <= cfg.broadcasts; r++) {
@@ -179,7 +187,7 @@ async function broadcast() {
 		}
 		return reps;
 	} finally {
-		await Promise.allSettled(conns.map((c) => c.dispose()));
+		await within(Promise.allSettled(conns.map((c) => c.dispose())), 10_000);
 	}
 }
 
