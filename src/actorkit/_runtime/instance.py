@@ -108,6 +108,10 @@ class ActorInstance:
         self._waiting = 0
         self._inflight = 0  # calls running now (serial or interleaved)
         self._persisted: bytes | None = None  # encoding of the last state submitted
+        # True while the state is known to equal ``_persisted`` (no code has run since the
+        # last change check), so a turn's snapshot can reuse it instead of encoding again.
+        self._clean = False
+        self._interleaving = 0
         self._staged: dict[bytes, bytes | None] = {}  # extra writes of the current turn
         self._last_write: asyncio.Future[None] | None = None
         self._relaxed_task: asyncio.Task[None] | None = None
@@ -147,11 +151,16 @@ class ActorInstance:
             elif d.has_state:
                 self.actor.__dict__["_ak_state"] = await self._load_state(data.get(STATE_KEY))
             if d.has_state:
-                encoded = encode_state(self.actor.__dict__["_ak_state"])
                 d.state_type_for(self.actor.__dict__["_ak_state"])
-                if encoded != self._stored_state_bytes(data):
+                stored = self._stored_state_bytes(data)
+                if stored is None:
+                    encoded = encode_state(self.actor.__dict__["_ak_state"])
                     batch.puts[STATE_KEY] = encode_envelope(encoded, d.state_version)
-                self._persisted = encoded
+                    stored = encoded
+                # Were the decoded state to encode differently, the first change check
+                # would merely write it once more.
+                self._persisted = stored
+                self._clean = "create_vars" not in d.hooks and "on_wake" not in d.hooks
             if "create_vars" in d.hooks:
                 self.actor.vars = await self._hook("create_vars")
             if "on_wake" in d.hooks:
@@ -160,6 +169,7 @@ class ActorInstance:
                 await self._submit(batch)
         self._transition(Lifecycle.AWAKE)
         self.connections.restore(data)
+        self.emit("wake", created=not self.record.initialized)
         self.last_active = self.node.clock.now()
         self.schedule.arm()
         if "run" in d.hooks:
@@ -239,10 +249,12 @@ class ActorInstance:
             await self.node.committer.flush()
             await self.node.driver.delete_actor(self.id)
             self._transition(Lifecycle.DESTROYED)
+            self.emit("destroy")
         else:
             await self._persist_changes()
             await self._gate()
             self._transition(Lifecycle.STOPPED)
+            self.emit("sleep")
         for task in self._background:
             task.cancel()
 
@@ -286,6 +298,20 @@ class ActorInstance:
 
         A stateless call (no ``conn``) is checked by ``on_before_connect(params)`` first.
         """
+        if not self.node.activity.active:
+            return await self._call_action(name, args, conn, params)
+        started = time.perf_counter()
+        try:
+            output = await self._call_action(name, args, conn, params)
+        except ActorError as err:
+            self.emit("action", name=name, args=args, error=err.to_wire(),
+                      duration_ms=(time.perf_counter() - started) * 1e3)
+            raise
+        self.emit("action", name=name, args=args, output=output,
+                  duration_ms=(time.perf_counter() - started) * 1e3)
+        return output
+
+    async def _call_action(self, name: str, args: list[Any], conn: Any, params: Any) -> Any:
         spec = self.definition.action(name)
         bound = spec.bind(args)
         if conn is None and "on_before_connect" in self.definition.hooks:
@@ -294,7 +320,12 @@ class ActorInstance:
         try:
             if spec.interleave:
                 self._check_serving()
-                output = await self._invoke(spec, bound, conn)
+                self._clean = False
+                self._interleaving += 1
+                try:
+                    output = await self._invoke(spec, bound, conn)
+                finally:
+                    self._interleaving -= 1
                 await self._persist_changes()
             else:
                 async with self._turn() as own:
@@ -379,6 +410,7 @@ class ActorInstance:
                     call.id, call.at, self.node.clock.now(), call.attempt + 1
                 )
                 token = current_firing.set((self.id, firing))
+                self.emit("schedule", id=call.id, action=call.action, attempt=firing.attempt)
                 snapshot = self._snapshot()
                 try:
                     spec = self.definition.action(call.action)
@@ -410,17 +442,21 @@ class ActorInstance:
         token = context.current_conn.set(None if conn is None else (self.id, conn))
         timeout = spec.timeout or self.definition.options.action_timeout
         try:
-            async with asyncio.timeout(timeout):
-                output = spec.fn(self.actor, *args)
-                if spec.is_async or inspect.isawaitable(output):
-                    output = await output
-                if "on_before_action_response" in self.definition.hooks:
-                    output = await self._call(
-                        self.actor.on_before_action_response,  # type: ignore[attr-defined]
-                        spec.name,
-                        args,
-                        output,
-                    )
+            output = spec.fn(self.actor, *args)
+            hook = "on_before_action_response" in self.definition.hooks
+            # Only awaiting work can be timed out: a sync action never yields, so it does not
+            # pay for arming a timer (the hot path of in-process calls).
+            if spec.is_async or hook or inspect.isawaitable(output):
+                async with asyncio.timeout(timeout):
+                    if inspect.isawaitable(output):
+                        output = await output
+                    if hook:
+                        output = await self._call(
+                            self.actor.on_before_action_response,  # type: ignore[attr-defined]
+                            spec.name,
+                            args,
+                            output,
+                        )
         except TimeoutError:
             raise ActorError(
                 "actor",
@@ -458,7 +494,15 @@ class ActorInstance:
     def _snapshot(self) -> _Snapshot:
         state = None
         if self.definition.has_state:
-            state = encode_state(self.actor.__dict__["_ak_state"])
+            quiet = (
+                self._clean
+                and not self._interleaving
+                and not self._background
+                and (self._run_task is None or self._run_task.done())
+            )
+            state = self._persisted if quiet else None
+            if state is None:
+                state = encode_state(self.actor.__dict__["_ak_state"])
         return _Snapshot(
             state, dict(self._staged), dict(self.schedule.calls), self.schedule.alarm_dirty
         )
@@ -468,6 +512,7 @@ class ActorInstance:
             self.actor.__dict__["_ak_state"] = decode_value(
                 snapshot.state, self.definition.state_type or Any
             )
+        self._clean = snapshot.state is not None and snapshot.state is self._persisted
         self._staged = snapshot.staged
         self.schedule.calls = snapshot.schedules
         self.schedule.alarm_dirty = snapshot.alarm_dirty
@@ -488,6 +533,7 @@ class ActorInstance:
         d = self.definition
         self.connections.stage_changes()
         encoded: bytes | None = None
+        self._clean = False
         if d.has_state:
             encoded = encode_state(self.actor.__dict__["_ak_state"])
             if encoded == self._persisted:
@@ -500,6 +546,9 @@ class ActorInstance:
                         Code.HOOK_FAILED,
                         "on_state_change must not change the state",
                     )
+        self._clean = True
+        if encoded is not None and self.node.activity.active:
+            self.emit("state", state=decode_value(encoded, Any))
         if encoded is None and not self._staged:
             return
         relaxed = d.options.state_save_interval is not None
@@ -546,7 +595,8 @@ class ActorInstance:
 
     def _submit_nowait(self, batch: WriteBatch) -> asyncio.Future[None]:
         future = self.node.committer.submit(batch)
-        future.add_done_callback(self._on_write_done)
+        if not future.done() or future.exception() is not None:  # done: committed already
+            future.add_done_callback(self._on_write_done)
         return future
 
     async def _submit(self, batch: WriteBatch) -> None:
@@ -627,7 +677,14 @@ class ActorInstance:
 
     # -- events, background work -----------------------------------------------------------
 
+    def emit(self, kind: str, **data: Any) -> None:
+        """Publish an activity event about this actor (no-op while nobody listens)."""
+        self.node.activity.emit(kind, self.id, self.definition.name, key=list(self.record.key),
+                                **data)
+
     def broadcast(self, event: str, args: tuple[Any, ...]) -> None:
+        if self.node.activity.active:
+            self.emit("broadcast", event=event, args=_to_builtins(list(args)))
         self.connections.broadcast(event, args)
 
     def keep_awake(self, awaitable: Awaitable[T]) -> Awaitable[T]:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
+from actorkit._runtime.activity import Activity
 from actorkit._runtime.clock import Clock, SystemClock
 from actorkit._runtime.committer import Committer
 from actorkit._runtime.housekeeping import Housekeeper
@@ -65,6 +66,7 @@ class Node:
         self.region = region
         self.limits = registry.limits
         self.committer = Committer(driver)
+        self.activity = Activity()
         self.instances: dict[str, ActorInstance] = {}
         self._activating: dict[str, asyncio.Future[ActorInstance]] = {}
         self._stopping: dict[str, asyncio.Future[None]] = {}

@@ -114,6 +114,12 @@ class Driver(abc.ABC):
         """Apply batches durably; one result per batch (``None`` or the error, such as
         ``FencedError``). A failed batch leaves no trace and does not affect the others."""
 
+    def commit_now(self, batches: Sequence[WriteBatch]) -> list[BaseException | None] | None:
+        """Optional fast path: apply ``batches`` synchronously, as ``commit`` would, when the
+        driver needs no I/O to make them durable (``memory://``). Return ``None`` (the
+        default) to say "not supported"; the runtime then awaits ``commit``."""
+        return None
+
     # -- alarms --------------------------------------------------------------------------
 
     @abc.abstractmethod

@@ -70,6 +70,9 @@ class MemoryDriver(Driver):
         return dict(self._data.get(actor_id, {}))
 
     async def commit(self, batches: Sequence[WriteBatch]) -> list[BaseException | None]:
+        return self.commit_now(batches)
+
+    def commit_now(self, batches: Sequence[WriteBatch]) -> list[BaseException | None]:
         results: list[BaseException | None] = []
         for batch in batches:
             record = self._records.get(batch.actor_id)

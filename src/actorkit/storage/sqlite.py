@@ -94,6 +94,7 @@ class SQLiteDriver(Driver):
         self._local = threading.local()
         self._ops: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
         self._drainer: asyncio.Task[None] | None = None
+        self._epochs: dict[str, int] = {}  # epochs granted but not yet written
 
     # -- plumbing ----------------------------------------------------------------------
 
@@ -132,10 +133,17 @@ class SQLiteDriver(Driver):
         try:
             while self._ops:
                 ops, self._ops = self._ops, []
+                epochs = dict(self._epochs)
                 try:
-                    results = await self._run(self._writer, functools.partial(self._apply_ops, ops))
+                    results = await self._run(
+                        self._writer, functools.partial(self._apply_ops, ops, epochs)
+                    )
                 except Exception as exc:
                     results = [(False, exc)] * len(ops)
+                else:
+                    for actor_id, epoch in epochs.items():
+                        if self._epochs.get(actor_id) == epoch:
+                            del self._epochs[actor_id]
                 for (_, future), (ok, value) in zip(ops, results, strict=True):
                     if future.done():
                         continue
@@ -147,12 +155,19 @@ class SQLiteDriver(Driver):
             self._drainer = None
 
     def _apply_ops(
-        self, ops: list[tuple[Callable[[sqlite3.Connection], Any], Any]]
+        self,
+        ops: list[tuple[Callable[[sqlite3.Connection], Any], Any]],
+        epochs: dict[str, int],
     ) -> list[tuple[bool, Any]]:
         conn = self._conn()
         results: list[tuple[bool, Any]] = []
         conn.execute("BEGIN IMMEDIATE")
         try:
+            if epochs:
+                conn.executemany(
+                    "UPDATE actors SET epoch = ?1 WHERE id = ?2 AND epoch < ?1",
+                    [(epoch, actor_id) for actor_id, epoch in epochs.items()],
+                )
             for fn, _ in ops:
                 conn.execute("SAVEPOINT op")
                 try:
@@ -223,6 +238,11 @@ class SQLiteDriver(Driver):
             self._lock_file.close()
             self._lock_file = None
 
+    def _with_pending_epoch(self, record: ActorRecord | None) -> ActorRecord | None:
+        if record is not None:
+            record.epoch = max(record.epoch, self._epochs.get(record.id, 0))
+        return record
+
     # -- directory ---------------------------------------------------------------------
 
     async def create_actor(self, record: ActorRecord) -> tuple[ActorRecord, bool]:
@@ -252,7 +272,7 @@ class SQLiteDriver(Driver):
             ).fetchone()
             return None if row is None else _record(row)
 
-        return await self._run(self._reader, self._read(find))
+        return self._with_pending_epoch(await self._run(self._reader, self._read(find)))
 
     async def get_actor(self, actor_id: str) -> ActorRecord | None:
         def get(conn: sqlite3.Connection) -> ActorRecord | None:
@@ -261,7 +281,7 @@ class SQLiteDriver(Driver):
             ).fetchone()
             return None if row is None else _record(row)
 
-        return await self._run(self._reader, self._read(get))
+        return self._with_pending_epoch(await self._run(self._reader, self._read(get)))
 
     async def list_actors(
         self, name: str | None = None, *, after: str | None = None, limit: int = 100
@@ -274,7 +294,10 @@ class SQLiteDriver(Driver):
             ).fetchall()
             return [_record(row) for row in rows]
 
-        return await self._run(self._reader, self._read(list_))
+        records = await self._run(self._reader, self._read(list_))
+        for record in records:
+            self._with_pending_epoch(record)
+        return records
 
     async def delete_actor(self, actor_id: str) -> None:
         def delete(conn: sqlite3.Connection) -> None:
@@ -287,15 +310,20 @@ class SQLiteDriver(Driver):
     # -- ownership ---------------------------------------------------------------------
 
     async def acquire(self, actor_id: str) -> int:
-        def acquire(conn: sqlite3.Connection) -> int:
-            row = conn.execute(
-                "UPDATE actors SET epoch = epoch + 1 WHERE id = ? RETURNING epoch", (actor_id,)
-            ).fetchone()
-            if row is None:
-                raise KeyError(actor_id)
-            return int(row[0])
+        # This process holds the directory's lock, so no one else can activate actors here:
+        # the new epoch needs no fsync of its own. It is written, before anything else, by
+        # the next write transaction — which is the first one that could carry a write made
+        # under it, so fencing sees it whenever it matters.
+        def read_epoch(conn: sqlite3.Connection) -> int | None:
+            row = conn.execute("SELECT epoch FROM actors WHERE id = ?", (actor_id,)).fetchone()
+            return None if row is None else int(row[0])
 
-        return await self._write(acquire)
+        stored = await self._run(self._reader, self._read(read_epoch))
+        if stored is None:
+            raise KeyError(actor_id)
+        epoch = max(stored, self._epochs.get(actor_id, 0)) + 1
+        self._epochs[actor_id] = epoch
+        return epoch
 
     # -- data ----------------------------------------------------------------------------
 
