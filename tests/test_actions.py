@@ -340,6 +340,37 @@ class Gate(Actor):
         return self.state["serial_done"]
 
 
+class Mixed(Actor):
+    """A serial action that fails after an interleaved action acknowledged a change."""
+
+    state = {"serial": 0, "interleaved": 0}
+
+    def create_vars(self) -> dict[str, Any]:
+        return {"event": asyncio.Event(), "waiting": False}
+
+    @action
+    async def slow_fail(self) -> None:
+        self.state["serial"] += 1
+        self.vars["waiting"] = True
+        await asyncio.wait_for(self.vars["event"].wait(), 10)
+        self.state["serial"] += 100  # after the interleaved persist: rolled back
+        raise UserError("fail", code="fail")
+
+    @action(interleave=True)
+    async def bump(self) -> int:
+        self.state["interleaved"] += 1
+        self.vars["event"].set()
+        return int(self.state["interleaved"])
+
+    @action(interleave=True)
+    def waiting(self) -> bool:
+        return bool(self.vars["waiting"])
+
+    @action
+    def read(self) -> Any:
+        return self.state
+
+
 async def test_interleaved_action_runs_while_serial_action_awaits(storage_url: str) -> None:
     async with Registry(Gate).test_client(storage_url) as client:
         h = client.get_or_create(Gate, "g")
@@ -460,3 +491,108 @@ async def test_typed_handle_converts_return_value() -> None:
     async with Registry(Shapes).test_client() as client:
         assert await client.get_or_create(Shapes, "s").origin() == Point(0, 0)
         assert await client.get_or_create("shapes", "s").origin() == {"x": 0, "y": 0}
+
+
+async def test_failed_serial_action_keeps_acknowledged_interleaved_change(
+    storage_url: str,
+) -> None:
+    async with Registry(Mixed).test_client(storage_url) as client:
+        h = client.get_or_create(Mixed, "m")
+        slow = asyncio.ensure_future(h.slow_fail())
+        while not await h.waiting():  # until slow_fail holds the turn and awaits
+            assert not slow.done()
+            await asyncio.sleep(0.001)
+        assert await h.bump() == 1
+        await assert_error(slow, "fail")
+        # The interleaved action's acknowledged change survives the serial rollback; the
+        # serial action's changes made before that persist were made durable with it.
+        assert await h.read() == {"serial": 1, "interleaved": 1}
+    if storage_url.startswith("sqlite"):
+        async with Registry(Mixed).test_client(storage_url) as client:
+            assert await client.get(Mixed, "m").read() == {"serial": 1, "interleaved": 1}
+
+
+async def test_unserializable_params_is_validation_error() -> None:
+    async with registry.test_client() as client:
+        err = await assert_error(
+            client.get_or_create(Calc, "p", params=object()).add(1, 2), "validation_error"
+        )
+        assert "params" in err.message
+
+
+class Outer(Actor):
+    state = {"log": []}
+
+    @action
+    async def outer(self) -> Any:
+        self.state["log"].append("outer")
+        try:
+            await self.client.get_or_create(Relay, self.key).relay()
+        except ActorError as err:
+            self.state["log"].append(f"caught {err.code}")
+        return self.state["log"]
+
+    @action
+    def inner_fails(self) -> None:
+        self.state["log"].append("inner")
+        raise UserError("no", code="inner_failed")
+
+    @action
+    def read(self) -> Any:
+        return self.state["log"]
+
+
+class Relay(Actor):
+    @action
+    async def relay(self) -> None:
+        await self.client.get_or_create(Outer, self.key).inner_fails()
+
+
+async def test_failed_reentrant_call_leaves_no_trace(storage_url: str) -> None:
+    """A → B → A where the inner A call fails and the outer one catches the error: only the
+    inner call's changes are rolled back."""
+    async with Registry(Outer, Relay).test_client(storage_url) as client:
+        h = client.get_or_create(Outer, "o")
+        assert await h.outer() == ["outer", "caught inner_failed"]
+    if storage_url.startswith("sqlite"):
+        async with Registry(Outer, Relay).test_client(storage_url) as client:
+            assert await client.get(Outer, "o").read() == ["outer", "caught inner_failed"]
+
+
+async def test_raw_handler_change_survives_a_failing_serial_action(storage_url: str) -> None:
+    """Raw HTTP/WebSocket hooks run like interleaved actions (``Node.run_in_actor``): a serial
+    action that fails while one is running must not roll back the hook's change."""
+
+    class Raw(Actor):
+        state = {"raw": 0, "serial": 0}
+
+        @action
+        def fail(self) -> None:
+            self.state["serial"] += 1
+            raise UserError("fail", code="fail")
+
+        @action
+        def read(self) -> Any:
+            return self.state
+
+    async with Registry(Raw).test_client(storage_url) as client:
+        h = client.get_or_create(Raw, "r")
+        actor_id = await h.resolve()
+        await h.read()  # a completed turn: the state is known to equal what was persisted
+        node = client._transport.node  # type: ignore[attr-defined]
+        go = asyncio.Event()
+
+        async def handler(actor: Actor) -> str:
+            actor.state["raw"] += 1
+            await asyncio.wait_for(go.wait(), 10)
+            return "ok"
+
+        raw = asyncio.ensure_future(node.run_in_actor(actor_id, "raw", handler))
+        await asyncio.sleep(0.01)
+        await assert_error(h.fail(), "fail")
+        go.set()
+        assert await raw == "ok"
+        assert await h.read() == {"raw": 1, "serial": 0}
+    if storage_url.startswith("sqlite"):
+        async with Registry(Raw).test_client(storage_url) as client:
+            assert await client.get(Raw, "r").read() == {"raw": 1, "serial": 0}

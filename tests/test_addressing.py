@@ -291,6 +291,9 @@ async def test_key_limits_are_validation_errors() -> None:
         with pytest.raises(ActorError) as info:
             client.get_or_create(Counter, ["a", 1])  # type: ignore[list-item]
         assert info.value.code == "validation_error"
+        with pytest.raises(ActorError) as info:
+            client.get_or_create(Counter, ["\ud800"])  # not encodable as UTF-8
+        assert info.value.code == "validation_error"
         assert await client.list_actors() == []
 
 
@@ -309,3 +312,55 @@ async def test_oversized_or_unencodable_input() -> None:
         assert await client.list_actors() == []
         assert Counter.created == []
         assert await client.get_or_create(Counter, "big", input={"start": 2}).get() == 2
+
+
+async def test_unserializable_input_is_validation_error() -> None:
+    async with registry.test_client() as client:
+        with pytest.raises(ActorError) as info:
+            await client.get_or_create(Counter, "x", input={"start": object()}).resolve()
+        assert info.value.code == "validation_error"
+        assert "input" in info.value.message
+        assert await client.list_actors() == []
+
+
+class Fragile(Actor):
+    state = {"n": 0}
+
+    async def on_destroy(self) -> None:
+        await asyncio.sleep(0.05)  # calls arrive while the actor is being destroyed
+
+    @action
+    def inc(self) -> int:
+        self.state["n"] += 1
+        return int(self.state["n"])
+
+    @action
+    def self_destruct(self) -> None:
+        self.destroy()
+
+
+async def test_calls_during_self_destroy_wait_for_it(storage_url: str) -> None:
+    """No second instance may start while ``self.destroy()`` is still shutting the first
+    one down: calls racing it are served by a fresh actor, never fenced or lost."""
+    async with Registry(Fragile).test_client(storage_url) as client:
+        h = client.get_or_create(Fragile, "f")
+        await h.inc()
+        destroying = asyncio.ensure_future(h.self_destruct())
+        await asyncio.sleep(0.01)
+        racers = await asyncio.gather(*(h.inc() for _ in range(20)), return_exceptions=True)
+        await destroying
+        assert [r for r in racers if isinstance(r, BaseException)] == []
+        assert sorted(racers) == list(range(1, 21))  # type: ignore[type-var]
+        assert len(await client.list_actors()) == 1
+    if storage_url.startswith("sqlite"):
+        async with Registry(Fragile).test_client(storage_url) as client:
+            assert await client.get(Fragile, "f").inc() == 21
+
+
+async def test_unusual_but_valid_keys(storage_url: str) -> None:
+    async with registry.test_client(storage_url) as client:
+        keys = [["a\x00b"], ["", ""], ["é" * 64], ["🔑"], ["a", ""], [" "]]
+        ids = [await client.get_or_create(Counter, k).resolve() for k in keys]
+        assert len(set(ids)) == len(keys)
+        for key, actor_id in zip(keys, ids, strict=True):
+            assert await client.get(Counter, key).resolve() == actor_id

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from actorkit import Actor, ActorError, Registry, UserError, action
+from actorkit import Actor, ActorError, ActorOptions, Registry, UserError, action
 
 CALLS: list[str] = []
 
@@ -253,3 +253,61 @@ async def test_metadata_members() -> None:
         h = client.get_or_create(Meta, ["x", "y"], region="eu")
         actor_id = await h.resolve()
         assert await h.meta() == [actor_id, "meta", ["x", "y"], "eu", None]
+
+
+async def test_slow_wake_hook_times_out_with_hook_failed(storage_url: str) -> None:
+    class Sluggish(Actor):
+        options = ActorOptions(hook_timeout=0.05)
+        state = {"n": 0}
+
+        async def on_wake(self) -> None:
+            await asyncio.sleep(30)
+
+        @action
+        def get(self) -> int:
+            return int(self.state["n"])
+
+    async with Registry(Sluggish).test_client(storage_url) as client:
+        with pytest.raises(ActorError) as info:
+            await client.get_or_create(Sluggish, "s").get()
+        assert info.value.code == "hook_failed"
+        assert "on_wake timed out after 0.05 s" in info.value.message
+        assert await client.list_actors() == []
+
+
+async def test_full_queue_is_overloaded_and_actor_recovers() -> None:
+    class Busy(Actor):
+        options = ActorOptions(max_queue=5)
+        state = {"n": 0}
+
+        def create_vars(self) -> dict[str, Any]:
+            return {"go": asyncio.Event()}
+
+        @action
+        async def block(self) -> None:
+            await asyncio.wait_for(self.vars["go"].wait(), 10)
+
+        @action(interleave=True)
+        def release(self) -> None:
+            self.vars["go"].set()
+
+        @action
+        def bump(self) -> int:
+            self.state["n"] += 1
+            return int(self.state["n"])
+
+    async with Registry(Busy).test_client() as client:
+        h = client.get_or_create(Busy, "b")
+        await h.resolve()
+        blocker = asyncio.ensure_future(h.block())
+        await asyncio.sleep(0.01)
+        waiting = [asyncio.ensure_future(h.bump()) for _ in range(8)]
+        await asyncio.sleep(0.01)
+        await h.release()
+        await blocker
+        results = await asyncio.gather(*waiting, return_exceptions=True)
+        overloaded = [r for r in results if isinstance(r, ActorError)]
+        assert len(overloaded) == 3
+        assert all(e.code == "overloaded" for e in overloaded)
+        assert sorted(r for r in results if isinstance(r, int)) == [1, 2, 3, 4, 5]
+        assert await h.bump() == 6

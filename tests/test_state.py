@@ -187,7 +187,8 @@ async def test_relaxed_mode_does_not_hold_replies_and_still_persists(storage_url
         h = client.get_or_create(Relaxed, "r")
         actor_id = await h.resolve()
         before = await stored_envelope(client, actor_id)
-        # Replies come back although nothing has been written since creation.
+        # Replies come back although nothing has been written since creation: time does
+        # not move, so the relaxed save cannot have happened.
         assert [await h.bump() for _ in range(5)] == [1, 2, 3, 4, 5]
         assert await stored_envelope(client, actor_id) == before
         await clock.advance(1.0)  # the one pending save (not one per call) happens now
@@ -383,3 +384,49 @@ async def test_typed_state_survives_a_fresh_class_definition(sqlite_url: str) ->
         assert await client.get_or_create("fresh_cart", "c").add("a") == "Cart"
     async with make().test_client(sqlite_url) as client:
         assert await client.get("fresh_cart", "c").add("b") == "Cart"
+
+
+async def test_assigning_a_new_state_value_is_persisted(storage_url: str) -> None:
+    class Replacer(Actor):
+        state = {"v": 1}
+
+        @action
+        def replace(self, value: Any) -> None:
+            self.state = value
+
+        @action
+        def read(self) -> Any:
+            return self.state
+
+    async with Registry(Replacer).test_client(storage_url) as client:
+        h = client.get_or_create(Replacer, "r")
+        await h.replace({"v": 2, "extra": [1, 2]})
+        assert await h.read() == {"v": 2, "extra": [1, 2]}
+    if storage_url.startswith("sqlite"):
+        async with Registry(Replacer).test_client(storage_url) as client:
+            assert await client.get(Replacer, "r").read() == {"v": 2, "extra": [1, 2]}
+
+
+async def test_failure_after_save_state_rolls_back_to_the_saved_point(storage_url: str) -> None:
+    class Saver(Actor):
+        state = {"n": 0}
+
+        @action
+        async def save_then_fail(self) -> None:
+            self.state["n"] = 1
+            await self.save_state()
+            self.state["n"] = 2
+            raise ValueError("after the save")
+
+        @action
+        def read(self) -> int:
+            return int(self.state["n"])
+
+    async with Registry(Saver).test_client(storage_url) as client:
+        h = client.get_or_create(Saver, "s")
+        with pytest.raises(ActorError):
+            await h.save_then_fail()
+        assert await h.read() == 1
+    if storage_url.startswith("sqlite"):
+        async with Registry(Saver).test_client(storage_url) as client:
+            assert await client.get(Saver, "s").read() == 1

@@ -155,8 +155,14 @@ async def test_acquire_increments_epoch(driver: Driver) -> None:
     first = await driver.acquire(actor_id)
     second = await driver.acquire(actor_id)
     assert second == first + 1
+    # The new epoch is in force for fencing (a driver may persist it lazily, with the next
+    # write transaction, so ``get_actor(...).epoch`` can lag until then).
+    (old,) = await driver.commit([WriteBatch(actor_id, first, puts={b"k": b"old"})])
+    assert isinstance(old, FencedError)
+    assert await driver.commit([WriteBatch(actor_id, second, puts={b"k": b"new"})]) == [None]
     stored = await driver.get_actor(actor_id)
     assert stored is not None and stored.epoch == second
+    assert await driver.load(actor_id) == {b"k": b"new"}
     with pytest.raises(KeyError):
         await driver.acquire("no-such-id")
 
@@ -394,3 +400,45 @@ async def test_commit_now_matches_commit_when_supported(driver: Driver) -> None:
     (fenced,) = driver.commit_now([WriteBatch(a, epoch - 1, puts={b"k": b"stale"})])  # type: ignore[misc]
     assert isinstance(fenced, FencedError)
     assert await driver.load(a) == {b"k": b"v"}
+
+
+# -- actor databases (self.db) -----------------------------------------------------------
+# open/close/delete_actor_db are blocking: the runtime calls them from its database pool.
+
+
+async def test_actor_db_is_created_on_demand_and_persists_across_close(driver: Driver) -> None:
+    actor_id = await new_actor(driver)
+    assert await asyncio.to_thread(driver.open_actor_db, actor_id, create=False) is None
+
+    def write() -> None:
+        conn = driver.open_actor_db(actor_id, create=True)
+        assert conn is not None
+        conn.execute("CREATE TABLE t (x); INSERT INTO t VALUES (42)")
+        driver.close_actor_db(actor_id, conn)
+
+    def read() -> list[tuple[object, ...]]:
+        conn = driver.open_actor_db(actor_id, create=False)
+        assert conn is not None
+        try:
+            return [tuple(row) for row in conn.execute("SELECT x FROM t")]
+        finally:
+            driver.close_actor_db(actor_id, conn)
+
+    await asyncio.to_thread(write)
+    assert await asyncio.to_thread(read) == [(42,)]
+    other = await new_actor(driver, key=("b",))
+    assert await asyncio.to_thread(driver.open_actor_db, other, create=False) is None
+
+
+async def test_delete_actor_deletes_its_database(driver: Driver) -> None:
+    actor_id = await new_actor(driver)
+
+    def create() -> None:
+        conn = driver.open_actor_db(actor_id, create=True)
+        assert conn is not None
+        conn.execute("CREATE TABLE t (x)")
+        driver.close_actor_db(actor_id, conn)
+
+    await asyncio.to_thread(create)
+    await driver.delete_actor(actor_id)
+    assert await asyncio.to_thread(driver.open_actor_db, actor_id, create=False) is None

@@ -27,6 +27,7 @@ import msgspec
 from actorkit._runtime import context
 from actorkit._runtime.actor import _NO_STATE, Actor
 from actorkit._runtime.connections import ConnectionManager
+from actorkit._runtime.db import ActorDatabase
 from actorkit._runtime.definition import ActionSpec, ActorDefinition
 from actorkit._runtime.schedule import Schedule, ScheduledCall, ScheduleFiring, current_firing
 from actorkit._runtime.state import (
@@ -119,6 +120,7 @@ class ActorInstance:
         self._destroy_requested = False
         self._sleep_requested = False
         self._run_task: asyncio.Task[None] | None = None
+        self.db = ActorDatabase(self)  # self.db; see _runtime/db.py
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -134,6 +136,7 @@ class ActorInstance:
     async def start(self, data: dict[bytes, bytes]) -> None:
         """Load state and run the create/wake hooks; the actor serves once this returns."""
         d = self.definition
+        data = await self.db.wake(data)  # migrations; newer state copy (db vs main store)
         self.schedule.load(data)
         async with self._turn():
             batch = WriteBatch(self.id, self.epoch)
@@ -165,6 +168,7 @@ class ActorInstance:
                 self.actor.vars = await self._hook("create_vars")
             if "on_wake" in d.hooks:
                 await self._hook("on_wake")
+            await self.db.commit_turn()
             if batch.puts or batch.mark_initialized:
                 await self._submit(batch)
         self._transition(Lifecycle.AWAKE)
@@ -246,6 +250,7 @@ class ActorInstance:
             if close is not None:
                 await close(destroy)
         if destroy:
+            await self.db.close()
             await self.node.committer.flush()
             await self.node.driver.delete_actor(self.id)
             self._transition(Lifecycle.DESTROYED)
@@ -253,6 +258,7 @@ class ActorInstance:
         else:
             await self._persist_changes()
             await self._gate()
+            await self.db.close()
             self._transition(Lifecycle.STOPPED)
             self.emit("sleep")
         for task in self._background:
@@ -331,17 +337,32 @@ class ActorInstance:
                 async with self._turn() as own:
                     self._check_serving()
                     if not own:
-                        return await self._invoke(spec, bound, conn)
+                        # Re-entry (A → B → A): runs in the outer turn, but a failure still
+                        # leaves no trace, even if the outer action catches the error.
+                        self._clean = False  # the outer action has run since its snapshot
+                        nested = self._snapshot()
+                        try:
+                            return await self._invoke(spec, bound, conn)
+                        except BaseException:
+                            self._restore(nested)
+                            raise
                     snapshot = self._snapshot()
+                    persisted = self._persisted
                     try:
                         output = await self._invoke(spec, bound, conn)
                         await self._persist_changes()
                     except BaseException:
+                        await self.db.rollback_turn()
+                        if self._persisted is not persisted:
+                            # An interleaved action persisted (and acknowledged) the state
+                            # meanwhile: roll back to that state, not past it.
+                            snapshot.state = self._persisted
                         self._restore(snapshot)
                         raise
                     if self._destroy_requested:
-                        self.node.forget(self)
-                        await self._shutdown(destroy=True)
+                        # Through the node, so calls racing the shutdown wait for it
+                        # instead of activating a second instance of this actor.
+                        await self.node._retire(self, destroy=True, in_turn=True)
                         return output
         finally:
             self._inflight -= 1
@@ -363,6 +384,10 @@ class ActorInstance:
         self._check_serving()
         self._inflight += 1
         timeout = self.definition.options.action_timeout if bounded else None
+        # Like an interleaved action: a turn that starts meanwhile must snapshot the state as
+        # it is, not reuse ``_persisted``, or its rollback would drop this handler's change.
+        self._clean = False
+        self._interleaving += 1
         try:
             try:
                 async with asyncio.timeout(timeout):
@@ -384,6 +409,7 @@ class ActorInstance:
             await self._persist_changes()
         finally:
             self._inflight -= 1
+            self._interleaving -= 1
             self.last_active = self.node.clock.now()
         await self._gate()
         return result
@@ -418,6 +444,7 @@ class ActorInstance:
                     self.schedule.cancel(call.id)
                     await self._persist_changes()
                 except Exception as exc:
+                    await self.db.rollback_turn()
                     self._restore(snapshot)
                     self.log.warning(
                         "scheduled call %s (%s) failed: %s", call.id, call.action, exc
@@ -532,6 +559,7 @@ class ActorInstance:
         """
         d = self.definition
         self.connections.stage_changes()
+        await self.db.commit_turn()  # before the state batch: see _runtime/db.py
         encoded: bytes | None = None
         self._clean = False
         if d.has_state:
@@ -594,6 +622,7 @@ class ActorInstance:
         self._relaxed_task = asyncio.get_running_loop().create_task(save_later())
 
     def _submit_nowait(self, batch: WriteBatch) -> asyncio.Future[None]:
+        self.db.stamp(batch)
         future = self.node.committer.submit(batch)
         if not future.done() or future.exception() is not None:  # done: committed already
             future.add_done_callback(self._on_write_done)

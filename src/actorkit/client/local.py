@@ -38,6 +38,13 @@ def _copy_args(args: Any) -> list[Any]:
     return out
 
 
+def _builtins(value: Any, what: str) -> Any:
+    try:
+        return msgspec.to_builtins(value)
+    except (TypeError, ValueError) as exc:
+        raise validation_error(f"{what} cannot be serialized: {exc}") from None
+
+
 def _storage_error(exc: StorageError) -> ActorError:
     # The transport contract is "raises ActorError": a StorageError (unreadable or too new
     # persisted data, a failing disk) must not escape to the caller as a bare exception.
@@ -63,7 +70,7 @@ class LocalTransport:
         self, name: str, key: tuple[str, ...], mode: ResolveMode, input: Any, region: str | None
     ) -> str:
         try:
-            record = await self.node.resolve(name, key, mode, msgspec.to_builtins(input), region)
+            record = await self.node.resolve(name, key, mode, _builtins(input, "input"), region)
         except StorageError as exc:
             raise _storage_error(exc) from exc
         return record.id
@@ -71,7 +78,7 @@ class LocalTransport:
     async def call(self, actor_id: str, action: str, args: list[Any], params: Any) -> Any:
         try:
             return await self.node.call(
-                actor_id, action, _copy_args(list(args)), params=msgspec.to_builtins(params)
+                actor_id, action, _copy_args(list(args)), params=_builtins(params, "params")
             )
         except StorageError as exc:
             raise _storage_error(exc) from exc

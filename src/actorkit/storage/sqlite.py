@@ -3,6 +3,10 @@
 Every commit is fsynced (``synchronous=FULL``) before it is reported durable; the runtime
 groups many actors' writes into one commit, so the fsync cost is shared. One process owns a
 data directory at a time (an exclusive lock on ``<dir>/lock``).
+
+Each actor's own database (``self.db``) is a separate file, ``<dir>/actors/<actor id>.db``,
+also in WAL mode with ``synchronous=FULL``; see ``docs/storage.md`` for how its commits and
+the state commits stay consistent.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
+import apsw
 import msgspec
 
 from actorkit.errors import FencedError, StorageError
@@ -306,6 +311,9 @@ class SQLiteDriver(Driver):
             conn.execute("DELETE FROM alarms WHERE actor_id = ?", (actor_id,))
 
         await self._write(delete)
+        await asyncio.get_running_loop().run_in_executor(
+            self._writer, self.delete_actor_db, actor_id
+        )
 
     # -- ownership ---------------------------------------------------------------------
 
@@ -367,6 +375,49 @@ class SQLiteDriver(Driver):
             return None if row is None else row[0]
 
         return await self._run(self._reader, self._read(next_))
+
+    # -- actor databases -----------------------------------------------------------------
+
+    def _actor_db_path(self, actor_id: str) -> Path:
+        if not actor_id or not all(c.isalnum() or c in "-_" for c in actor_id):
+            raise StorageError(f"actor id {actor_id!r} cannot name a database file")
+        return self.directory / "actors" / f"{actor_id}.db"
+
+    def open_actor_db(self, actor_id: str, *, create: bool) -> apsw.Connection | None:
+        path = self._actor_db_path(actor_id)
+        new = not path.exists()
+        if new and not create:
+            return None
+        path.parent.mkdir(exist_ok=True)
+        conn = apsw.Connection(str(path))
+        try:
+            conn.set_busy_timeout(5000)
+            # One process owns the data directory, so take the file's lock for good: the
+            # WAL index then lives in heap memory (no -shm file, one fewer fd per actor).
+            conn.execute("PRAGMA locking_mode=EXCLUSIVE").fetchall()
+            conn.execute("PRAGMA journal_mode=WAL").fetchall()
+            conn.execute("PRAGMA synchronous=FULL").fetchall()
+        except BaseException:
+            conn.close()
+            raise
+        if new:
+            _fsync_dir(path.parent)  # the new file's directory entry survives a crash
+        return conn
+
+    def delete_actor_db(self, actor_id: str) -> None:
+        path = self._actor_db_path(actor_id)
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        if path.parent.exists():
+            _fsync_dir(path.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _apply(conn: sqlite3.Connection, batch: WriteBatch) -> None:
