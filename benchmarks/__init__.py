@@ -1,1 +1,1 @@
-"""Benchmarks: run as ``python -m benchmarks.<name>``; results go to benchmarks/results/."""
+"""Benchmarks: ``python -m benchmarks.<name>``; each prints a table and writes JSON."""

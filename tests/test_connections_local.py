@@ -41,8 +41,11 @@ class Room(Actor):
 
     @action
     def stats(self) -> dict[str, Any]:
-        return {"connects": self.state["connects"], "disconnects": self.state["disconnects"],
-                "conns": sorted(c.state["user"] for c in self.conns.values())}
+        return {
+            "connects": self.state["connects"],
+            "disconnects": self.state["disconnects"],
+            "conns": sorted(c.state["user"] for c in self.conns.values()),
+        }
 
     @action
     def kick(self, user: str) -> None:
@@ -65,6 +68,7 @@ async def test_connect_action_event_roundtrip(storage_url: str) -> None:
             assert ann.status is ConnectionStatus.CONNECTED
             got: list[tuple[str, str]] = []
             bob.on("message", lambda user, text: got.append((user, text)))
+            await bob.whoami()  # the subscription is in effect once bob's next call returns
             assert await ann.say("hi") == 1
             assert await ann.say("again") == 2
             assert await bob.whoami() == "bob"

@@ -10,7 +10,7 @@ import httpx
 import msgspec
 import pytest
 
-from server_fixtures import ServerProcess
+from server_fixtures import ServerFactory, ServerProcess
 
 
 @pytest.fixture
@@ -211,3 +211,25 @@ def test_msgpack_errors_are_msgpack(http: httpx.Client) -> None:
     assert reply.status_code == 404
     assert reply.headers["content-type"] == "application/msgpack"
     assert msgspec.msgpack.decode(reply.content)["code"] == "actor_not_found"
+
+
+def test_limits_are_configurable(server_factory: ServerFactory) -> None:
+    server = server_factory("tests/apps/limits_app.py:registry", storage="memory://")
+    with httpx.Client(base_url=server.url) as http:
+        assert_error(
+            http.put("/actors", json={"name": "counter", "key": ["a", "b", "c"]}),
+            400,
+            "validation_error",
+        )
+        big_input = {"name": "counter", "key": ["i"], "input": "x" * 200}
+        assert_error(http.put("/actors", json=big_input), 413, "message_too_large")
+        actor_id = counter_id(http, "limits")
+        url = f"/actors/{actor_id}/actions/echo"
+        assert http.post(url, json={"args": ["x" * 100]}).status_code == 200
+        body = assert_error(http.post(url, json={"args": ["x" * 200]}), 413, "message_too_large")
+        assert body["metadata"] == {"limit": 200}
+        params = {"x-actorkit-params": json.dumps({"token": "x" * 30})}
+        assert_error(http.post(url, json={"args": [1]}, headers=params), 413, "message_too_large")
+        raw = http.post(f"/actors/{actor_id}/request/bump", content=b"y" * 11)
+        assert_error(raw, 413, "message_too_large")
+        assert http.post(f"/actors/{actor_id}/request/bump", content=b"y" * 10).status_code == 201

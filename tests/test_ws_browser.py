@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.async_api import Page, async_playwright
+
 from server_fixtures import ROOT, free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -30,9 +31,17 @@ def chat_server(tmp_path: Path) -> Iterator[str]:
     port = free_port()
     log = (tmp_path / "chat.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "examples/chat/app.py", "--port", str(port),
-         "--storage", f"sqlite:///{tmp_path / 'data'}"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "examples/chat/app.py",
+            "--port",
+            str(port),
+            "--storage",
+            f"sqlite:///{tmp_path / 'data'}",
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:

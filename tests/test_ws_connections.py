@@ -5,17 +5,16 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from server_fixtures import ROOT, ServerFactory
-from ws_helpers import eventually, room_params
 
 from actorkit import ActorError, AsyncClient
 from actorkit.client.connection import ConnectionStatus
+from server_fixtures import ROOT, ServerFactory
+from ws_helpers import eventually, room_params
 
 APP = "tests/apps/realtime_app.py:registry"
 
@@ -31,6 +30,8 @@ async def test_broadcast_reaches_every_subscribed_connection(
         received: list[list[Any]] = [[] for _ in conns]
         for i, conn in enumerate(conns):
             conn.on("message", received[i].append)
+        # A subscription is in effect once a later call on the same connection returns.
+        await asyncio.gather(*(c.whoami() for c in conns))
         # A connection that never subscribes hears nothing.
         silent = room.connect(room_params("silent"))
         await silent.open()
@@ -80,9 +81,7 @@ async def test_connection_state_is_per_connection(server_factory: ServerFactory)
     server = server_factory(APP)
     async with AsyncClient(server.url) as client:
         room = client.get_or_create("room", "iso")
-        async with room.connect(room_params("ann")) as ann, room.connect(
-            room_params("bob")
-        ) as bob:
+        async with room.connect(room_params("ann")) as ann, room.connect(room_params("bob")) as bob:
             for _ in range(3):
                 await ann.say("a")
             await bob.say("b")
@@ -119,9 +118,7 @@ async def test_self_conn_is_right_under_concurrent_calls(server_factory: ServerF
         await asyncio.gather(*(c.open() for c in conns))
 
         async def calls(i: int) -> list[str]:
-            results = await asyncio.gather(
-                *(conns[i].whoami(0.002) for _ in range(6))
-            )
+            results = await asyncio.gather(*(conns[i].whoami(0.002) for _ in range(6)))
             return [r["user"] for r in results]
 
         out = await asyncio.gather(*(calls(i) for i in range(8)))
@@ -152,28 +149,26 @@ async def test_disconnect_hook_runs_when_client_process_is_killed(
     server = server_factory(APP)
     script = tmp_path / "client.py"
     script.write_text(CLIENT_SCRIPT)
-    proc = subprocess.Popen(
-        [sys.executable, str(script), server.url], stdout=subprocess.PIPE, cwd=ROOT
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(script), server.url, stdout=asyncio.subprocess.PIPE, cwd=ROOT
     )
     try:
         assert proc.stdout is not None
-        line = await asyncio.to_thread(proc.stdout.readline)
+        line = await asyncio.wait_for(proc.stdout.readline(), 60)
         assert line.strip() == b"ready"
         async with AsyncClient(server.url) as client:
             room = client.get("room", "vanish", params=room_params("admin"))
             stats = await room.stats()
             assert stats["conns"] == [["ghost", True]] and stats["disconnects"] == []
             os.kill(proc.pid, signal.SIGKILL)  # the socket is killed, not closed
-            proc.wait()
+            await proc.wait()
             stats = await eventually(room.stats, lambda s: s["disconnects"] == ["ghost"])
             assert stats["disconnects"] == ["ghost"]
             assert stats["conns"] == []
     finally:
-        if proc.poll() is None:
+        if proc.returncode is None:
             proc.kill()
-            proc.wait()
-        assert proc.stdout is not None
-        proc.stdout.close()
+            await proc.wait()
 
 
 async def test_actor_disconnect_is_final_and_runs_hook(server_factory: ServerFactory) -> None:
@@ -222,9 +217,7 @@ async def test_server_killed_and_restarted_client_resumes(
         assert info.value.code == "connection_lost"
 
         server.start()  # same port, same SQLite storage
-        await eventually(
-            lambda: _value(conn.status), lambda s: s is ConnectionStatus.CONNECTED, 60
-        )
+        await eventually(lambda: _value(conn.status), lambda s: s is ConnectionStatus.CONNECTED, 60)
         assert conn.id == conn_id
         me = await conn.whoami()
         assert (me["id"], me["user"], me["sent"]) == (conn_id, "ann", 2)
@@ -234,3 +227,26 @@ async def test_server_killed_and_restarted_client_resumes(
         assert [m["text"] for m in got] == ["before", "before again", "after restart"]
         assert len(opens) == 2 and statuses == ["closed"]
         await conn.aclose()
+
+
+def test_blocking_client_connection(server_factory: ServerFactory) -> None:
+    from actorkit import Client
+
+    server = server_factory(APP)
+    with Client(server.url) as client:
+        room = client.get_or_create("room", "sync")
+        with room.connect(room_params("ann")) as ann, room.connect(room_params("bob")) as bob:
+            assert ann.status is ConnectionStatus.CONNECTED
+            got: list[Any] = []
+            off = bob.on("message", got.append)
+            stream = bob.events("message", timeout=30)
+            bob.whoami()
+            assert ann.say("hi") == 1
+            assert next(stream) == {"user": "ann", "text": "hi"}
+            assert got == [{"user": "ann", "text": "hi"}]
+            off()
+            stream.close()
+            assert bob.whoami()["user"] == "bob"
+        with pytest.raises(ActorError) as info:
+            room.connect({"token": "no"}).open()
+        assert info.value.code == "forbidden"

@@ -11,13 +11,13 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from server_fixtures import ServerFactory, ServerProcess
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Subprotocol
-from ws_helpers import eventually, room_params
 
 from actorkit import AsyncClient
+from server_fixtures import ServerFactory, ServerProcess
+from ws_helpers import eventually, room_params
 
 APP = "tests/apps/realtime_app.py:registry"
 
@@ -55,9 +55,11 @@ async def recv_json(ws: ClientConnection) -> dict[str, Any]:
 
 async def still_serving(server: ServerProcess, key: str) -> None:
     """Another connection and the actor are unaffected."""
-    async with AsyncClient(server.url) as client:
-        async with client.get_or_create("room", key).connect(room_params("other")) as conn:
-            assert await conn.say("still here") >= 1
+    async with (
+        AsyncClient(server.url) as client,
+        client.get_or_create("room", key).connect(room_params("other")) as conn,
+    ):
+        assert await conn.say("still here") >= 1
 
 
 async def test_oversized_frame_closes_with_1009(server: ServerProcess) -> None:

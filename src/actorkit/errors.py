@@ -61,6 +61,12 @@ class Code:
     HOOK_FAILED = "hook_failed"
     STORAGE_ERROR = "storage_error"
     TOO_MANY_SCHEDULES = "too_many_schedules"
+    # Per-actor SQLite (self.db)
+    SQL_ERROR = "sql_error"
+    DATABASE_TOO_LARGE = "database_too_large"
+    STATEMENT_TIMEOUT = "statement_timeout"
+    MIGRATION_FAILED = "migration_failed"
+    DATABASE_NOT_SUPPORTED = "database_not_supported"
 
 
 class ActorkitError(Exception):

@@ -12,10 +12,11 @@ from dataclasses import dataclass
 
 __all__ = [
     "DEFAULT_ACTION_TIMEOUT",
+    "DEFAULT_DB_MAX_SIZE",
     "DEFAULT_HOOK_TIMEOUT",
     "DEFAULT_MAX_QUEUE",
-    "DEFAULT_RECONNECT_GRACE",
     "DEFAULT_MAX_SCHEDULES",
+    "DEFAULT_RECONNECT_GRACE",
     "DEFAULT_SLEEP_GRACE",
     "DEFAULT_SLEEP_TIMEOUT",
     "ActorOptions",
@@ -28,6 +29,7 @@ DEFAULT_ACTION_TIMEOUT = 60.0
 DEFAULT_HOOK_TIMEOUT = 5.0
 DEFAULT_MAX_QUEUE = 1_000
 DEFAULT_RECONNECT_GRACE = 30.0
+DEFAULT_DB_MAX_SIZE = 1024 * 1024 * 1024  # bytes of the actor's SQLite database
 DEFAULT_MAX_SCHEDULES = 1_000
 
 
@@ -48,6 +50,10 @@ class ActorOptions:
     - ``reconnect_grace``: seconds a connection whose socket broke waits for its client to
       resume it (same id, state, subscriptions) before ``on_disconnect`` runs.
     - ``max_queue``: calls waiting for their turn before new ones get ``overloaded``.
+    - ``db_max_size``: bytes the actor's database (``self.db``) may grow to; beyond it
+      writes fail with ``database_too_large``.
+    - ``db_statement_timeout``: seconds one ``self.db`` call may run before it fails with
+      ``statement_timeout``; ``None`` uses ``action_timeout``.
     - ``max_schedules``: pending scheduled calls per actor.
     - ``schedule_max_retries`` / ``schedule_retry_base``: a scheduled call that raises is
       retried after ``base · 2^(n-1)`` seconds, at most this many times.
@@ -62,6 +68,8 @@ class ActorOptions:
     max_connections: int | None = None
     max_queue: int = DEFAULT_MAX_QUEUE
     reconnect_grace: float = DEFAULT_RECONNECT_GRACE
+    db_max_size: int = DEFAULT_DB_MAX_SIZE
+    db_statement_timeout: float | None = None
     max_schedules: int = DEFAULT_MAX_SCHEDULES
     schedule_max_retries: int = 6
     schedule_retry_base: float = 2.0
@@ -76,6 +84,10 @@ class ActorOptions:
             raise ValueError("ActorOptions.state_save_interval must be >= 0 or None")
         if self.max_queue < 1:
             raise ValueError("ActorOptions.max_queue must be >= 1")
+        if self.db_max_size < 64 * 1024:
+            raise ValueError("ActorOptions.db_max_size must be >= 65536 bytes")
+        if self.db_statement_timeout is not None and self.db_statement_timeout <= 0:
+            raise ValueError("ActorOptions.db_statement_timeout must be > 0 or None")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -41,7 +41,11 @@ class Room(Actor):
             await asyncio.sleep(delay)
         if self.conn is None:
             return {"user": None}
-        return {"user": self.conn.state["user"], "id": self.conn.id, "sent": self.conn.state["sent"]}
+        return {
+            "user": self.conn.state["user"],
+            "id": self.conn.id,
+            "sent": self.conn.state["sent"],
+        }
 
     @action
     def shout(self, text: str) -> None:
@@ -57,9 +61,7 @@ class Room(Actor):
         return {
             "connects": self.state["connects"],
             "disconnects": self.state["disconnects"],
-            "conns": sorted(
-                [c.state["user"], c.connected] for c in self.conns.values()
-            ),
+            "conns": sorted([c.state["user"], c.connected] for c in self.conns.values()),
         }
 
     @action

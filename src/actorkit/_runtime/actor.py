@@ -14,6 +14,7 @@ from actorkit.options import ActorOptions
 from actorkit.protocol.keys import Key
 
 if TYPE_CHECKING:
+    from actorkit._runtime.db import ActorDatabase
     from actorkit._runtime.instance import ActorInstance
     from actorkit._runtime.schedule import Schedule
     from actorkit.client.base import AsyncClient
@@ -171,6 +172,9 @@ class Actor:
             cls.state = _StateSlot()
         if not isinstance(cls.options, ActorOptions):
             raise TypeError(f"{cls.__name__}.options must be an ActorOptions")
+        from actorkit._runtime.migrations import check_migrations
+
+        check_migrations(cls.__name__, cls.migrations)
 
     # -- metadata ------------------------------------------------------------------------
 
@@ -198,6 +202,14 @@ class Actor:
     def client(self) -> AsyncClient:
         """A client for calling other actors (the same API as ``actorkit.AsyncClient``)."""
         return self._ak.node.client
+
+    @property
+    def db(self) -> ActorDatabase:
+        """The actor's own SQLite database (see ``docs/sql.md``).
+
+        Example: ``rows = await self.db.fetch_all("SELECT * FROM todo WHERE done = ?", 0)``.
+        """
+        return self._ak.db
 
     @property
     def conn(self) -> Any:

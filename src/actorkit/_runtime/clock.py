@@ -61,7 +61,11 @@ class MockClock:
         await future
 
     async def advance(self, seconds: float) -> None:
-        """Move time forward, waking every sleeper whose deadline passes, in order."""
+        """Move time forward, waking every sleeper whose deadline passes, in order.
+
+        Runnable tasks get to run first, so timers started just before are counted.
+        """
+        await settle()
         target = self._now + seconds
         while self._sleepers and self._sleepers[0][0] <= target:
             deadline, _, future = heapq.heappop(self._sleepers)

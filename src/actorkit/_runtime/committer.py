@@ -31,6 +31,18 @@ class Committer:
     def submit(self, batch: WriteBatch) -> asyncio.Future[None]:
         """Queue ``batch``; the returned future resolves when it is durable (or fails)."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._task is None:
+            # Nothing in flight, so committing now keeps submission order. A driver that needs
+            # no I/O (memory) applies the batch synchronously: no task, no loop round trip.
+            results = self._driver.commit_now([batch])
+            if results is not None:
+                self.commits += 1
+                self.batches += 1
+                if results[0] is None:
+                    future.set_result(None)
+                else:
+                    future.set_exception(results[0])
+                return future
         self._queue.append((batch, future))
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._drain())

@@ -210,7 +210,12 @@ class ConnectionManager:
                 self.inst.log.warning("dropping unreadable connection record %r", key)
                 continue
             conn = Connection(
-                self, rec.id, rec.token, rec.params, rec.state, set(rec.subscriptions),
+                self,
+                rec.id,
+                rec.token,
+                rec.params,
+                rec.state,
+                set(rec.subscriptions),
                 rec.created_at,
             )
             conn._persisted = value
@@ -233,8 +238,13 @@ class ConnectionManager:
                 {"max_connections": limit},
             )
         conn = Connection(
-            self, uuid.uuid4().hex, secrets.token_urlsafe(24), params, None,
-            set(subscriptions or ()), time.time(),
+            self,
+            uuid.uuid4().hex,
+            secrets.token_urlsafe(24),
+            params,
+            None,
+            set(subscriptions or ()),
+            time.time(),
         )
 
         async def flow() -> None:
@@ -358,7 +368,7 @@ class ConnectionManager:
             timer.cancel()
 
     def _spawn(self, coro: Awaitable[T]) -> asyncio.Task[T]:
-        task: asyncio.Task[T] = asyncio.ensure_future(coro)  # type: ignore[assignment]
+        task: asyncio.Task[T] = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
@@ -501,7 +511,7 @@ class ConnectionManager:
                 yield conn
 
 
-class as_current:  # noqa: N801 - used like a function
+class as_current:
     """Make ``conn`` the current connection (``self.conn``) inside a hook."""
 
     def __init__(self, actor_id: str, conn: Connection) -> None:

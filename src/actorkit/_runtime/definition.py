@@ -128,6 +128,31 @@ def _type_hints(fn: Callable[..., Any]) -> dict[str, Any]:
         raise TypeError(f"cannot resolve type hints of {fn.__qualname__}: {exc}") from exc
 
 
+def _is_structured(t: Any) -> bool:
+    return isinstance(t, type) and (
+        issubclass(t, msgspec.Struct)
+        or dataclasses.is_dataclass(t)
+        or hasattr(t, "__attrs_attrs__")
+    )
+
+
+def _declared_state_type(cls: type[Actor]) -> Any:
+    """The typed-state class known from the class alone: the type of ``state = …`` or the
+    return annotation of ``create_state``. Without it, a process that loads persisted state
+    before it has seen any state value would decode a Struct/dataclass as a plain dict."""
+    initial = cls._initial_state
+    if initial is not _NO_STATE and initial is not None:
+        return type(initial) if _is_structured(type(initial)) else None
+    create_state = getattr(cls, "create_state", None)
+    if create_state is None:
+        return None
+    try:
+        ret = typing.get_type_hints(create_state).get("return")
+    except Exception:  # unresolvable forward reference: learn from the first value instead
+        return None
+    return ret if _is_structured(ret) else None
+
+
 class ActorDefinition:
     """A registered actor class, introspected."""
 
@@ -146,7 +171,7 @@ class ActorDefinition:
                 self.actions[attr] = ActionSpec(attr, value)
         self.hooks = {h for h in HOOKS if callable(getattr(cls, h, None))}
         self.has_state = cls._initial_state is not _NO_STATE or ("create_state" in self.hooks)
-        self.state_type: Any = None  # learnt from the first state value
+        self.state_type: Any = _declared_state_type(cls)  # else learnt from the first value
         self.state_version: int = cls.state_version
 
     def state_type_for(self, value: Any) -> Any:

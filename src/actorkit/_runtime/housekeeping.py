@@ -56,17 +56,22 @@ class Housekeeper:
         clock = self.node.clock
         driver = self.node.driver
         while True:
+            checked_at = clock.now()
             try:
-                for actor_id, _ in await driver.due_alarms(clock.now()):
+                for actor_id, _ in await driver.due_alarms(checked_at):
                     self._wake(actor_id)
                 next_at = await driver.next_alarm()
             except Exception:
                 log.exception("alarm check failed")
                 next_at = None
-            delay = self.alarm_poll_interval
-            if next_at is not None:
-                delay = min(delay, max(0.0, next_at - clock.now()))
-            await clock.sleep(max(delay, 0.001))
+            if next_at is None or next_at <= checked_at:
+                # Nothing pending, or only alarms already being handled (or failing).
+                delay = self.alarm_poll_interval
+            else:
+                delay = min(self.alarm_poll_interval, next_at - clock.now())
+                if delay <= 0:
+                    continue  # it came due while we were looking: look again now
+            await clock.sleep(delay)
 
     def _wake(self, actor_id: str) -> None:
         inst = self.node.instances.get(actor_id)

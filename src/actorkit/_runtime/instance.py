@@ -27,6 +27,7 @@ import msgspec
 from actorkit._runtime import context
 from actorkit._runtime.actor import _NO_STATE, Actor
 from actorkit._runtime.connections import ConnectionManager
+from actorkit._runtime.db import ActorDatabase
 from actorkit._runtime.definition import ActionSpec, ActorDefinition
 from actorkit._runtime.schedule import Schedule, ScheduledCall, ScheduleFiring, current_firing
 from actorkit._runtime.state import (
@@ -108,6 +109,10 @@ class ActorInstance:
         self._waiting = 0
         self._inflight = 0  # calls running now (serial or interleaved)
         self._persisted: bytes | None = None  # encoding of the last state submitted
+        # True while the state is known to equal ``_persisted`` (no code has run since the
+        # last change check), so a turn's snapshot can reuse it instead of encoding again.
+        self._clean = False
+        self._interleaving = 0
         self._staged: dict[bytes, bytes | None] = {}  # extra writes of the current turn
         self._last_write: asyncio.Future[None] | None = None
         self._relaxed_task: asyncio.Task[None] | None = None
@@ -115,6 +120,7 @@ class ActorInstance:
         self._destroy_requested = False
         self._sleep_requested = False
         self._run_task: asyncio.Task[None] | None = None
+        self.db = ActorDatabase(self)  # self.db; see _runtime/db.py
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -130,6 +136,7 @@ class ActorInstance:
     async def start(self, data: dict[bytes, bytes]) -> None:
         """Load state and run the create/wake hooks; the actor serves once this returns."""
         d = self.definition
+        data = await self.db.wake(data)  # migrations; newer state copy (db vs main store)
         self.schedule.load(data)
         async with self._turn():
             batch = WriteBatch(self.id, self.epoch)
@@ -147,19 +154,26 @@ class ActorInstance:
             elif d.has_state:
                 self.actor.__dict__["_ak_state"] = await self._load_state(data.get(STATE_KEY))
             if d.has_state:
-                encoded = encode_state(self.actor.__dict__["_ak_state"])
                 d.state_type_for(self.actor.__dict__["_ak_state"])
-                if encoded != self._stored_state_bytes(data):
+                stored = self._stored_state_bytes(data)
+                if stored is None:
+                    encoded = encode_state(self.actor.__dict__["_ak_state"])
                     batch.puts[STATE_KEY] = encode_envelope(encoded, d.state_version)
-                self._persisted = encoded
+                    stored = encoded
+                # Were the decoded state to encode differently, the first change check
+                # would merely write it once more.
+                self._persisted = stored
+                self._clean = "create_vars" not in d.hooks and "on_wake" not in d.hooks
             if "create_vars" in d.hooks:
                 self.actor.vars = await self._hook("create_vars")
             if "on_wake" in d.hooks:
                 await self._hook("on_wake")
+            await self.db.commit_turn()
             if batch.puts or batch.mark_initialized:
                 await self._submit(batch)
         self._transition(Lifecycle.AWAKE)
         self.connections.restore(data)
+        self.emit("wake", created=not self.record.initialized)
         self.last_active = self.node.clock.now()
         self.schedule.arm()
         if "run" in d.hooks:
@@ -236,13 +250,17 @@ class ActorInstance:
             if close is not None:
                 await close(destroy)
         if destroy:
+            await self.db.close()
             await self.node.committer.flush()
             await self.node.driver.delete_actor(self.id)
             self._transition(Lifecycle.DESTROYED)
+            self.emit("destroy")
         else:
             await self._persist_changes()
             await self._gate()
+            await self.db.close()
             self._transition(Lifecycle.STOPPED)
+            self.emit("sleep")
         for task in self._background:
             task.cancel()
 
@@ -286,6 +304,20 @@ class ActorInstance:
 
         A stateless call (no ``conn``) is checked by ``on_before_connect(params)`` first.
         """
+        if not self.node.activity.active:
+            return await self._call_action(name, args, conn, params)
+        started = time.perf_counter()
+        try:
+            output = await self._call_action(name, args, conn, params)
+        except ActorError as err:
+            self.emit("action", name=name, args=args, error=err.to_wire(),
+                      duration_ms=(time.perf_counter() - started) * 1e3)
+            raise
+        self.emit("action", name=name, args=args, output=output,
+                  duration_ms=(time.perf_counter() - started) * 1e3)
+        return output
+
+    async def _call_action(self, name: str, args: list[Any], conn: Any, params: Any) -> Any:
         spec = self.definition.action(name)
         bound = spec.bind(args)
         if conn is None and "on_before_connect" in self.definition.hooks:
@@ -294,23 +326,43 @@ class ActorInstance:
         try:
             if spec.interleave:
                 self._check_serving()
-                output = await self._invoke(spec, bound, conn)
+                self._clean = False
+                self._interleaving += 1
+                try:
+                    output = await self._invoke(spec, bound, conn)
+                finally:
+                    self._interleaving -= 1
                 await self._persist_changes()
             else:
                 async with self._turn() as own:
                     self._check_serving()
                     if not own:
-                        return await self._invoke(spec, bound, conn)
+                        # Re-entry (A → B → A): runs in the outer turn, but a failure still
+                        # leaves no trace, even if the outer action catches the error.
+                        self._clean = False  # the outer action has run since its snapshot
+                        nested = self._snapshot()
+                        try:
+                            return await self._invoke(spec, bound, conn)
+                        except BaseException:
+                            self._restore(nested)
+                            raise
                     snapshot = self._snapshot()
+                    persisted = self._persisted
                     try:
                         output = await self._invoke(spec, bound, conn)
                         await self._persist_changes()
                     except BaseException:
+                        await self.db.rollback_turn()
+                        if self._persisted is not persisted:
+                            # An interleaved action persisted (and acknowledged) the state
+                            # meanwhile: roll back to that state, not past it.
+                            snapshot.state = self._persisted
                         self._restore(snapshot)
                         raise
                     if self._destroy_requested:
-                        self.node.forget(self)
-                        await self._shutdown(destroy=True)
+                        # Through the node, so calls racing the shutdown wait for it
+                        # instead of activating a second instance of this actor.
+                        await self.node._retire(self, destroy=True, in_turn=True)
                         return output
         finally:
             self._inflight -= 1
@@ -332,6 +384,10 @@ class ActorInstance:
         self._check_serving()
         self._inflight += 1
         timeout = self.definition.options.action_timeout if bounded else None
+        # Like an interleaved action: a turn that starts meanwhile must snapshot the state as
+        # it is, not reuse ``_persisted``, or its rollback would drop this handler's change.
+        self._clean = False
+        self._interleaving += 1
         try:
             try:
                 async with asyncio.timeout(timeout):
@@ -353,6 +409,7 @@ class ActorInstance:
             await self._persist_changes()
         finally:
             self._inflight -= 1
+            self._interleaving -= 1
             self.last_active = self.node.clock.now()
         await self._gate()
         return result
@@ -379,6 +436,7 @@ class ActorInstance:
                     call.id, call.at, self.node.clock.now(), call.attempt + 1
                 )
                 token = current_firing.set((self.id, firing))
+                self.emit("schedule", id=call.id, action=call.action, attempt=firing.attempt)
                 snapshot = self._snapshot()
                 try:
                     spec = self.definition.action(call.action)
@@ -386,6 +444,7 @@ class ActorInstance:
                     self.schedule.cancel(call.id)
                     await self._persist_changes()
                 except Exception as exc:
+                    await self.db.rollback_turn()
                     self._restore(snapshot)
                     self.log.warning(
                         "scheduled call %s (%s) failed: %s", call.id, call.action, exc
@@ -410,17 +469,21 @@ class ActorInstance:
         token = context.current_conn.set(None if conn is None else (self.id, conn))
         timeout = spec.timeout or self.definition.options.action_timeout
         try:
-            async with asyncio.timeout(timeout):
-                output = spec.fn(self.actor, *args)
-                if spec.is_async or inspect.isawaitable(output):
-                    output = await output
-                if "on_before_action_response" in self.definition.hooks:
-                    output = await self._call(
-                        self.actor.on_before_action_response,  # type: ignore[attr-defined]
-                        spec.name,
-                        args,
-                        output,
-                    )
+            output = spec.fn(self.actor, *args)
+            hook = "on_before_action_response" in self.definition.hooks
+            # Only awaiting work can be timed out: a sync action never yields, so it does not
+            # pay for arming a timer (the hot path of in-process calls).
+            if spec.is_async or hook or inspect.isawaitable(output):
+                async with asyncio.timeout(timeout):
+                    if inspect.isawaitable(output):
+                        output = await output
+                    if hook:
+                        output = await self._call(
+                            self.actor.on_before_action_response,  # type: ignore[attr-defined]
+                            spec.name,
+                            args,
+                            output,
+                        )
         except TimeoutError:
             raise ActorError(
                 "actor",
@@ -458,7 +521,15 @@ class ActorInstance:
     def _snapshot(self) -> _Snapshot:
         state = None
         if self.definition.has_state:
-            state = encode_state(self.actor.__dict__["_ak_state"])
+            quiet = (
+                self._clean
+                and not self._interleaving
+                and not self._background
+                and (self._run_task is None or self._run_task.done())
+            )
+            state = self._persisted if quiet else None
+            if state is None:
+                state = encode_state(self.actor.__dict__["_ak_state"])
         return _Snapshot(
             state, dict(self._staged), dict(self.schedule.calls), self.schedule.alarm_dirty
         )
@@ -468,6 +539,7 @@ class ActorInstance:
             self.actor.__dict__["_ak_state"] = decode_value(
                 snapshot.state, self.definition.state_type or Any
             )
+        self._clean = snapshot.state is not None and snapshot.state is self._persisted
         self._staged = snapshot.staged
         self.schedule.calls = snapshot.schedules
         self.schedule.alarm_dirty = snapshot.alarm_dirty
@@ -487,7 +559,9 @@ class ActorInstance:
         """
         d = self.definition
         self.connections.stage_changes()
+        await self.db.commit_turn()  # before the state batch: see _runtime/db.py
         encoded: bytes | None = None
+        self._clean = False
         if d.has_state:
             encoded = encode_state(self.actor.__dict__["_ak_state"])
             if encoded == self._persisted:
@@ -500,6 +574,9 @@ class ActorInstance:
                         Code.HOOK_FAILED,
                         "on_state_change must not change the state",
                     )
+        self._clean = True
+        if encoded is not None and self.node.activity.active:
+            self.emit("state", state=decode_value(encoded, Any))
         if encoded is None and not self._staged:
             return
         relaxed = d.options.state_save_interval is not None
@@ -545,8 +622,10 @@ class ActorInstance:
         self._relaxed_task = asyncio.get_running_loop().create_task(save_later())
 
     def _submit_nowait(self, batch: WriteBatch) -> asyncio.Future[None]:
+        self.db.stamp(batch)
         future = self.node.committer.submit(batch)
-        future.add_done_callback(self._on_write_done)
+        if not future.done() or future.exception() is not None:  # done: committed already
+            future.add_done_callback(self._on_write_done)
         return future
 
     async def _submit(self, batch: WriteBatch) -> None:
@@ -627,7 +706,14 @@ class ActorInstance:
 
     # -- events, background work -----------------------------------------------------------
 
+    def emit(self, kind: str, **data: Any) -> None:
+        """Publish an activity event about this actor (no-op while nobody listens)."""
+        self.node.activity.emit(kind, self.id, self.definition.name, key=list(self.record.key),
+                                **data)
+
     def broadcast(self, event: str, args: tuple[Any, ...]) -> None:
+        if self.node.activity.active:
+            self.emit("broadcast", event=event, args=_to_builtins(list(args)))
         self.connections.broadcast(event, args)
 
     def keep_awake(self, awaitable: Awaitable[T]) -> Awaitable[T]:

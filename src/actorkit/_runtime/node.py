@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
+from actorkit._runtime.activity import Activity
 from actorkit._runtime.clock import Clock, SystemClock
 from actorkit._runtime.committer import Committer
 from actorkit._runtime.housekeeping import Housekeeper
@@ -65,6 +66,7 @@ class Node:
         self.region = region
         self.limits = registry.limits
         self.committer = Committer(driver)
+        self.activity = Activity()
         self.instances: dict[str, ActorInstance] = {}
         self._activating: dict[str, asyncio.Future[ActorInstance]] = {}
         self._stopping: dict[str, asyncio.Future[None]] = {}
@@ -256,6 +258,7 @@ class Node:
         try:
             await inst.start(data)
         except BaseException:
+            await inst.db.close()
             if not record.initialized:
                 # A failed create leaves nothing behind: the key is free again.
                 await self.driver.delete_actor(actor_id)
@@ -268,18 +271,24 @@ class Node:
     def evict(self, inst: ActorInstance) -> None:
         """Drop an instance whose memory can no longer be trusted (a write failed)."""
         self.forget(inst)
+        inst.db.close_soon()
         if inst.lifecycle is Lifecycle.AWAKE:
             inst.lifecycle = Lifecycle.STOPPED
 
     async def _sleep(self, inst: ActorInstance) -> None:
         await self._retire(inst, destroy=False)
 
-    async def _retire(self, inst: ActorInstance, *, destroy: bool) -> None:
+    async def _retire(self, inst: ActorInstance, *, destroy: bool, in_turn: bool = False) -> None:
+        """Stop ``inst``; until it has stopped, activations of its id wait. ``in_turn``: the
+        caller already holds the instance's turn (``self.destroy()`` inside an action)."""
         self.forget(inst)
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._stopping[inst.id] = done
         try:
-            await inst.stop(destroy=destroy)
+            if in_turn:
+                await inst._shutdown(destroy=destroy)
+            else:
+                await inst.stop(destroy=destroy)
         finally:
             done.set_result(None)
             if self._stopping.get(inst.id) is done:

@@ -26,6 +26,7 @@ import msgspec
 from actorkit._runtime.connections import Connection
 from actorkit.errors import ActorError, Code, internal_error, invalid_request, too_large
 from actorkit.protocol.messages import (
+    CLOSE_INTERNAL,
     CLOSE_PROTOCOL_ERROR,
     CLOSE_REJECTED,
     CLOSE_SLOW_CONSUMER,
@@ -101,6 +102,21 @@ class QueuePipe:
         self._wake.set()
         return True
 
+    async def send_now(self, data: bytes) -> None:
+        """Like ``write``, but an idle pipe sends from the caller's task (one hop fewer)."""
+        if self._queue or self._sending or self.closing is not None or self._task is None:
+            self.write(data)
+            return
+        self._sending = True
+        try:
+            await self._send(data)
+        except Exception:
+            self.close(CLOSE_INTERNAL, "send failed")
+        finally:
+            self._sending = False
+        if self._queue or self.closing is not None:
+            self._wake.set()
+
     def close(self, code: int, reason: str) -> None:
         """Close after the frames already queued have been sent."""
         if self.closing is None:
@@ -112,6 +128,8 @@ class QueuePipe:
         while True:
             await self._wake.wait()
             self._wake.clear()
+            if self._sending:
+                continue  # send_now() is sending; it wakes us when done
             while self._queue:
                 data = self._queue.popleft()
                 self._bytes -= len(data)
@@ -184,7 +202,11 @@ class ConnectionSession:
         assert self.inst is not None
         self.conn = conn
         welcome = Welcome(
-            conn.id, conn._token, self.actor_id, resumed, sorted(conn.subscriptions),
+            conn.id,
+            conn._token,
+            self.actor_id,
+            resumed,
+            sorted(conn.subscriptions),
             self.ping_interval,
         )
         self.pipe.write(self.codec.encode(welcome))
@@ -252,9 +274,7 @@ class ConnectionSession:
             self._error(msg.id, err)
             return
         except Retry:
-            self._error(
-                msg.id, ActorError("actor", Code.ACTOR_STOPPING, "the actor is restarting")
-            )
+            self._error(msg.id, ActorError("actor", Code.ACTOR_STOPPING, "the actor is restarting"))
             return
         except Exception:
             log.exception("action %r on %s failed", msg.name, self.actor_id)
@@ -267,7 +287,7 @@ class ConnectionSession:
                 msg.id, too_large(f"output is {len(data)} bytes; the limit is {limit}", limit)
             )
             return
-        self.pipe.write(data)
+        await self.pipe.send_now(data)
 
     def _subscribe(self, event: str, on: bool) -> None:
         if self.conn is None or self.inst is None:

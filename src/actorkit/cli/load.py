@@ -30,6 +30,8 @@ def load_registry(target: str) -> Registry:
         path = Path(module_part).resolve()
         if not path.is_file():
             raise AppLoadError(f"no such file: {module_part}")
+        if str(path.parent) not in sys.path:
+            sys.path.insert(0, str(path.parent))  # like `python app.py`: siblings import
         spec = importlib.util.spec_from_file_location(path.stem, path)
         assert spec is not None and spec.loader is not None
         module = importlib.util.module_from_spec(spec)

@@ -22,8 +22,9 @@ from actorkit.errors import ActorError, Code
 from actorkit.protocol.keys import Key, KeyLike, normalize_key
 
 if TYPE_CHECKING:
-    from actorkit.client.connection import ActorConnection
     import httpx
+
+    from actorkit.client.connection import ActorConnection
 
 __all__ = ["ActorHandle", "AsyncClient"]
 

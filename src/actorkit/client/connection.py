@@ -61,7 +61,7 @@ BACKOFF_MAX = 30.0
 OPEN_TIMEOUT = 30.0
 
 
-class ConnectionStatus(str, enum.Enum):
+class ConnectionStatus(enum.StrEnum):
     """Where a connection is. ``closed`` is final."""
 
     IDLE = "idle"  # created, not opened yet
@@ -117,10 +117,16 @@ class ActorConnection(Generic[A]):
         self._next_id = 0
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._listeners: dict[str, list[Callable[..., Any]]] = {}
-        self._callbacks: dict[str, list[Callable[..., Any]]] = {"open": [], "close": [], "error": []}
+        self._callbacks: dict[str, list[Callable[..., Any]]] = {
+            "open": [],
+            "close": [],
+            "error": [],
+        }
         self._tasks: set[asyncio.Task[Any]] = set()
         self._supervisor: asyncio.Task[None] | None = None
         self._ping_interval = 15.0
+        self._last_seen = 0.0
+        self._writing = False  # a frame is being sent (keeps frames in order)
         self._closed = asyncio.Event()
 
     def __repr__(self) -> str:
@@ -193,7 +199,9 @@ class ActorConnection(Generic[A]):
         codec = link.codec
         try:
             init = Init(
-                msgspec.to_builtins(self.params), self.id, self._token,
+                msgspec.to_builtins(self.params),
+                self.id,
+                self._token,
                 sorted(self._listeners),
             )
             await link.send(codec.encode(init))
@@ -258,37 +266,52 @@ class ActorConnection(Generic[A]):
 
     async def _serve(self, link: Link) -> tuple[int, str]:
         writer = asyncio.ensure_future(self._write(link))
+        receiver = asyncio.ensure_future(self._receive(link))
         try:
+            # Liveness: the server pings a silent client, so silence means the link is dead.
+            limit = self._ping_interval * 2 + 5
             while True:
-                try:
-                    async with asyncio.timeout(self._ping_interval * 2 + 5):
-                        frame = await link.recv()
-                except LinkClosed as closed:
-                    return closed.code, closed.reason
-                except TimeoutError:
+                done, _ = await asyncio.wait({receiver}, timeout=limit / 4)
+                if done:
+                    return receiver.result()
+                if asyncio.get_running_loop().time() - self._last_seen > limit:
                     await link.close(CLOSE_NORMAL, "liveness timeout")
                     return 1006, "no message from the server within the liveness timeout"
-                except OSError as exc:
-                    return 1006, str(exc)
-                try:
-                    msg = link.codec.decode_server(frame)
-                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                    log.warning("ignoring a malformed message from the server: %s", exc)
-                    continue
-                self._dispatch(msg, link)
         finally:
+            receiver.cancel()
             writer.cancel()
-            await asyncio.gather(writer, return_exceptions=True)
+            await asyncio.gather(receiver, writer, return_exceptions=True)
+
+    async def _receive(self, link: Link) -> tuple[int, str]:
+        loop = asyncio.get_running_loop()
+        self._last_seen = loop.time()
+        while True:
+            try:
+                frame = await link.recv()
+            except LinkClosed as closed:
+                return closed.code, closed.reason
+            except OSError as exc:
+                return 1006, str(exc)
+            self._last_seen = loop.time()
+            try:
+                msg = link.codec.decode_server(frame)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                log.warning("ignoring a malformed message from the server: %s", exc)
+                continue
+            self._dispatch(msg, link)
 
     async def _write(self, link: Link) -> None:
         outbox = self._outbox
         assert outbox is not None
         while True:
             data = await outbox.get()
+            self._writing = True
             try:
                 await link.send(data)
             except (LinkClosed, OSError):
                 return
+            finally:
+                self._writing = False
 
     def _dispatch(self, msg: Any, link: Link) -> None:
         if isinstance(msg, Event):
@@ -337,7 +360,17 @@ class ActorConnection(Generic[A]):
             raise ActorError(
                 "request", Code.VALIDATION_ERROR, f"arguments cannot be serialized: {exc}"
             ) from None
-        self._send(data)
+        if self._outbox is not None and self._outbox.empty() and not self._writing:
+            # Nothing queued before us: send from this task (one hop fewer); order holds.
+            self._writing = True
+            try:
+                await link.send(data)
+            except (LinkClosed, OSError):
+                pass  # the reader notices the broken link and fails `future`
+            finally:
+                self._writing = False
+        else:
+            self._send(data)
         output = await future
         cls = self._handle._cls
         if cls is not None:
@@ -412,7 +445,12 @@ class ActorConnection(Generic[A]):
     def _register(self, kind: str, callback: Callable[..., Any]) -> Callable[[], None]:
         callbacks = self._callbacks[kind]
         callbacks.append(callback)
-        return lambda: callback in callbacks and callbacks.remove(callback)  # type: ignore[func-returns-value]
+
+        def remove() -> None:
+            if callback in callbacks:
+                callbacks.remove(callback)
+
+        return remove
 
     def _emit(self, kind: str, *args: Any) -> None:
         for callback in list(self._callbacks[kind]):

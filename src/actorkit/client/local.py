@@ -9,7 +9,7 @@ import msgspec
 
 from actorkit.client.connection import LinkClosed
 from actorkit.client.transport import ResolveMode
-from actorkit.errors import validation_error
+from actorkit.errors import ActorError, Code, StorageError, validation_error
 from actorkit.protocol.messages import MSGPACK_SUBPROTOCOL, Codec, codec_for
 
 if TYPE_CHECKING:
@@ -38,6 +38,19 @@ def _copy_args(args: Any) -> list[Any]:
     return out
 
 
+def _builtins(value: Any, what: str) -> Any:
+    try:
+        return msgspec.to_builtins(value)
+    except (TypeError, ValueError) as exc:
+        raise validation_error(f"{what} cannot be serialized: {exc}") from None
+
+
+def _storage_error(exc: StorageError) -> ActorError:
+    # The transport contract is "raises ActorError": a StorageError (unreadable or too new
+    # persisted data, a failing disk) must not escape to the caller as a bare exception.
+    return ActorError("internal", Code.STORAGE_ERROR, str(exc))
+
+
 class LocalTransport:
     """Serves a client from a node in this process (``registry.test_client()``)."""
 
@@ -56,16 +69,25 @@ class LocalTransport:
     async def resolve(
         self, name: str, key: tuple[str, ...], mode: ResolveMode, input: Any, region: str | None
     ) -> str:
-        record = await self.node.resolve(name, key, mode, msgspec.to_builtins(input), region)
+        try:
+            record = await self.node.resolve(name, key, mode, _builtins(input, "input"), region)
+        except StorageError as exc:
+            raise _storage_error(exc) from exc
         return record.id
 
     async def call(self, actor_id: str, action: str, args: list[Any], params: Any) -> Any:
-        return await self.node.call(
-            actor_id, action, _copy_args(list(args)), params=msgspec.to_builtins(params)
-        )
+        try:
+            return await self.node.call(
+                actor_id, action, _copy_args(list(args)), params=_builtins(params, "params")
+            )
+        except StorageError as exc:
+            raise _storage_error(exc) from exc
 
     async def destroy(self, actor_id: str) -> None:
-        await self.node.destroy(actor_id)
+        try:
+            await self.node.destroy(actor_id)
+        except StorageError as exc:
+            raise _storage_error(exc) from exc
 
     async def open_link(self, actor_id: str) -> LocalLink:
         """An in-process socket for ``handle.connect()`` (msgpack frames, as on the wire)."""

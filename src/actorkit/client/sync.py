@@ -25,6 +25,8 @@ from actorkit.protocol.keys import KeyLike
 if TYPE_CHECKING:
     import httpx
 
+    from actorkit.client.sync_connection import SyncActorConnection
+
 __all__ = ["Client", "SyncActorHandle"]
 
 A = TypeVar("A")
@@ -53,6 +55,12 @@ class SyncActorHandle(Generic[A]):
     def destroy(self) -> None:
         """Destroy the actor and all its data."""
         self._portal.call(self._handle.destroy())
+
+    def connect(self, params: Any = None) -> SyncActorConnection[A]:
+        """A live connection: ``with handle.connect(params) as conn: conn.send("hi")``."""
+        from actorkit.client.sync_connection import SyncActorConnection
+
+        return SyncActorConnection(self._portal, self._handle.connect(params))
 
     def fetch(self, path: str, method: str = "GET", **kwargs: Any) -> httpx.Response:
         """Raw HTTP to the actor's ``on_request`` hook; returns the ``httpx.Response``."""

@@ -33,7 +33,11 @@ def normalize_key(key: object, limits: Limits = _DEFAULT_LIMITS) -> Key:
         raise validation_error(f"key has more than {limits.max_key_parts} parts")
     total = 0
     for part in parts:
-        size = len(part.encode("utf-8", "surrogatepass"))
+        try:
+            size = len(part.encode("utf-8"))
+        except UnicodeEncodeError:
+            # Lone surrogates cannot be stored or sent as UTF-8 by any driver or transport.
+            raise validation_error("key parts must be valid Unicode text") from None
         if size > limits.max_key_part_bytes:
             raise validation_error(
                 f"key part is {size} bytes; the limit is {limits.max_key_part_bytes}"

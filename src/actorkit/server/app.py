@@ -13,8 +13,7 @@ Example::
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
@@ -23,23 +22,26 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 
 from actorkit.errors import ActorError, Code
 from actorkit.server.connect import connect_routes
 from actorkit.server.encoding import error_response
+from actorkit.server.endpoint import Starter
 from actorkit.server.errors import method_not_allowed, route_not_found
+from actorkit.server.fastpath import ActionFastPath
 from actorkit.server.routes_actors import actor_routes
 from actorkit.server.routes_system import system_routes
 
 if TYPE_CHECKING:
     from actorkit._runtime.node import Node
 
-__all__ = ["ROUTE_FACTORIES", "RouteFactory", "build_app"]
+__all__ = ["ROUTE_FACTORIES", "ActorkitApp", "RouteFactory", "build_app"]
 
-RouteFactory = Callable[["Node", Callable[[], Awaitable[None]]], Sequence[BaseRoute]]
+RouteFactory = Callable[["Node", Starter], Sequence[BaseRoute]]
 
-# Each factory gets the node and an ``ensure_started()`` coroutine function to await before
-# touching the node. Append to add routes to every app built afterwards.
+# Each factory gets the node and a ``Starter``: ``await ensure_started()`` before touching
+# the node. Append to add routes to every app built afterwards.
 ROUTE_FACTORIES: list[RouteFactory] = [system_routes, actor_routes, connect_routes]
 
 
@@ -70,38 +72,42 @@ def _allowed_methods(request: Request) -> list[str]:
     return sorted(methods)
 
 
-def build_app(node: Node, *, dev: bool = False, routes: Sequence[BaseRoute] = ()) -> Starlette:
-    """The ASGI app serving ``node``: actor routes, ``/health``, ``/openapi.json``."""
-    lock = asyncio.Lock()
-    started = False
+class ActorkitApp(Starlette):
+    """A Starlette app whose hot route (action calls) skips the middleware stack."""
 
-    async def ensure_started() -> None:
-        nonlocal started
-        if started:
-            return
-        async with lock:
-            if not started:
-                await node.start()
-                started = True
+    fast_path: ActionFastPath
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        target = self.fast_path.route(scope)
+        if target is None:
+            await super().__call__(scope, receive, send)
+        else:
+            await self.fast_path.handle(scope, receive, send, *target)
+
+
+def build_app(node: Node, *, dev: bool = False, routes: Sequence[BaseRoute] = ()) -> ActorkitApp:
+    """The ASGI app serving ``node``: actor routes, ``/health``, ``/openapi.json``."""
+    ensure_started = Starter(node)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        nonlocal started
         await ensure_started()
         try:
             yield
         finally:
-            await node.stop()
-            started = False
+            await ensure_started.stop()
 
     table: list[BaseRoute] = list(routes)
     for factory in ROUTE_FACTORIES:
         table.extend(factory(node, ensure_started))
-    app = Starlette(
+    app = ActorkitApp(
         debug=False,
         routes=table,
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error},
+    )
+    app.fast_path = next(
+        r.endpoint for r in table if isinstance(r, Route) and isinstance(r.endpoint, ActionFastPath)
     )
     app.state.node = node
     app.state.dev = dev

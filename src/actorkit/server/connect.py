@@ -30,6 +30,7 @@ from actorkit.protocol.messages import (
     SUBPROTOCOLS,
     codec_for,
 )
+from actorkit.server.endpoint import endpoint
 
 if TYPE_CHECKING:
     from actorkit._runtime.node import Node
@@ -45,7 +46,9 @@ _STATIC = {
 }
 
 
-def connect_routes(node: Node, ensure_started: Callable[[], Awaitable[None]]) -> Sequence[BaseRoute]:
+def connect_routes(
+    node: Node, ensure_started: Callable[[], Awaitable[None]]
+) -> Sequence[BaseRoute]:
     """The routes of this module, for ``actorkit.server.app.ROUTE_FACTORIES``."""
 
     async def connect(ws: WebSocket) -> None:
@@ -59,18 +62,39 @@ def connect_routes(node: Node, ensure_started: Callable[[], Awaitable[None]]) ->
         await ensure_started()
         await serve_raw_websocket(node, ws, ws.path_params["actor_id"])
 
-    async def static(request: Request) -> Response:
-        name = request.url.path.lstrip("/")
-        body = resources.files("actorkit.static").joinpath(name).read_bytes()
-        return Response(
-            body, media_type=_STATIC[name], headers={"Cache-Control": "no-cache"}
-        )
+    @endpoint(_static_spec("browser_client", "The browser client (ES module)", "actorkit.js"))
+    async def client_js(request: Request) -> Response:
+        return _static("actorkit.js")
+
+    @endpoint(
+        _static_spec("browser_client_types", "TypeScript types of /actorkit.js", "actorkit.d.ts")
+    )
+    async def client_dts(request: Request) -> Response:
+        return _static("actorkit.d.ts")
 
     return [
         WebSocketRoute("/actors/{actor_id}/connect", connect),
         WebSocketRoute("/actors/{actor_id}/websocket/{path:path}", raw),
-        *(Route(f"/{name}", static, methods=["GET"]) for name in _STATIC),
+        Route("/actorkit.js", client_js, methods=["GET"]),
+        Route("/actorkit.d.ts", client_dts, methods=["GET"]),
     ]
+
+
+def _static(name: str) -> Response:
+    body = resources.files("actorkit.static").joinpath(name).read_bytes()
+    return Response(body, media_type=_STATIC[name], headers={"Cache-Control": "no-cache"})
+
+
+def _static_spec(operation_id: str, summary: str, name: str) -> dict[str, Any]:
+    media = _STATIC[name].split(";")[0]
+    content = {media: {"schema": {"type": "string"}}}
+    return {
+        "get": {
+            "operationId": operation_id,
+            "summary": summary,
+            "responses": {"200": {"description": name, "content": content}},
+        }
+    }
 
 
 async def serve_connection(

@@ -35,29 +35,36 @@ def is_msgpack(content_type: str) -> bool:
     return _media_type(content_type) in _MSGPACK_ALIASES
 
 
+def check_declared_length(declared: str | None, limit: int) -> None:
+    if declared is None:
+        return
+    try:
+        size = int(declared)
+    except ValueError:
+        raise invalid_request("invalid Content-Length header") from None
+    if size > limit:
+        raise too_large(f"request body is {size} bytes; the limit is {limit}", limit)
+
+
+def over_limit(limit: int) -> ActorError:
+    return too_large(f"request body exceeds the limit of {limit} bytes", limit)
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, or ``message_too_large`` once more than ``limit`` bytes arrive."""
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            size = int(declared)
-        except ValueError:
-            raise invalid_request("invalid Content-Length header") from None
-        if size > limit:
-            raise too_large(f"request body is {size} bytes; the limit is {limit}", limit)
+    check_declared_length(request.headers.get("content-length"), limit)
     chunks: list[bytes] = []
     total = 0
     async for chunk in request.stream():
         total += len(chunk)
         if total > limit:
-            raise too_large(f"request body exceeds the limit of {limit} bytes", limit)
+            raise over_limit(limit)
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-def decode_body(request: Request, body: bytes) -> Any:
-    """Decode ``body`` by the request's Content-Type; an empty body is ``None``."""
-    content_type = request.headers.get("content-type", "")
+def decode_payload(content_type: str, body: bytes) -> Any:
+    """Decode ``body`` by its Content-Type; an empty body is ``None``."""
     if not body:
         return None
     media = _media_type(content_type)
@@ -72,27 +79,42 @@ def decode_body(request: Request, body: bytes) -> Any:
     raise unsupported_media_type(content_type)
 
 
-def wants_msgpack(request: Request) -> bool:
+def decode_body(request: Request, body: bytes) -> Any:
+    """Decode ``body`` by the request's Content-Type; an empty body is ``None``."""
+    return decode_payload(request.headers.get("content-type", ""), body)
+
+
+def reply_in_msgpack(accept: str | None, content_type: str) -> bool:
     """Reply in msgpack if Accept names it, or if Accept names neither format (absent,
     ``*/*``) and the request body was msgpack."""
-    accept = request.headers.get("accept")
     if accept:
         types = {_media_type(part) for part in accept.split(",")}
         if types & _MSGPACK_ALIASES:
             return True
         if JSON in types:
             return False
-    return is_msgpack(request.headers.get("content-type", ""))
+    return is_msgpack(content_type)
+
+
+def wants_msgpack(request: Request) -> bool:
+    headers = request.headers
+    return reply_in_msgpack(headers.get("accept"), headers.get("content-type", ""))
+
+
+def encode_payload(msgpack: bool, content: Any, status: int) -> tuple[bytes, str, int]:
+    """``(body, media type, status)``; an unencodable value becomes a 500 error body."""
+    try:
+        if msgpack:
+            return _msgpack_encode(content), MSGPACK, status
+        return _json_encode(content), JSON, status
+    except (TypeError, ValueError, OverflowError) as exc:
+        err = ActorError("actor", "output_not_serializable", f"cannot encode reply: {exc}")
+        return encode_payload(msgpack, err.to_wire(), http_status(err))
 
 
 def encode_response(request: Request, content: Any, status: int = 200) -> Response:
-    try:
-        if wants_msgpack(request):
-            return Response(_msgpack_encode(content), status, media_type=MSGPACK)
-        return Response(_json_encode(content), status, media_type=JSON)
-    except (TypeError, ValueError, OverflowError) as exc:
-        err = ActorError("actor", "output_not_serializable", f"cannot encode reply: {exc}")
-        return error_response(request, err)
+    body, media, status = encode_payload(wants_msgpack(request), content, status)
+    return Response(body, status, media_type=media)
 
 
 def error_response(request: Request, err: ActorError) -> Response:

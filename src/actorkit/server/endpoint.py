@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -13,11 +14,35 @@ from starlette.responses import Response
 from actorkit.errors import ActorError, internal_error
 from actorkit.server.encoding import error_response
 
-__all__ = ["Endpoint", "endpoint"]
+if TYPE_CHECKING:
+    from actorkit._runtime.node import Node
+
+__all__ = ["Endpoint", "Starter", "endpoint"]
 
 log = logging.getLogger("actorkit.server")
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class Starter:
+    """Starts the node once, on first need; ``started`` is a cheap check for hot paths."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.started = False
+        self._lock = asyncio.Lock()
+
+    async def __call__(self) -> None:
+        if self.started:
+            return
+        async with self._lock:
+            if not self.started:
+                await self.node.start()
+                self.started = True
+
+    async def stop(self) -> None:
+        await self.node.stop()
+        self.started = False
 
 
 def endpoint(

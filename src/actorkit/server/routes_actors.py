@@ -6,56 +6,35 @@ See ``docs/protocol.md`` for the wire contract of every route.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+import msgspec
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Message, Receive
 
 from actorkit.client.local import record_to_dict
-from actorkit.errors import ActorError, Code, invalid_request, too_large, validation_error
+from actorkit.errors import ActorError, Code, too_large, validation_error
 from actorkit.server import openapi_specs as spec
+from actorkit.server.bodies import body_dict
 from actorkit.server.encoding import decode_body, encode_response, read_body
-from actorkit.server.endpoint import endpoint
+from actorkit.server.endpoint import Starter, endpoint
+from actorkit.server.fastpath import ActionFastPath
 
 if TYPE_CHECKING:
     from actorkit._runtime.actor import Actor
     from actorkit._runtime.node import Node, ResolveMode
 
-__all__ = ["PARAMS_HEADER", "actor_routes"]
+__all__ = ["actor_routes"]
 
-PARAMS_HEADER = "x-actorkit-params"
+_json_encode = msgspec.json.Encoder().encode
+
 MAX_LIST_LIMIT = 1000
 # A create body holds the input plus name/key/region: allow the input limit plus this much.
 _CREATE_OVERHEAD = 16 * 1024
-
-Ensure = Callable[[], Awaitable[None]]
-
-
-def _body_dict(data: Any) -> dict[str, Any]:
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise validation_error("request body must be an object")
-    return data
-
-
-def _parse_params(request: Request, node: Node, body: dict[str, Any]) -> Any:
-    if "params" in body:
-        return body["params"]
-    raw = request.headers.get(PARAMS_HEADER)
-    if raw is None:
-        return None
-    limit = node.limits.max_params_bytes
-    if len(raw) > limit:
-        raise too_large(f"connection params are {len(raw)} bytes; the limit is {limit}", limit)
-    try:
-        return json.loads(raw)
-    except ValueError:
-        raise invalid_request(f"{PARAMS_HEADER} header is not valid JSON") from None
 
 
 def _query_key(request: Request) -> Any:
@@ -93,7 +72,12 @@ def _to_response(result: Any) -> Response:
         return PlainTextResponse(result)
     if isinstance(result, bytes | bytearray | memoryview):
         return Response(bytes(result), media_type="application/octet-stream")
-    return Response(json.dumps(result), media_type="application/json")
+    try:
+        return Response(_json_encode(result), media_type="application/json")
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ActorError(
+            "actor", Code.OUTPUT_NOT_SERIALIZABLE, f"on_request returned {type(result)!r}: {exc}"
+        ) from None
 
 
 def _limited_receive(receive: Receive, limit: int) -> Receive:
@@ -111,14 +95,14 @@ def _limited_receive(receive: Receive, limit: int) -> Receive:
     return limited
 
 
-def actor_routes(node: Node, ensure_started: Ensure) -> Sequence[BaseRoute]:
+def actor_routes(node: Node, ensure_started: Starter) -> Sequence[BaseRoute]:
     """The ``/actors`` routes, bound to ``node``."""
     limits = node.limits
 
     async def resolve(request: Request, mode: ResolveMode, status: int) -> Response:
         await ensure_started()
         limit = limits.max_input_bytes + _CREATE_OVERHEAD
-        body = _body_dict(decode_body(request, await read_body(request, limit)))
+        body = body_dict(decode_body(request, await read_body(request, limit)))
         name = body.get("name")
         if not isinstance(name, str):
             raise validation_error("body needs a string field 'name'")
@@ -175,17 +159,9 @@ def actor_routes(node: Node, ensure_started: Ensure) -> Sequence[BaseRoute]:
         await node.destroy(actor_id)
         return encode_response(request, {"actor_id": actor_id, "destroyed": True})
 
-    @endpoint(spec.ACTION)
-    async def call_action(request: Request) -> Response:
-        await ensure_started()
-        body = _body_dict(decode_body(request, await read_body(request, limits.max_message_bytes)))
-        args = body.get("args", [])
-        if not isinstance(args, list):
-            raise validation_error("'args' must be a list")
-        params = _parse_params(request, node, body)
-        path = request.path_params
-        output = await node.call(path["actor_id"], path["action"], args, params=params)
-        return encode_response(request, {"output": output})
+    # Action calls are served by the pure-ASGI fast path (also used ahead of routing).
+    call_action = ActionFastPath(node, ensure_started)
+    call_action.__openapi__ = spec.ACTION
 
     @endpoint(spec.RAW_REQUEST)
     async def raw_request(request: Request) -> Response:

@@ -16,6 +16,7 @@ __all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "asgi_app", "serve", "uvicorn_options
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 6420
+SHUTDOWN_GRACE = 30.0
 
 
 def asgi_app(
@@ -35,7 +36,9 @@ def asgi_app(
 
 def uvicorn_options() -> dict[str, Any]:
     """uvloop + httptools when installed; uvicorn's pure-Python fallbacks otherwise."""
-    opts: dict[str, Any] = {"lifespan": "on"}
+    # On SIGTERM/SIGINT uvicorn stops accepting, waits this long for in-flight requests,
+    # then runs the lifespan shutdown, where every actor sleeps and its state is saved.
+    opts: dict[str, Any] = {"lifespan": "on", "timeout_graceful_shutdown": SHUTDOWN_GRACE}
     try:
         import uvloop  # noqa: F401
 

@@ -5,6 +5,10 @@ A driver stores four things:
 - the **actor directory**: ``(name, key) → ActorRecord`` (id, input, creation time, region);
 - **per-actor data**: an ordered key–value map per actor (state, schedules, connection state);
 - **alarms**: at most one wake-up time per actor, so a sleeping actor can be woken;
+- **actor databases**: each actor's own SQLite database (``self.db``), opened through
+  ``open_actor_db`` as an APSW connection — a file per actor for ``sqlite://``, an in-memory
+  database for ``memory://``, and pages stored by the backend itself (an APSW VFS) for a
+  shared driver;
 - **ownership**: an ``epoch`` per actor that increases on every activation. Every write names
   the epoch its writer activated with, and the driver refuses it (``FencedError``) when the
   epoch is stale — in the same transaction as the write, so an old owner can never
@@ -20,8 +24,13 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from actorkit.errors import ActorError, Code
 from actorkit.protocol.keys import Key
+
+if TYPE_CHECKING:
+    import apsw
 
 __all__ = ["ActorRecord", "Driver", "WriteBatch"]
 
@@ -114,6 +123,12 @@ class Driver(abc.ABC):
         """Apply batches durably; one result per batch (``None`` or the error, such as
         ``FencedError``). A failed batch leaves no trace and does not affect the others."""
 
+    def commit_now(self, batches: Sequence[WriteBatch]) -> list[BaseException | None] | None:
+        """Optional fast path: apply ``batches`` synchronously, as ``commit`` would, when the
+        driver needs no I/O to make them durable (``memory://``). Return ``None`` (the
+        default) to say "not supported"; the runtime then awaits ``commit``."""
+        return None
+
     # -- alarms --------------------------------------------------------------------------
 
     @abc.abstractmethod
@@ -123,3 +138,28 @@ class Driver(abc.ABC):
     @abc.abstractmethod
     async def next_alarm(self) -> float | None:
         """The earliest alarm time, or ``None``."""
+
+    # -- actor databases ---------------------------------------------------------------------
+    # These three are blocking: the runtime calls them from its database thread pool.
+
+    def open_actor_db(self, actor_id: str, *, create: bool) -> apsw.Connection | None:
+        """Open the actor's SQLite database; ``None`` if it does not exist and not ``create``.
+
+        The connection must be durable on COMMIT (e.g. WAL with ``synchronous=FULL``). The
+        runtime uses it from one thread at a time and returns it with ``close_actor_db``.
+        A driver that cannot store databases keeps this default, which raises
+        ``database_not_supported``.
+        """
+        raise ActorError(
+            "actor",
+            Code.DATABASE_NOT_SUPPORTED,
+            f"the {type(self).__name__} storage driver does not support actor databases "
+            "(self.db); use memory://, sqlite:///path or postgresql://…",
+        )
+
+    def close_actor_db(self, actor_id: str, conn: apsw.Connection) -> None:
+        """Release a connection from ``open_actor_db`` (the actor went to sleep)."""
+        conn.close()
+
+    def delete_actor_db(self, actor_id: str) -> None:  # noqa: B027 - optional hook
+        """Delete the actor's database, if any (called by ``delete_actor``)."""

@@ -6,6 +6,8 @@ import bisect
 from collections.abc import Sequence
 from dataclasses import replace
 
+import apsw
+
 from actorkit.errors import FencedError
 from actorkit.protocol.keys import Key
 from actorkit.storage.base import ActorRecord, Driver, WriteBatch
@@ -21,6 +23,8 @@ class MemoryDriver(Driver):
         self._by_key: dict[tuple[str, Key], str] = {}
         self._data: dict[str, dict[bytes, bytes]] = {}
         self._alarms: dict[str, float] = {}
+        # Actor databases live as long as the driver, so they survive sleep/wake.
+        self._dbs: dict[str, apsw.Connection] = {}
 
     async def create_actor(self, record: ActorRecord) -> tuple[ActorRecord, bool]:
         existing_id = self._by_key.get((record.name, record.key))
@@ -60,6 +64,7 @@ class MemoryDriver(Driver):
             self._by_key.pop((record.name, record.key), None)
         self._data.pop(actor_id, None)
         self._alarms.pop(actor_id, None)
+        self.delete_actor_db(actor_id)
 
     async def acquire(self, actor_id: str) -> int:
         record = self._records[actor_id]
@@ -70,6 +75,9 @@ class MemoryDriver(Driver):
         return dict(self._data.get(actor_id, {}))
 
     async def commit(self, batches: Sequence[WriteBatch]) -> list[BaseException | None]:
+        return self.commit_now(batches)
+
+    def commit_now(self, batches: Sequence[WriteBatch]) -> list[BaseException | None]:
         results: list[BaseException | None] = []
         for batch in batches:
             record = self._records.get(batch.actor_id)
@@ -100,3 +108,17 @@ class MemoryDriver(Driver):
 
     async def next_alarm(self) -> float | None:
         return min(self._alarms.values(), default=None)
+
+    def open_actor_db(self, actor_id: str, *, create: bool) -> apsw.Connection | None:
+        conn = self._dbs.get(actor_id)
+        if conn is None and create:
+            conn = self._dbs[actor_id] = apsw.Connection(":memory:")
+        return conn
+
+    def close_actor_db(self, actor_id: str, conn: apsw.Connection) -> None:
+        pass  # kept open: the connection *is* the database
+
+    def delete_actor_db(self, actor_id: str) -> None:
+        conn = self._dbs.pop(actor_id, None)
+        if conn is not None:
+            conn.close()

@@ -3,6 +3,10 @@
 Every commit is fsynced (``synchronous=FULL``) before it is reported durable; the runtime
 groups many actors' writes into one commit, so the fsync cost is shared. One process owns a
 data directory at a time (an exclusive lock on ``<dir>/lock``).
+
+Each actor's own database (``self.db``) is a separate file, ``<dir>/actors/<actor id>.db``,
+also in WAL mode with ``synchronous=FULL``; see ``docs/storage.md`` for how its commits and
+the state commits stay consistent.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
+import apsw
 import msgspec
 
 from actorkit.errors import FencedError, StorageError
@@ -94,6 +99,7 @@ class SQLiteDriver(Driver):
         self._local = threading.local()
         self._ops: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
         self._drainer: asyncio.Task[None] | None = None
+        self._epochs: dict[str, int] = {}  # epochs granted but not yet written
 
     # -- plumbing ----------------------------------------------------------------------
 
@@ -132,10 +138,17 @@ class SQLiteDriver(Driver):
         try:
             while self._ops:
                 ops, self._ops = self._ops, []
+                epochs = dict(self._epochs)
                 try:
-                    results = await self._run(self._writer, functools.partial(self._apply_ops, ops))
+                    results = await self._run(
+                        self._writer, functools.partial(self._apply_ops, ops, epochs)
+                    )
                 except Exception as exc:
                     results = [(False, exc)] * len(ops)
+                else:
+                    for actor_id, epoch in epochs.items():
+                        if self._epochs.get(actor_id) == epoch:
+                            del self._epochs[actor_id]
                 for (_, future), (ok, value) in zip(ops, results, strict=True):
                     if future.done():
                         continue
@@ -147,12 +160,19 @@ class SQLiteDriver(Driver):
             self._drainer = None
 
     def _apply_ops(
-        self, ops: list[tuple[Callable[[sqlite3.Connection], Any], Any]]
+        self,
+        ops: list[tuple[Callable[[sqlite3.Connection], Any], Any]],
+        epochs: dict[str, int],
     ) -> list[tuple[bool, Any]]:
         conn = self._conn()
         results: list[tuple[bool, Any]] = []
         conn.execute("BEGIN IMMEDIATE")
         try:
+            if epochs:
+                conn.executemany(
+                    "UPDATE actors SET epoch = ?1 WHERE id = ?2 AND epoch < ?1",
+                    [(epoch, actor_id) for actor_id, epoch in epochs.items()],
+                )
             for fn, _ in ops:
                 conn.execute("SAVEPOINT op")
                 try:
@@ -223,6 +243,11 @@ class SQLiteDriver(Driver):
             self._lock_file.close()
             self._lock_file = None
 
+    def _with_pending_epoch(self, record: ActorRecord | None) -> ActorRecord | None:
+        if record is not None:
+            record.epoch = max(record.epoch, self._epochs.get(record.id, 0))
+        return record
+
     # -- directory ---------------------------------------------------------------------
 
     async def create_actor(self, record: ActorRecord) -> tuple[ActorRecord, bool]:
@@ -252,7 +277,7 @@ class SQLiteDriver(Driver):
             ).fetchone()
             return None if row is None else _record(row)
 
-        return await self._run(self._reader, self._read(find))
+        return self._with_pending_epoch(await self._run(self._reader, self._read(find)))
 
     async def get_actor(self, actor_id: str) -> ActorRecord | None:
         def get(conn: sqlite3.Connection) -> ActorRecord | None:
@@ -261,7 +286,7 @@ class SQLiteDriver(Driver):
             ).fetchone()
             return None if row is None else _record(row)
 
-        return await self._run(self._reader, self._read(get))
+        return self._with_pending_epoch(await self._run(self._reader, self._read(get)))
 
     async def list_actors(
         self, name: str | None = None, *, after: str | None = None, limit: int = 100
@@ -274,7 +299,10 @@ class SQLiteDriver(Driver):
             ).fetchall()
             return [_record(row) for row in rows]
 
-        return await self._run(self._reader, self._read(list_))
+        records = await self._run(self._reader, self._read(list_))
+        for record in records:
+            self._with_pending_epoch(record)
+        return records
 
     async def delete_actor(self, actor_id: str) -> None:
         def delete(conn: sqlite3.Connection) -> None:
@@ -283,19 +311,27 @@ class SQLiteDriver(Driver):
             conn.execute("DELETE FROM alarms WHERE actor_id = ?", (actor_id,))
 
         await self._write(delete)
+        await asyncio.get_running_loop().run_in_executor(
+            self._writer, self.delete_actor_db, actor_id
+        )
 
     # -- ownership ---------------------------------------------------------------------
 
     async def acquire(self, actor_id: str) -> int:
-        def acquire(conn: sqlite3.Connection) -> int:
-            row = conn.execute(
-                "UPDATE actors SET epoch = epoch + 1 WHERE id = ? RETURNING epoch", (actor_id,)
-            ).fetchone()
-            if row is None:
-                raise KeyError(actor_id)
-            return int(row[0])
+        # This process holds the directory's lock, so no one else can activate actors here:
+        # the new epoch needs no fsync of its own. It is written, before anything else, by
+        # the next write transaction — which is the first one that could carry a write made
+        # under it, so fencing sees it whenever it matters.
+        def read_epoch(conn: sqlite3.Connection) -> int | None:
+            row = conn.execute("SELECT epoch FROM actors WHERE id = ?", (actor_id,)).fetchone()
+            return None if row is None else int(row[0])
 
-        return await self._write(acquire)
+        stored = await self._run(self._reader, self._read(read_epoch))
+        if stored is None:
+            raise KeyError(actor_id)
+        epoch = max(stored, self._epochs.get(actor_id, 0)) + 1
+        self._epochs[actor_id] = epoch
+        return epoch
 
     # -- data ----------------------------------------------------------------------------
 
@@ -339,6 +375,49 @@ class SQLiteDriver(Driver):
             return None if row is None else row[0]
 
         return await self._run(self._reader, self._read(next_))
+
+    # -- actor databases -----------------------------------------------------------------
+
+    def _actor_db_path(self, actor_id: str) -> Path:
+        if not actor_id or not all(c.isalnum() or c in "-_" for c in actor_id):
+            raise StorageError(f"actor id {actor_id!r} cannot name a database file")
+        return self.directory / "actors" / f"{actor_id}.db"
+
+    def open_actor_db(self, actor_id: str, *, create: bool) -> apsw.Connection | None:
+        path = self._actor_db_path(actor_id)
+        new = not path.exists()
+        if new and not create:
+            return None
+        path.parent.mkdir(exist_ok=True)
+        conn = apsw.Connection(str(path))
+        try:
+            conn.set_busy_timeout(5000)
+            # One process owns the data directory, so take the file's lock for good: the
+            # WAL index then lives in heap memory (no -shm file, one fewer fd per actor).
+            conn.execute("PRAGMA locking_mode=EXCLUSIVE").fetchall()
+            conn.execute("PRAGMA journal_mode=WAL").fetchall()
+            conn.execute("PRAGMA synchronous=FULL").fetchall()
+        except BaseException:
+            conn.close()
+            raise
+        if new:
+            _fsync_dir(path.parent)  # the new file's directory entry survives a crash
+        return conn
+
+    def delete_actor_db(self, actor_id: str) -> None:
+        path = self._actor_db_path(actor_id)
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        if path.parent.exists():
+            _fsync_dir(path.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _apply(conn: sqlite3.Connection, batch: WriteBatch) -> None:

@@ -1,0 +1,394 @@
+"""``self.db``: the actor's own SQLite database, and how its writes join the actor's turn.
+
+Example::
+
+    class Todos(Actor):
+        state = {"added": 0}
+        migrations = ["CREATE TABLE todo (id INTEGER PRIMARY KEY, text TEXT NOT NULL)"]
+
+        @action
+        async def add(self, text: str) -> int:
+            result = await self.db.execute("INSERT INTO todo (text) VALUES (?)", text)
+            self.state["added"] += 1
+            return result.last_insert_rowid
+
+        @action
+        async def list(self) -> list[dict[str, Any]]:
+            return await self.db.fetch_all("SELECT id, text FROM todo ORDER BY id")
+
+Rows are plain ``dict``s (column name → value). Parameters are positional (``?``) or one dict
+for named parameters (``:name``). All work runs in a thread pool, never on the event loop.
+
+Atomicity and durability (see ``docs/storage.md``). Invariants:
+
+- The database work of a turn (a non-interleaved action, a lifecycle hook) runs in one
+  SQLite transaction, opened lazily on the first database call of the turn and holding the
+  database's lock until the turn ends. When the turn succeeds the transaction commits
+  *before* the turn's state batch is submitted to the main store; when it raises the
+  transaction rolls back together with the state.
+- A committing turn that wrote anything also writes the actor's state envelope with a
+  sequence number into ``_actorkit_state`` in the same transaction. Every state batch sent to
+  the main store carries a higher sequence number (``stamp``). On wake the copy with the
+  higher number wins, so after a crash a turn's db writes and state changes are both present
+  (the db copy is newer than the main store's) or both absent.
+- The reply waits for both: the db commit is awaited inside the turn (``synchronous=FULL``)
+  and the state batch goes through the usual output gate.
+- Work outside the turn (``interleave=True`` actions, ``run()``) takes the database's lock
+  per statement (or per ``transaction()`` block) and commits on its own; it is durable when
+  it returns but, like the rest of such an action, is not rolled back with state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from actorkit._runtime import context
+from actorkit._runtime.db_engine import Engine, SyncDb, pool_future, run_in_pool
+from actorkit._runtime.migrations import apply_migrations
+from actorkit._runtime.state import STATE_KEY, encode_envelope, encode_state
+from actorkit.errors import ActorError, Code
+from actorkit.storage.base import WriteBatch
+
+if TYPE_CHECKING:
+    from actorkit._runtime.instance import ActorInstance
+
+__all__ = ["SEQ_KEY", "ActorDatabase", "ExecuteResult"]
+
+T = TypeVar("T")
+
+#: Main-store key holding the sequence number of the state batch it sits in.
+SEQ_KEY = b"state_seq"
+
+# The ActorDatabase whose outside-the-turn transaction() block the current task is in.
+_outside_tx: contextvars.ContextVar[ActorDatabase | None] = contextvars.ContextVar(
+    "actorkit_outside_tx", default=None
+)
+
+
+_closing: set[asyncio.Task[None]] = set()
+
+
+@dataclass(frozen=True, slots=True)
+class ExecuteResult:
+    """What ``db.execute`` and ``db.executemany`` return."""
+
+    rows_affected: int  # rows inserted, updated or deleted
+    last_insert_rowid: int  # rowid of the last inserted row (0 if none yet)
+
+
+class ActorDatabase:
+    """The actor's database, ``self.db``. Methods are coroutines; see the module docstring."""
+
+    def __init__(self, inst: ActorInstance) -> None:
+        self._inst = inst
+        self._engine: Engine | None = None
+        # Held by a turn from its first database call until it commits or rolls back, or by
+        # one outside-the-turn statement or transaction() block.
+        self._lock = asyncio.Lock()
+        self._turn_tx: object | None = None  # the turn holding the lock (and its transaction)
+        self._committed_turn: object | None = None
+        self._broken: ActorError | None = None  # SQLite aborted the turn's transaction
+        self._savepoints = 0
+        self._closed = False
+        self._seq = 0  # the highest state sequence number written anywhere
+        self.running = False  # a statement is executing in the pool right now
+
+    # -- public API ------------------------------------------------------------------------
+
+    async def execute(self, sql: str, *params: Any) -> ExecuteResult:
+        """Run one statement (or several separated by ``;``) for its effect.
+
+        Example: ``await self.db.execute("INSERT INTO t (a, b) VALUES (?, ?)", 1, "x")`` or
+        ``await self.db.execute("UPDATE t SET b = :b WHERE a = :a", {"a": 1, "b": "y"})``.
+        """
+
+        def run(db: SyncDb) -> ExecuteResult:
+            return ExecuteResult(db.execute(sql, *params), db.last_insert_rowid)
+
+        return await self._op(run)
+
+    async def executemany(
+        self, sql: str, rows: Iterable[Sequence[Any] | dict[str, Any]]
+    ) -> ExecuteResult:
+        """Run ``sql`` once per item of ``rows`` (tuples for ``?``, dicts for ``:name``)."""
+        rows = list(rows)
+
+        def run(db: SyncDb) -> ExecuteResult:
+            return ExecuteResult(db.executemany(sql, rows), db.last_insert_rowid)
+
+        return await self._op(run)
+
+    async def fetch_all(self, sql: str, *params: Any) -> list[dict[str, Any]]:
+        """Every result row, as dicts: ``[{"id": 1, "text": "milk"}, …]``."""
+        return await self._op(lambda db: db.fetch_all(sql, *params))
+
+    async def fetch_one(self, sql: str, *params: Any) -> dict[str, Any] | None:
+        """The first result row as a dict, or ``None``."""
+        return await self._op(lambda db: db.fetch_one(sql, *params))
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """A block whose database work commits together or not at all.
+
+        Inside an action it is a SAVEPOINT in the turn's transaction: leaving the block by an
+        exception undoes the block's writes (the action may catch it and carry on); the
+        outer turn still decides whether everything commits. Example::
+
+            async with self.db.transaction():
+                await self.db.execute("UPDATE account SET balance = balance - ?", amount)
+                await self.db.execute("INSERT INTO ledger (amount) VALUES (?)", amount)
+        """
+        if self._in_turn() or _outside_tx.get() is self:
+            if self._in_turn():
+                await self._hold_for_turn()
+            self._savepoints += 1
+            name = f"actorkit_sp{self._savepoints}"
+            await self._exec(lambda db: db.execute(f"SAVEPOINT {name}"))
+            try:
+                yield
+            except BaseException:
+                if self._engine is not None and self._engine.in_transaction:
+                    await self._exec(
+                        lambda db: db.execute(f"ROLLBACK TO {name}; RELEASE {name}")
+                    )
+                raise
+            await self._exec(lambda db: db.execute(f"RELEASE {name}"))
+            return
+        async with self._lock:
+            engine = await self._open()
+            token = _outside_tx.set(self)
+            try:
+                await self._exec(lambda db: db.execute("BEGIN IMMEDIATE"))
+                try:
+                    yield
+                except BaseException:
+                    await run_in_pool(engine.rollback)
+                    raise
+                await self._exec(lambda db: db.execute("COMMIT"))
+            finally:
+                _outside_tx.reset(token)
+
+    # -- running work --------------------------------------------------------------------------
+
+    def _in_turn(self) -> bool:
+        turn = self._inst._active_turn
+        return turn is not None and turn in context.call_chain.get()
+
+    async def _op(self, fn: Callable[[SyncDb], T]) -> T:
+        if self._in_turn():
+            await self._hold_for_turn()
+            return await self._exec(fn)
+        if _outside_tx.get() is self:
+            return await self._exec(fn)
+        async with self._lock:
+            engine = await self._open()
+
+            def autocommit(db: SyncDb) -> T:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    result = fn(db)
+                except BaseException:
+                    engine.rollback()
+                    raise
+                db.execute("COMMIT")
+                return result
+
+            return await self._exec(autocommit)
+
+    async def _exec(self, fn: Callable[[SyncDb], T]) -> T:
+        """Run ``fn`` in the pool; a cancelled caller interrupts the statement and waits."""
+        if self._broken is not None and self._turn_tx is not None:
+            raise self._broken
+        engine = await self._open()
+        in_turn = self._turn_tx is not None and self._in_turn()
+
+        def run() -> T:
+            if in_turn and not engine.turn_begun:
+                engine.begin_turn()  # lazily, in the same hop as the turn's first statement
+            return engine.run(fn)
+
+        self.running = True
+        future = pool_future(run)
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            # Interrupt the statement and wait for it: the next statement on this
+            # connection must not start while this one still runs.
+            engine.cancelled = True
+            while not future.done():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait([future])
+            engine.cancelled = False
+            if not future.cancelled():
+                future.exception()  # retrieved: the cancellation is what propagates
+            raise
+        except ActorError as exc:
+            if in_turn and engine.turn_begun and not engine.in_transaction:
+                # SQLite rolled the whole transaction back (interrupt, full, I/O error):
+                # the turn's earlier writes are gone, so the turn must not commit.
+                self._broken = ActorError(
+                    "actor",
+                    exc.code,
+                    f"{exc.message} (the action's database transaction was rolled back)",
+                    exc.metadata,
+                )
+            raise
+        finally:
+            self.running = False
+
+    async def _open(self) -> Engine:
+        if self._closed:
+            raise ActorError("actor", Code.ACTOR_STOPPING, "the actor is stopping")
+        if self._engine is None:
+            self._engine = await run_in_pool(lambda: self._make_engine(create=True))
+            assert self._engine is not None
+        return self._engine
+
+    def _make_engine(self, *, create: bool) -> Engine | None:
+        inst = self._inst
+        conn = inst.node.driver.open_actor_db(inst.id, create=create)
+        if conn is None:
+            return None
+        options = inst.definition.options
+        timeout = options.db_statement_timeout or options.action_timeout
+        try:
+            return Engine(conn, max_bytes=options.db_max_size, statement_timeout=timeout)
+        except BaseException:
+            inst.node.driver.close_actor_db(inst.id, conn)
+            raise
+
+    # -- the turn ------------------------------------------------------------------------------
+
+    async def _hold_for_turn(self) -> None:
+        """Take the database for the current turn (its transaction opens on first use)."""
+        turn = self._inst._active_turn
+        if self._turn_tx is turn:
+            return
+        await self._lock.acquire()
+        self._turn_tx = turn
+        self._broken = None
+
+    async def commit_turn(self) -> None:
+        """End of a successful turn: commit its transaction with a copy of the state."""
+        if self._turn_tx is None or not self._in_turn():
+            return
+        if self._broken is not None:
+            raise self._broken
+        engine = self._engine
+        if engine is None or not engine.turn_begun:
+            self._end_turn()
+            return
+        if not engine.turn_wrote:
+            # Read-only: COMMIT only releases SQLite's read lock (no I/O), so do it here
+            # rather than pay a thread hop.
+            engine.commit()
+            self._end_turn()
+            return
+        state: tuple[int, bytes] | None = None
+        definition = self._inst.definition
+        if definition.has_state:
+            encoded = encode_state(self._inst.actor.__dict__["_ak_state"])
+            self._seq += 1
+            state = (self._seq, encode_envelope(encoded, definition.state_version))
+        try:
+            await self._exec(lambda db: engine.commit(state))
+        except BaseException:
+            self._end_turn()
+            raise
+        self._committed_turn = self._turn_tx
+        self._end_turn()
+
+    async def rollback_turn(self) -> None:
+        """The turn failed: undo its database work (state is restored by the caller)."""
+        turn = self._inst._active_turn
+        if self._turn_tx is not None and self._turn_tx is turn:
+            engine = self._engine
+            try:
+                if engine is not None:
+                    await run_in_pool(engine.rollback)
+            finally:
+                self._end_turn()
+        if turn is not None and self._committed_turn is turn:
+            # Part of the turn's db work is durable (committed by save_state(), or before a
+            # later step such as on_state_change failed): memory no longer matches storage,
+            # so reload from storage on the next call.
+            self._inst.node.evict(self._inst)
+
+    def _end_turn(self) -> None:
+        self._turn_tx = None
+        self._broken = None
+        self._savepoints = 0
+        self._lock.release()
+
+    # -- wake, sleep, stamping -------------------------------------------------------------
+
+    def stamp(self, batch: WriteBatch) -> None:
+        """Give a state batch for the main store the next sequence number."""
+        if STATE_KEY in batch.puts:
+            self._seq += 1
+            batch.puts[SEQ_KEY] = self._seq.to_bytes(8, "big")
+
+    async def wake(self, data: dict[bytes, bytes]) -> dict[bytes, bytes]:
+        """Open the database if it exists (or the class has migrations), apply migrations,
+        and return ``data`` with the newer of the two state copies."""
+        inst = self._inst
+        migrations = inst.definition.cls.migrations
+        main_seq = int.from_bytes(data.get(SEQ_KEY, b""), "big")
+        self._seq = main_seq
+
+        def open_and_migrate() -> tuple[Engine | None, int, bytes | None]:
+            try:
+                engine = self._make_engine(create=bool(migrations))
+            except ActorError as exc:
+                if not migrations and exc.code == Code.DATABASE_NOT_SUPPORTED:
+                    return None, 0, None
+                raise
+            if engine is None:
+                return None, 0, None
+            try:
+                apply_migrations(engine, inst.definition.name, migrations)
+                seq, stored = engine.stored_state()
+            except BaseException:
+                inst.node.driver.close_actor_db(inst.id, engine.conn)
+                raise
+            return engine, seq, stored
+
+        self._engine, db_seq, stored = await run_in_pool(open_and_migrate)
+        if db_seq > main_seq and stored is not None:
+            data = {**data, STATE_KEY: stored}
+        self._seq = max(main_seq, db_seq)
+        return data
+
+    async def close(self) -> None:
+        """Close the connection; an open transaction of this actor's last turn rolls back."""
+        if self._turn_tx is None:
+            await self._lock.acquire()
+        try:
+            engine, self._engine = self._engine, None
+            self._closed = True
+            if engine is not None:
+                driver, actor_id = self._inst.node.driver, self._inst.id
+
+                def close() -> None:
+                    try:
+                        engine.rollback()
+                    finally:
+                        driver.close_actor_db(actor_id, engine.conn)
+
+                await run_in_pool(close)
+        finally:
+            self._turn_tx = None
+            self._lock.release()
+
+    def close_soon(self) -> None:
+        """Close once the current holder of the database (if any) is done with it."""
+        if self._engine is not None and not self._closed:
+            task = asyncio.get_running_loop().create_task(self.close())
+            _closing.add(task)
+            task.add_done_callback(_closing.discard)
