@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 from pathlib import Path
@@ -151,3 +152,33 @@ def test_blocking_client_from_a_plain_script(actor_server: ServerProcess) -> Non
 
 def test_client_is_exported() -> None:
     assert actorkit.Client is Client
+
+
+async def _closing_server() -> tuple[asyncio.Server, list[bytes]]:
+    """A real socket server that reads each request and hangs up without answering."""
+    requests: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        requests.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.close()
+
+    return await asyncio.start_server(handle, "127.0.0.1", 0), requests
+
+
+async def test_retries_only_idempotent_requests_after_sending() -> None:
+    server, requests = await _closing_server()
+    port = server.sockets[0].getsockname()[1]
+    async with server, AsyncClient(f"http://127.0.0.1:{port}") as client:
+        with pytest.raises(ActorError) as info:
+            await client.get_for_id("counter", "abc").increment(1)
+        assert info.value.code == "connection_lost"
+        assert [r.split(b" ")[0] for r in requests] == [b"POST"]  # sent once, never retried
+        requests.clear()
+        with pytest.raises(ActorError) as info:
+            await client.get_or_create("counter", "k").resolve()
+        assert info.value.code == "connection_lost"
+        assert [r.split(b" ")[0] for r in requests] == [b"PUT"] * 3  # idempotent: retried
+        requests.clear()
+        with pytest.raises(ActorError):
+            await client.create("counter", "k2")
+        assert [r.split(b" ")[0] for r in requests] == [b"POST"]  # create is not idempotent

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import pytest
@@ -34,6 +35,23 @@ class Room(Actor):
         self.state["log"].append(f"{self.conn.state['user']}: {text}")
         self.broadcast("message", self.conn.state["user"], text)
         return int(self.conn.state["sent"])
+
+    @action
+    def say_then_fail(self, text: str) -> None:
+        self.broadcast("message", self.conn.state["user"], text)
+        raise UserError("nope", code="nope")
+
+    @action
+    def shout_then_fail(self) -> None:
+        self.broadcast("message", "inner", "lost")
+        raise UserError("nope", code="nope")
+
+    @action
+    async def outer_catches(self, text: str) -> None:
+        self.broadcast("message", "outer", text)
+        # A re-entrant call (A → A) that fails leaves no events behind.
+        with contextlib.suppress(ActorError):
+            await self.client.get_for_id(Room, self.id, params=params("x")).shout_then_fail()
 
     @action
     def whoami(self) -> str:
@@ -120,3 +138,33 @@ async def test_clean_close_runs_on_disconnect_and_kick() -> None:
 
 async def _stats_conn(client: Any) -> Any:
     return client.get_or_create(Room, "r", params=params("admin"))
+
+
+async def test_max_connections_refuses_with_overloaded() -> None:
+    async with registry.test_client() as client:
+        room = client.get_or_create(Room, "full")
+        conns = [room.connect(params(f"u{i}")) for i in range(6)]
+        results = await asyncio.gather(*(c.open() for c in conns), return_exceptions=True)
+        refused = [r for r in results if isinstance(r, ActorError)]
+        assert len(refused) == 1 and refused[0].code == "overloaded"
+        assert refused[0].metadata == {"max_connections": 5}
+        for c in conns:
+            await c.aclose()
+        # Closed connections free their slots.
+        async with room.connect(params("late")) as late:
+            assert late.status is ConnectionStatus.CONNECTED
+
+
+async def test_events_from_failed_action_are_dropped() -> None:
+    async with registry.test_client() as client:
+        room = client.get_or_create(Room, "rb")
+        async with room.connect(params("ann")) as ann:
+            got: list[Any] = []
+            ann.on("message", lambda *args: got.append(args))
+            with pytest.raises(ActorError) as info:
+                await ann.say_then_fail("lost")  # broadcasts, then raises: rolled back
+            assert info.value.code == "nope"
+            await ann.outer_catches("kept")
+            await ann.say("ok")
+            await ann.whoami()
+            assert got == [("outer", "kept"), ("ann", "ok")]

@@ -59,3 +59,43 @@ def test_mounted_under_prefix(tmp_path: Path) -> None:
             assert client.get("counter", "m").increment(1) == 4
     finally:
         _stop(proc)
+
+
+def test_user_middleware_sees_action_calls(tmp_path: Path) -> None:
+    # The action fast path must not bypass middleware a user adds to the app.
+    app_file = tmp_path / "mw_app.py"
+    app_file.write_text(
+        "from starlette.middleware.base import BaseHTTPMiddleware\n"
+        "from actorkit import Actor, Registry, action\n"
+        "class Counter(Actor):\n"
+        "    state = {'count': 0}\n"
+        "    @action\n"
+        "    def increment(self) -> int:\n"
+        "        self.state['count'] += 1\n"
+        "        return self.state['count']\n"
+        "async def stamp(request, call_next):\n"
+        "    response = await call_next(request)\n"
+        "    response.headers['x-seen-by'] = 'middleware'\n"
+        "    return response\n"
+        "app = Registry(Counter).asgi('memory://')\n"
+        "app.add_middleware(BaseHTTPMiddleware, dispatch=stamp)\n"
+    )
+    port = free_port()
+    cmd = [sys.executable, "-m", "uvicorn", "mw_app:app", "--app-dir", str(tmp_path)]
+    proc = subprocess.Popen([*cmd, "--port", str(port), "--log-level", "warning"], cwd=ROOT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(base + "/health")
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        actor = httpx.put(base + "/actors", json={"name": "counter"}).json()
+        reply = httpx.post(f"{base}/actors/{actor['actor_id']}/actions/increment", json={})
+        assert reply.json() == {"output": 1}
+        assert reply.headers["x-seen-by"] == "middleware"
+    finally:
+        _stop(proc)

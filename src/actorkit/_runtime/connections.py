@@ -230,13 +230,6 @@ class ConnectionManager:
         inst = self.inst
         hooks = inst.definition.hooks
         limit = inst.definition.options.max_connections
-        if limit is not None and len(self.conns) >= limit:
-            raise ActorError(
-                "connection",
-                Code.OVERLOADED,
-                f"actor has reached max_connections ({limit})",
-                {"max_connections": limit},
-            )
         conn = Connection(
             self,
             uuid.uuid4().hex,
@@ -248,6 +241,13 @@ class ConnectionManager:
         )
 
         async def flow() -> None:
+            if limit is not None and len(self.conns) >= limit:  # checked in the turn: no race
+                raise ActorError(
+                    "connection",
+                    Code.OVERLOADED,
+                    f"actor has reached max_connections ({limit})",
+                    {"max_connections": limit},
+                )
             if "on_before_connect" in hooks:
                 await inst._hook("on_before_connect", params)
             if "create_conn_state" in hooks:
@@ -479,8 +479,13 @@ class ConnectionManager:
             held, self._held = self._held, []
             self._release_after(held, self.inst._last_write)
 
-    def on_rollback(self) -> None:
-        self._held.clear()
+    def mark(self) -> int:
+        """Where a snapshot starts in the held events (see ``on_rollback``)."""
+        return len(self._held)
+
+    def on_rollback(self, mark: int = 0) -> None:
+        """A rolled-back call sends none of the events it emitted (those after ``mark``)."""
+        del self._held[mark:]
 
     def _release_after(
         self, items: list[tuple[Event, list[Connection] | None]], write: Any

@@ -274,6 +274,11 @@ class ActorDatabase:
         self._turn_tx = turn
         self._broken = None
 
+    @property
+    def turn_open(self) -> bool:
+        """Whether a turn's transaction may be open (cheap check before ``commit_turn``)."""
+        return self._turn_tx is not None
+
     async def commit_turn(self) -> None:
         """End of a successful turn: commit its transaction with a copy of the state."""
         if self._turn_tx is None or not self._in_turn():

@@ -20,6 +20,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from contextvars import Token
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
@@ -266,34 +267,47 @@ class ActorInstance:
 
     # -- the turn ------------------------------------------------------------------------
 
+    async def _acquire_turn(self) -> Token[frozenset[object]] | None:
+        """Take the actor's turn; ``None`` when the call chain already holds it (re-entry).
+
+        Pair with ``_release_turn``; ``_turn()`` is the context-manager form.
+        """
+        chain = context.call_chain.get()
+        if self._active_turn is not None and self._active_turn in chain:
+            return None
+        if self._lock.locked():
+            if self._waiting >= self.definition.options.max_queue:
+                raise ActorError(
+                    "actor",
+                    Code.OVERLOADED,
+                    f"actor has {self._waiting} calls waiting; try again later",
+                )
+            self._waiting += 1
+            try:
+                await self._lock.acquire()
+            finally:
+                self._waiting -= 1
+        else:
+            await self._lock.acquire()  # free: returns at once
+        turn = object()
+        self._active_turn = turn
+        return context.call_chain.set(chain | {turn})
+
+    def _release_turn(self, token: Token[frozenset[object]]) -> None:
+        self.connections.on_turn_end()
+        context.call_chain.reset(token)
+        self._active_turn = None
+        self._lock.release()
+
     @asynccontextmanager
     async def _turn(self) -> AsyncIterator[bool]:
         """Hold the actor's turn. Yields False when the call chain already holds it."""
-        chain = context.call_chain.get()
-        if self._active_turn is not None and self._active_turn in chain:
-            yield False
-            return
-        if self._waiting >= self.definition.options.max_queue:
-            raise ActorError(
-                "actor",
-                Code.OVERLOADED,
-                f"actor has {self._waiting} calls waiting; try again later",
-            )
-        self._waiting += 1
+        token = await self._acquire_turn()
         try:
-            await self._lock.acquire()
+            yield token is not None
         finally:
-            self._waiting -= 1
-        turn = object()
-        self._active_turn = turn
-        token = context.call_chain.set(chain | {turn})
-        try:
-            yield True
-        finally:
-            self.connections.on_turn_end()
-            context.call_chain.reset(token)
-            self._active_turn = None
-            self._lock.release()
+            if token is not None:
+                self._release_turn(token)
 
     # -- actions ---------------------------------------------------------------------------
 
@@ -334,9 +348,10 @@ class ActorInstance:
                     self._interleaving -= 1
                 await self._persist_changes()
             else:
-                async with self._turn() as own:
+                token = await self._acquire_turn()
+                try:
                     self._check_serving()
-                    if not own:
+                    if token is None:
                         # Re-entry (A → B → A): runs in the outer turn, but a failure still
                         # leaves no trace, even if the outer action catches the error.
                         self._clean = False  # the outer action has run since its snapshot
@@ -364,6 +379,9 @@ class ActorInstance:
                         # instead of activating a second instance of this actor.
                         await self.node._retire(self, destroy=True, in_turn=True)
                         return output
+                finally:
+                    if token is not None:
+                        self._release_turn(token)
         finally:
             self._inflight -= 1
             self.last_active = self.node.clock.now()
@@ -466,7 +484,10 @@ class ActorInstance:
         raise Retry
 
     async def _invoke(self, spec: ActionSpec, args: list[Any], conn: Any) -> Any:
-        token = context.current_conn.set(None if conn is None else (self.id, conn))
+        # Set only when it changes: stateless calls (the common case) skip two calls.
+        token = None
+        if conn is not None or context.current_conn.get() is not None:
+            token = context.current_conn.set(None if conn is None else (self.id, conn))
         timeout = spec.timeout or self.definition.options.action_timeout
         try:
             output = spec.fn(self.actor, *args)
@@ -499,7 +520,8 @@ class ActorInstance:
             self.log.exception("action %r raised", spec.name)
             raise self.node.sanitize_error() from None
         finally:
-            context.current_conn.reset(token)
+            if token is not None:
+                context.current_conn.reset(token)
         try:
             return _to_builtins(output)
         except (TypeError, ValueError, OverflowError) as exc:
@@ -530,9 +552,11 @@ class ActorInstance:
             state = self._persisted if quiet else None
             if state is None:
                 state = encode_state(self.actor.__dict__["_ak_state"])
-        return _Snapshot(
+        snapshot = _Snapshot(
             state, dict(self._staged), dict(self.schedule.calls), self.schedule.alarm_dirty
         )
+        snapshot.events = self.connections.mark()
+        return snapshot
 
     def _restore(self, snapshot: _Snapshot) -> None:
         if snapshot.state is not None:
@@ -544,7 +568,7 @@ class ActorInstance:
         self.schedule.calls = snapshot.schedules
         self.schedule.alarm_dirty = snapshot.alarm_dirty
         self._destroy_requested = False
-        self.connections.on_rollback()
+        self.connections.on_rollback(snapshot.events)
         self._sleep_requested = False
 
     def stage(self, key: bytes, value: bytes | None) -> None:
@@ -558,8 +582,9 @@ class ActorInstance:
         encoded. In relaxed mode state is written later by a timer.
         """
         d = self.definition
+        if self.db.turn_open:
+            await self.db.commit_turn()  # before the state batch: see _runtime/db.py
         self.connections.stage_changes()
-        await self.db.commit_turn()  # before the state batch: see _runtime/db.py
         encoded: bytes | None = None
         self._clean = False
         if d.has_state:
@@ -749,7 +774,7 @@ class ActorInstance:
 class _Snapshot:
     """What a failed turn is rolled back to."""
 
-    __slots__ = ("alarm_dirty", "schedules", "staged", "state")
+    __slots__ = ("alarm_dirty", "events", "schedules", "staged", "state")
 
     def __init__(
         self,
@@ -758,6 +783,7 @@ class _Snapshot:
         schedules: dict[str, ScheduledCall],
         alarm_dirty: bool,
     ) -> None:
+        self.events = 0  # events held when the snapshot was taken
         self.state = state
         self.staged = staged
         self.schedules = schedules

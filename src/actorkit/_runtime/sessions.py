@@ -15,6 +15,7 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
@@ -134,10 +135,17 @@ class QueuePipe:
                 data = self._queue.popleft()
                 self._bytes -= len(data)
                 self._sending = True
-                await self._send(data)
-                self._sending = False
+                try:
+                    await self._send(data)
+                except Exception:  # the socket is gone; the transport reports the close
+                    self._queue.clear()
+                    self._bytes = 0
+                    self.closing = self.closing or (CLOSE_INTERNAL, "send failed")
+                finally:
+                    self._sending = False
             if self.closing is not None:
-                await self._close(*self.closing)
+                with contextlib.suppress(Exception):
+                    await self._close(*self.closing)
                 return
 
 

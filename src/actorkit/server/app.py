@@ -78,7 +78,9 @@ class ActorkitApp(Starlette):
     fast_path: ActionFastPath
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        target = self.fast_path.route(scope)
+        # Middleware added by the user (CORS, auth…) must see every request: then action
+        # calls take the normal route (whose endpoint is the same fast-path handler).
+        target = None if self.user_middleware else self.fast_path.route(scope)
         if target is None:
             await super().__call__(scope, receive, send)
         else:

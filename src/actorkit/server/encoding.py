@@ -67,7 +67,7 @@ def decode_payload(content_type: str, body: bytes) -> Any:
     """Decode ``body`` by its Content-Type; an empty body is ``None``."""
     if not body:
         return None
-    media = _media_type(content_type)
+    media = JSON if content_type == JSON else _media_type(content_type)
     try:
         if media in ("", JSON) or media.endswith("+json"):
             return _json_decode(body)
@@ -87,6 +87,8 @@ def decode_body(request: Request, body: bytes) -> Any:
 def reply_in_msgpack(accept: str | None, content_type: str) -> bool:
     """Reply in msgpack if Accept names it, or if Accept names neither format (absent,
     ``*/*``) and the request body was msgpack."""
+    if accept is None and content_type in (JSON, ""):
+        return False
     if accept:
         types = {_media_type(part) for part in accept.split(",")}
         if types & _MSGPACK_ALIASES:
