@@ -124,7 +124,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--storage", default="memory://")
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--quick", action="store_true", help="1 s per row")
     args = parser.parse_args()
+    if args.quick:
+        args.seconds = 1.0
     try:
         import uvloop
 

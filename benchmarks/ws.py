@@ -214,7 +214,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--fanout", default="1000,10000")
+    parser.add_argument("--quick", action="store_true", help="1 s per row, fan-out to 1,000")
     args = parser.parse_args()
+    if args.quick:
+        args.seconds, args.fanout = 1.0, "1000"
     args.fanout = [int(x) for x in args.fanout.split(",") if x]
     out = asyncio.run(main_async(args))
     print(

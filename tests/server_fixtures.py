@@ -44,8 +44,10 @@ class ServerProcess:
         port: int | None = None,
         args: list[str] | None = None,
         env: dict[str, str] | None = None,
+        command: str = "serve",
     ) -> None:
         self.app = app
+        self.command = command  # "serve", or "dev" (pass args=["--no-reload"])
         self.storage = storage
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -55,8 +57,10 @@ class ServerProcess:
         self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"actorkit-{self.port}.log"
 
     def start(self, timeout: float = 60.0) -> ServerProcess:
-        cmd = [sys.executable, "-m", "actorkit", "serve", self.app, "--port", str(self.port)]
-        cmd += ["--storage", self.storage, "--log-level", "warning", *self.args]
+        cmd = [sys.executable, "-m", "actorkit", self.command, self.app, "--port", str(self.port)]
+        cmd += ["--storage", self.storage, *self.args]
+        if self.command == "serve":
+            cmd += ["--log-level", "warning"]
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env}

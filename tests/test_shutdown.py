@@ -42,7 +42,11 @@ def test_sigterm_finishes_in_flight_calls_and_persists_everything(
         target=lambda: result.update(out=call(server.url, worker, "work_until", str(release)))
     )
     in_flight.start()
-    time.sleep(0.2)  # let the call reach the actor
+    started = Path(str(release) + ".started")
+    deadline = time.monotonic() + 60
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)  # wait for the call to reach the actor
+    assert started.exists()
     assert server.proc is not None
     server.proc.send_signal(signal.SIGTERM)
 

@@ -47,6 +47,9 @@ class ActorOptions:
       persisted at most once per interval and replies are not held.
     - ``no_sleep``: never sleep for idleness.
     - ``max_connections``: live connections per actor (``None``: unlimited).
+    - ``hibernate_connections``: live connections do not keep the actor awake; while it
+      sleeps their sockets stay open (pings answered without waking it), and a message
+      from the client wakes it. ``False``: connections keep the actor awake.
     - ``reconnect_grace``: seconds a connection whose socket broke waits for its client to
       resume it (same id, state, subscriptions) before ``on_disconnect`` runs.
     - ``max_queue``: calls waiting for their turn before new ones get ``overloaded``.
@@ -68,6 +71,7 @@ class ActorOptions:
     max_connections: int | None = None
     max_queue: int = DEFAULT_MAX_QUEUE
     reconnect_grace: float = DEFAULT_RECONNECT_GRACE
+    hibernate_connections: bool = True
     db_max_size: int = DEFAULT_DB_MAX_SIZE
     db_statement_timeout: float | None = None
     max_schedules: int = DEFAULT_MAX_SCHEDULES

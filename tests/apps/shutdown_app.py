@@ -16,7 +16,8 @@ class Worker(Actor):
 
     @action
     async def work_until(self, release_file: str) -> int:
-        """Holds the call open until the test creates ``release_file``."""
+        """Signals that it started, then holds the call open until ``release_file`` exists."""
+        Path(release_file + ".started").touch()  # noqa: ASYNC240 - a test signal
         while not Path(release_file).exists():  # noqa: ASYNC110, ASYNC240 - another process
             await asyncio.sleep(0.01)
         self.state["done"] += 1

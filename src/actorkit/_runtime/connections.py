@@ -169,9 +169,27 @@ class Connection:
             )
         )
 
+    @property
+    def hibernatable(self) -> bool:
+        """Whether this connection lets the actor sleep (its socket can wait for the wake)."""
+        if not self._manager.inst.definition.options.hibernate_connections:
+            return False
+        return self._pipe is None or getattr(self._pipe, "on_hibernate", None) is not None
+
     async def close_for_stop(self, destroy: bool) -> None:
-        """The actor is stopping: close the socket (the record stays for a resume on wake)."""
+        """The actor is stopping: hibernate the socket (going to sleep) or close it (destroy,
+        server shutdown); the record stays for a resume on wake."""
         self._manager._cancel_timer(self.id)
+        hibernate = getattr(self._pipe, "on_hibernate", None)
+        if (
+            hibernate is not None
+            and not destroy
+            and self.hibernatable
+            and not self._manager.inst.node.closing
+        ):
+            self._pipe = None
+            hibernate()
+            return
         if self._pipe is not None:
             code = CLOSE_ACTOR_DESTROYED if destroy else CLOSE_RESTARTING
             self._pipe.close(code, "actor destroyed" if destroy else "actor is restarting")
@@ -265,6 +283,7 @@ class ConnectionManager:
                 del self.conns[conn.id]
             self._dirty.discard(conn.id)
             raise
+        inst.emit("connect", conn_id=conn.id, params=params)
         return conn
 
     def find(self, conn_id: str | None, token: str | None) -> Connection | None:
@@ -338,6 +357,7 @@ class ConnectionManager:
             return  # stopping: the record stays and the next wake decides
         del self.conns[conn.id]
         self._dirty.discard(conn.id)
+        inst.emit("disconnect", conn_id=conn.id)
 
         async def flow() -> None:
             if "on_disconnect" in inst.definition.hooks:

@@ -432,6 +432,28 @@ class ActorInstance:
         await self._gate()
         return result
 
+    async def run_in_turn(self, fn: Callable[[Actor], Any]) -> Any:
+        """Run ``fn(self.actor)`` as one turn, like a non-interleaved action: rolled back if
+        it raises, its changes persisted and durable before this returns (the inspector's
+        state edits, console and cancels). Exceptions propagate unchanged."""
+        self._inflight += 1
+        try:
+            async with self._turn():
+                self._check_serving()
+                snapshot = self._snapshot()
+                try:
+                    result = await self._call(fn, self.actor)
+                    await self._persist_changes()
+                except BaseException:
+                    await self.db.rollback_turn()
+                    self._restore(snapshot)
+                    raise
+        finally:
+            self._inflight -= 1
+            self.last_active = self.node.clock.now()
+        await self._gate()
+        return result
+
     async def fire_due(self) -> None:
         """Run every scheduled call that is due, one turn each, earliest first."""
         while self.lifecycle is Lifecycle.AWAKE:

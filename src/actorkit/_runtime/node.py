@@ -30,6 +30,7 @@ from actorkit.storage.base import ActorRecord, Driver
 if TYPE_CHECKING:
     from actorkit._runtime.actor import Actor
     from actorkit._runtime.registry import Registry
+    from actorkit._runtime.sessions import ConnectionSession
     from actorkit.client.base import AsyncClient
 
 __all__ = ["Node", "ResolveMode"]
@@ -75,6 +76,8 @@ class Node:
         self._closing = False
         self._client: AsyncClient | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        # Sockets whose actor sleeps, by actor id: reattached when it wakes.
+        self.hibernating: dict[str, set[ConnectionSession]] = {}
         self.housekeeper = Housekeeper(
             self,
             sleep_check_interval=sleep_check_interval,
@@ -115,6 +118,11 @@ class Node:
 
             self._client = AsyncClient(transport=LocalTransport(self))
         return self._client
+
+    @property
+    def closing(self) -> bool:
+        """True once ``stop()`` has begun."""
+        return self._closing
 
     def sanitize_error(self) -> ActorError:
         return internal_error()
@@ -266,6 +274,8 @@ class Node:
         record.initialized = True
         record.input = None
         self.instances[actor_id] = inst
+        for session in self.hibernating.pop(actor_id, ()):
+            session.reattach(inst)
         return inst
 
     def evict(self, inst: ActorInstance) -> None:
@@ -346,6 +356,16 @@ class Node:
             inst = await self.instance(actor_id)
             try:
                 return await inst.run_interleaved(label, fn, bounded=bounded)
+            except Retry:
+                continue
+        raise ActorError("actor", Code.ACTOR_STOPPING, "actor kept stopping; try again")
+
+    async def run_in_turn(self, actor_id: str, fn: Callable[[Actor], Any]) -> Any:
+        """Run ``fn(actor)`` as one turn of ``actor_id`` (see ``ActorInstance.run_in_turn``)."""
+        for _ in range(100):
+            inst = await self.instance(actor_id)
+            try:
+                return await inst.run_in_turn(fn)
             except Retry:
                 continue
         raise ActorError("actor", Code.ACTOR_STOPPING, "actor kept stopping; try again")

@@ -30,6 +30,7 @@ from actorkit.protocol.messages import (
     CLOSE_INTERNAL,
     CLOSE_PROTOCOL_ERROR,
     CLOSE_REJECTED,
+    CLOSE_RESTARTING,
     CLOSE_SLOW_CONSUMER,
     CLOSE_TOO_LARGE,
     ActionRequest,
@@ -76,6 +77,7 @@ class QueuePipe:
         self._task: asyncio.Task[None] | None = None
         self._sending = False
         self.closing: tuple[int, str] | None = None
+        self.on_hibernate: Callable[[], None] | None = None  # set by the session
 
     def start(self) -> asyncio.Task[None]:
         """Start writing frames in the background; the task ends once the socket is closed."""
@@ -162,6 +164,9 @@ class ConnectionSession:
         self.inst: ActorInstance | None = None
         self.last_seen = time.monotonic()
         self.ping_interval = DEFAULT_PING_INTERVAL
+        # (conn id, token) while the actor sleeps and this socket waits for it (hibernation).
+        self.hibernated: tuple[str, str] | None = None
+        pipe.on_hibernate = self.hibernate
         self._pending: set[asyncio.Task[None]] = set()
 
     # -- incoming ---------------------------------------------------------------------------
@@ -180,6 +185,8 @@ class ConnectionSession:
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             self._error(None, invalid_request(f"malformed message: {exc}"))
             return
+        if self.hibernated is not None and not isinstance(msg, Ping):
+            await self._wake()
         if isinstance(msg, ActionRequest):
             self._action(msg)
         elif isinstance(msg, Subscribe | Unsubscribe):
@@ -315,8 +322,54 @@ class ConnectionSession:
     def ping(self) -> None:
         self.pipe.write(self.codec.encode(Ping(time.time())))
 
+    # -- hibernation ------------------------------------------------------------------------
+
+    def hibernate(self) -> None:
+        """The actor is going to sleep; keep the socket open and wait for its next wake.
+
+        Its connection record (state, subscriptions) is persisted by the sleeping actor.
+        """
+        if self.conn is None:
+            return
+        self.hibernated = (self.conn.id, self.conn._token)
+        self.conn = None
+        self.inst = None
+        self.node.hibernating.setdefault(self.actor_id, set()).add(self)
+
+    def reattach(self, inst: ActorInstance) -> None:
+        """The actor woke (for any reason): take the connection back on this socket."""
+        if self.hibernated is None:
+            return
+        conn_id, token = self.hibernated
+        self.hibernated = None
+        conn = inst.connections.find(conn_id, token)
+        if conn is None:  # dropped meanwhile: the client reconnects afresh
+            self.pipe.close(CLOSE_RESTARTING, "connection expired while the actor slept")
+            return
+        self.conn = conn
+        self.inst = inst
+        inst.connections.attach(conn, self.pipe)
+
+    async def _wake(self) -> None:
+        """A message arrived for a sleeping actor: wake it (which reattaches this socket)."""
+        try:
+            inst = await self.node.instance(self.actor_id)
+        except ActorError as err:
+            self._error(None, err)
+            self.pipe.close(CLOSE_RESTARTING, err.code)
+            return
+        self.reattach(inst)  # in case the wake raced with this socket's hibernation
+
     def closed(self, *, clean: bool) -> None:
         """The socket is gone. ``clean``: the client said goodbye (drop the connection now)."""
         self.pipe.close(CLOSE_PROTOCOL_ERROR, "closed")
+        if self.hibernated is not None:
+            # The record stays; the next wake drops it after the reconnect grace.
+            sessions = self.node.hibernating.get(self.actor_id)
+            if sessions is not None:
+                sessions.discard(self)
+                if not sessions:
+                    del self.node.hibernating[self.actor_id]
+            self.hibernated = None
         if self.conn is not None and self.inst is not None:
             self.inst.connections.detach(self.conn, self.pipe, clean=clean)

@@ -22,6 +22,8 @@ def _banner(host: str, port: int, storage: str, dev: bool) -> None:
         f"  openapi   {base}/openapi.json",
         f"  storage   {storage}",
     ]
+    if dev or os.environ.get("ACTORKIT_INSPECTOR_TOKEN"):
+        lines.insert(-1, f"  inspector {base}/inspector/")
     try:
         from rich.console import Console
 

@@ -25,6 +25,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from actorkit.errors import ActorError, Code
+from actorkit.inspector.routes import inspector_routes
 from actorkit.server.connect import connect_routes
 from actorkit.server.encoding import error_response
 from actorkit.server.endpoint import Starter
@@ -42,7 +43,9 @@ RouteFactory = Callable[["Node", Starter], Sequence[BaseRoute]]
 
 # Each factory gets the node and a ``Starter``: ``await ensure_started()`` before touching
 # the node. Append to add routes to every app built afterwards.
-ROUTE_FACTORIES: list[RouteFactory] = [system_routes, actor_routes, connect_routes]
+ROUTE_FACTORIES: list[RouteFactory] = [
+    system_routes, actor_routes, connect_routes, inspector_routes
+]
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -148,13 +148,13 @@ async def _watch(session: ConnectionSession, pipe: QueuePipe) -> None:
     while True:
         await asyncio.sleep(min(interval, INIT_TIMEOUT) / 2)
         now = time.monotonic()
-        if session.conn is None and now - start > INIT_TIMEOUT:
+        if session.conn is None and session.hibernated is None and now - start > INIT_TIMEOUT:
             pipe.close(CLOSE_PROTOCOL_ERROR, "no init received")
             return
         if now - session.last_seen > 2 * interval + 5:
             pipe.close(CLOSE_LIVENESS, "liveness timeout")
             return
-        if session.conn is not None and now - session.last_seen > interval:
+        if (session.conn or session.hibernated) and now - session.last_seen > interval:
             session.ping()
 
 

@@ -77,8 +77,13 @@ SCHEMAS: dict[str, Any] = {
     },
     "Health": {
         "type": "object",
-        "required": ["status", "version"],
-        "properties": {"status": {"type": "string"}, "version": {"type": "string"}},
+        "required": ["status", "version", "actors_awake", "connections_hibernating"],
+        "properties": {
+            "status": {"type": "string"},
+            "version": {"type": "string"},
+            "actors_awake": {"type": "integer", "minimum": 0},
+            "connections_hibernating": {"type": "integer", "minimum": 0},
+        },
     },
 }
 

@@ -25,7 +25,15 @@ def system_routes(node: Node, _ensure: object = None) -> Sequence[BaseRoute]:
 
     @endpoint(spec.HEALTH)
     async def health(request: Request) -> Response:
-        return encode_response(request, {"status": "ok", "version": __version__})
+        return encode_response(
+            request,
+            {
+                "status": "ok",
+                "version": __version__,
+                "actors_awake": len(node.instances),
+                "connections_hibernating": sum(len(s) for s in node.hibernating.values()),
+            },
+        )
 
     @endpoint(spec.OPENAPI)
     async def openapi(request: Request) -> Response:

@@ -1,0 +1,112 @@
+"""Who may use the inspector: dev mode, or a bearer token compared in constant time.
+
+- Dev mode without a token: open (it is your machine).
+- ``ACTORKIT_INSPECTOR_TOKEN`` set (any mode): every API request and the live WebSocket must
+  carry the token. HTTP: ``Authorization: Bearer <token>``. WebSocket (browsers cannot set
+  headers): the same header, or the subprotocol ``actorkit.token.<base64url(token)>``, or
+  the query parameter ``?token=<token>``.
+- Neither: the inspector is not mounted at all (404).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import os
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from starlette.requests import HTTPConnection
+
+from actorkit.errors import ActorError, Code
+
+__all__ = [
+    "ENV_TOKEN",
+    "SUBPROTOCOL",
+    "TOKEN_SUBPROTOCOL_PREFIX",
+    "InspectorAccess",
+    "check_origin",
+]
+
+ENV_TOKEN = "ACTORKIT_INSPECTOR_TOKEN"
+SUBPROTOCOL = "actorkit.inspector"
+TOKEN_SUBPROTOCOL_PREFIX = "actorkit.token."
+
+
+def unauthorized(message: str) -> ActorError:
+    return ActorError("inspector", Code.UNAUTHORIZED, message)
+
+
+@dataclass(frozen=True, slots=True)
+class InspectorAccess:
+    """The inspector's access policy, fixed when the app is built."""
+
+    dev: bool
+    token: str | None
+
+    @classmethod
+    def from_env(cls, dev: bool) -> InspectorAccess:
+        return cls(dev=dev, token=os.environ.get(ENV_TOKEN) or None)
+
+    @property
+    def enabled(self) -> bool:
+        return self.dev or self.token is not None
+
+    @property
+    def console(self) -> bool:
+        """The Python console: dev mode only, token or not."""
+        return self.dev
+
+    def check(self, conn: HTTPConnection) -> None:
+        """Raise ``unauthorized`` unless ``conn`` (a request or WebSocket) carries the token."""
+        if self.token is None:
+            return
+        offered = _bearer(conn)
+        if offered is None and conn.scope["type"] == "websocket":
+            offered = _subprotocol_token(conn) or conn.query_params.get("token")
+        if offered is None:
+            raise unauthorized("the inspector needs a token: Authorization: Bearer <token>")
+        if not hmac.compare_digest(offered.encode(), self.token.encode()):
+            raise unauthorized("wrong inspector token")
+
+
+def check_origin(conn: HTTPConnection) -> None:
+    """Refuse a browser request made by a page of another origin (``forbidden``).
+
+    A dev server on localhost needs no token, so without this any web page the developer
+    visits could drive it: CORS does not cover WebSockets, nor a body-less ``POST``.
+    Non-browser clients send no ``Origin`` and pass.
+    """
+    origin = conn.headers.get("origin")
+    if origin is None:
+        return
+    netloc = urlsplit(origin).netloc.lower()
+    # Behind a reverse proxy that rewrites Host, the browser-facing host is forwarded.
+    hosts = {conn.headers.get("host", ""), conn.headers.get("x-forwarded-host", "")}
+    if netloc not in {h.lower() for h in hosts if h}:
+        raise ActorError(
+            "inspector", Code.FORBIDDEN, f"cross-origin inspector request from {origin!r}"
+        )
+
+
+def _bearer(conn: HTTPConnection) -> str | None:
+    header = conn.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return None
+    return value.strip()
+
+
+def _subprotocol_token(conn: HTTPConnection) -> str | None:
+    raw = conn.headers.get("sec-websocket-protocol", "")
+    for proto in (p.strip() for p in raw.split(",")):
+        if proto.startswith(TOKEN_SUBPROTOCOL_PREFIX):
+            encoded = proto[len(TOKEN_SUBPROTOCOL_PREFIX) :]
+            try:
+                return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                return None
+    return None

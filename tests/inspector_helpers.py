@@ -1,0 +1,39 @@
+"""Servers and helpers for the inspector tests (API and browser)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from server_fixtures import ServerProcess
+
+INSPECTOR_APP = "tests/apps/inspector_app.py:registry"
+TOKEN = "s3cret-token/with+odd=chars"
+
+
+def dev_server(data: Path) -> ServerProcess:
+    """``actorkit dev`` (inspector open, console on) on a fresh SQLite directory."""
+    return ServerProcess(
+        INSPECTOR_APP, f"sqlite:///{data}", command="dev", args=["--no-reload"]
+    ).start()
+
+
+def token_server(data: Path) -> ServerProcess:
+    """``actorkit serve`` with ``ACTORKIT_INSPECTOR_TOKEN`` set (no console)."""
+    return ServerProcess(
+        INSPECTOR_APP, f"sqlite:///{data}", env={"ACTORKIT_INSPECTOR_TOKEN": TOKEN}
+    ).start()
+
+
+def create(url: str, name: str, key: list[str], **headers: str) -> str:
+    reply = httpx.put(f"{url}/actors", json={"name": name, "key": key}, headers=headers)
+    assert reply.status_code == 200, reply.text
+    return str(reply.json()["actor_id"])
+
+
+def call(url: str, actor_id: str, action: str, *args: Any) -> Any:
+    reply = httpx.post(f"{url}/actors/{actor_id}/actions/{action}", json={"args": list(args)})
+    assert reply.status_code == 200, reply.text
+    return reply.json()["output"]
