@@ -33,6 +33,13 @@ SYSTEMS: list[s.System] = [
         s.run_actorkit,
     ),
     s.System(
+        "actorkit-relaxed", "actorkit (relaxed)", [],
+        "relaxed mode (state_save_interval=1.0), like-for-like with RivetKit's throttle: "
+        "state saved at most once a second, replies not held",
+        s.run_actorkit,
+        env_changes={"ACTORKIT_BENCH_RELAXED": "1"},
+    ),
+    s.System(
         "rivetkit-2.3", "RivetKit 2.3 (tuned)", ["rivetkit-2.3"],
         "state saved on a 1 s throttle after the reply: an acknowledged change can be lost "
         "on a crash",

@@ -131,7 +131,7 @@ def run_actorkit(ctx: RunContext) -> dict[str, Any]:
                  "benchmarks.peers.actorkit_app:registry",
                  "--host", "127.0.0.1", "--port", str(port),
                  "--storage", f"sqlite:///{ctx.work / 'data'}"],
-                env=_env({"PYTHONPATH": str(REPO)}), cwd=REPO,
+                env=_env({**ctx.system.env_changes, "PYTHONPATH": str(REPO)}), cwd=REPO,
             )
             wait_for_port(port, 60, server)
             return _py_driver(ctx, procs, "actorkit", [f"http://127.0.0.1:{port}"])

@@ -421,20 +421,8 @@ class ActorInstance:
             try:
                 async with asyncio.timeout(timeout):
                     result = await self._call(fn, self.actor)
-            except TimeoutError:
-                raise ActorError(
-                    "actor",
-                    Code.ACTION_TIMEOUT,
-                    f"{label} timed out after {timeout} s",
-                    {"action": label, "timeout": timeout},
-                ) from None
-            except (ActorError, asyncio.CancelledError):
-                raise
-            except UserError as exc:
-                raise from_user_error(exc) from None
-            except Exception:
-                self.log.exception("%s raised", label)
-                raise self.node.sanitize_error() from None
+            except Exception as exc:
+                raise self._caller_error(exc, label, timeout) from None
             await self._persist_changes()
         finally:
             self._inflight -= 1
@@ -534,20 +522,8 @@ class ActorInstance:
                             args,
                             output,
                         )
-        except TimeoutError:
-            raise ActorError(
-                "actor",
-                Code.ACTION_TIMEOUT,
-                f"action {spec.name!r} timed out after {timeout} s",
-                {"action": spec.name, "timeout": timeout},
-            ) from None
-        except (ActorError, asyncio.CancelledError):
-            raise
-        except UserError as exc:
-            raise from_user_error(exc) from None
-        except Exception:
-            self.log.exception("action %r raised", spec.name)
-            raise self.node.sanitize_error() from None
+        except Exception as exc:
+            raise self._caller_error(exc, f"action {spec.name!r}", timeout) from None
         finally:
             if token is not None:
                 context.current_conn.reset(token)
@@ -560,6 +536,28 @@ class ActorInstance:
                 f"action {spec.name!r} returned a value that cannot be serialized: {exc}",
                 {"action": spec.name},
             ) from None
+
+    def _caller_error(self, exc: Exception, label: str, timeout: float | None) -> Exception:
+        """What the caller sees when actor code raised ``exc`` (call it in the except block).
+
+        A timeout becomes ``action_timeout``; an ``ActorError`` passes through; a
+        ``UserError`` keeps its code and metadata; anything else is logged here and reaches
+        the caller as ``internal_error`` without details.
+        """
+        if isinstance(exc, TimeoutError):
+            name = label.removeprefix("action ").strip("'")
+            return ActorError(
+                "actor",
+                Code.ACTION_TIMEOUT,
+                f"{label} timed out after {timeout} s",
+                {"action": name, "timeout": timeout},
+            )
+        if isinstance(exc, ActorError):
+            return exc
+        if isinstance(exc, UserError):
+            return from_user_error(exc)
+        self.log.exception("%s raised", label)
+        return self.node.sanitize_error()
 
     def current_conn(self) -> Any:
         current = context.current_conn.get()

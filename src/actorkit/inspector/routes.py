@@ -26,7 +26,7 @@ from actorkit.inspector.views import (
     schedules_of,
     state_of,
 )
-from actorkit.server.encoding import JSON, decode_body, encode_response, read_body
+from actorkit.server.encoding import JSON, decode_body, encode_response, query_int, read_body
 from actorkit.server.endpoint import endpoint
 from actorkit.server.errors import unsupported_media_type
 
@@ -39,19 +39,6 @@ STATIC_DIR = Path(__file__).parent / "static"
 MAX_EVENTS = 1000
 
 Handler = Callable[[Request], Awaitable[Response]]
-
-
-def _query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise validation_error(f"{name} must be an integer") from None
-    if not low <= value <= high:
-        raise validation_error(f"{name} must be between {low} and {high}")
-    return value
 
 
 def inspector_routes(node: Node, ensure: Callable[[], Awaitable[None]]) -> Sequence[BaseRoute]:
@@ -117,7 +104,7 @@ def inspector_routes(node: Node, ensure: Callable[[], Awaitable[None]]) -> Seque
             query=request.query_params.get("q", ""),
             status=status,
             after=request.query_params.get("after") or None,
-            limit=_query_int(request, "limit", 50, 1, 500),
+            limit=query_int(request, "limit", 50, 1, 500),
         )
         page["types"] = [describe_type(node, d) for d in node.registry.definitions()]
         return reply(request, page)
@@ -196,8 +183,8 @@ def inspector_routes(node: Node, ensure: Callable[[], Awaitable[None]]) -> Seque
     @api
     async def db_rows(request: Request) -> Response:
         p = request.path_params
-        offset = _query_int(request, "offset", 0, 0, 2**62)
-        limit = _query_int(request, "limit", 50, 1, database.MAX_ROWS)
+        offset = query_int(request, "offset", 0, 0, 2**62)
+        limit = query_int(request, "limit", 50, 1, database.MAX_ROWS)
         return reply(request, await database.table_rows(node, p["id"], p["table"], offset, limit))
 
     @api
@@ -233,8 +220,8 @@ def inspector_routes(node: Node, ensure: Callable[[], Awaitable[None]]) -> Seque
     @api
     async def events(request: Request) -> Response:
         actor_id = request.query_params.get("actor_id") or None
-        after = _query_int(request, "after", 0, 0, 2**62)
-        limit = _query_int(request, "limit", 200, 1, MAX_EVENTS)
+        after = query_int(request, "after", 0, 0, 2**62)
+        limit = query_int(request, "limit", 200, 1, MAX_EVENTS)
         found = [
             e
             for e in list(node.activity.recent)

@@ -12,10 +12,18 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from actorkit.errors import ActorError, invalid_request, too_large
+from actorkit.errors import ActorError, invalid_request, too_large, validation_error
 from actorkit.server.errors import http_status, unsupported_media_type
 
-__all__ = ["JSON", "MSGPACK", "decode_body", "encode_response", "error_response", "read_body"]
+__all__ = [
+    "JSON",
+    "MSGPACK",
+    "decode_body",
+    "encode_response",
+    "error_response",
+    "query_int",
+    "read_body",
+]
 
 JSON = "application/json"
 MSGPACK = "application/msgpack"
@@ -121,3 +129,17 @@ def encode_response(request: Request, content: Any, status: int = 200) -> Respon
 
 def error_response(request: Request, err: ActorError) -> Response:
     return encode_response(request, err.to_wire(), http_status(err))
+
+
+def query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
+    """Query parameter ``name`` as an integer in ``[low, high]``; ``validation_error`` else."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise validation_error(f"{name} must be an integer") from None
+    if not low <= value <= high:
+        raise validation_error(f"{name} must be between {low} and {high}")
+    return value

@@ -20,7 +20,7 @@ from actorkit.client.local import record_to_dict
 from actorkit.errors import ActorError, Code, too_large, validation_error
 from actorkit.server import openapi_specs as spec
 from actorkit.server.bodies import body_dict
-from actorkit.server.encoding import decode_body, encode_response, read_body
+from actorkit.server.encoding import decode_body, encode_response, query_int, read_body
 from actorkit.server.endpoint import Starter, endpoint
 from actorkit.server.fastpath import ActionFastPath
 
@@ -47,19 +47,6 @@ def _query_key(request: Request) -> Any:
             raise validation_error("key is not a valid JSON array") from None
         return key
     return values
-
-
-def _query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise validation_error(f"{name} must be an integer") from None
-    if not low <= value <= high:
-        raise validation_error(f"{name} must be between {low} and {high}")
-    return value
 
 
 def _to_response(result: Any) -> Response:
@@ -138,7 +125,7 @@ def actor_routes(node: Node, ensure_started: Starter) -> Sequence[BaseRoute]:
             return encode_response(request, record_to_dict(record))
         if name is not None:
             node.registry.definition(name)
-        limit = _query_int(request, "limit", 100, 1, MAX_LIST_LIMIT)
+        limit = query_int(request, "limit", 100, 1, MAX_LIST_LIMIT)
         after = query.get("after") or None
         records = await node.list_actors(name, after=after, limit=limit)
         actors = [record_to_dict(r) for r in records]
