@@ -160,3 +160,25 @@ async def test_calls_racing_with_sleep_are_served_by_next_wake(storage_url: str)
         # on_sleep added 1000 exactly once; every call was served, none lost or doubled.
         assert sorted(results) == list(range(1001, 1021))
         assert node.instances[actor_id] is not inst
+
+
+async def test_raw_request_in_flight_keeps_actor_awake() -> None:
+    clock = MockClock()
+    GATES["raw"] = asyncio.Event()
+    async with registry.test_client(clock=clock) as client:
+        room = client.get_or_create(Room, "a")
+        actor_id = await room.resolve()
+        node = node_of(client)
+
+        async def handler(actor: Actor) -> str:  # what an on_request hook does
+            await GATES["raw"].wait()
+            return "ok"
+
+        request = asyncio.ensure_future(node.run_in_actor(actor_id, "on_request", handler))
+        await settle()
+        await clock.advance(100)
+        assert awake(client, actor_id)
+        GATES["raw"].set()
+        assert await request == "ok"
+        await clock.advance(31)
+        await wait_for(lambda: not awake(client, actor_id))
