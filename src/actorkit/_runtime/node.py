@@ -338,7 +338,9 @@ class Node:
     ) -> Any:
         """Call ``action`` on ``actor_id``; returns the output as builtins."""
         for _ in range(100):
-            inst = await self.instance(actor_id)
+            inst = self.instances.get(actor_id)
+            if inst is None or inst.lifecycle is not Lifecycle.AWAKE:
+                inst = await self.instance(actor_id)
             try:
                 return await inst.call(action, args, conn, params)
             except Retry:

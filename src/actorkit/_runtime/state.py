@@ -7,6 +7,7 @@ read what an earlier one wrote.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import msgspec
@@ -44,7 +45,14 @@ def decode_value(data: bytes, type_: Any) -> Any:
 
 
 def encode_envelope(data: bytes, version: int) -> bytes:
-    return _encoder.encode(_Envelope(FORMAT_VERSION, version, msgspec.Raw(data)))
+    # The envelope is a 3-array whose last item is ``data`` verbatim, so it is a fixed
+    # prefix per version followed by ``data``: no re-encoding of the state on the hot path.
+    return _envelope_prefix(version) + data
+
+
+@functools.lru_cache(maxsize=64)
+def _envelope_prefix(version: int) -> bytes:
+    return _encoder.encode(_Envelope(FORMAT_VERSION, version, msgspec.Raw(b"")))
 
 
 def decode_state(stored: bytes) -> tuple[int, bytes]:

@@ -99,9 +99,11 @@ class ActorHandle(Generic[A]):
 
     async def action(self, name: str, *args: Any) -> Any:
         """Call action ``name`` with positional ``args``; returns its result."""
-        actor_id = await self.resolve()
-        await self._client._ensure_started()
-        transport = self._client._transport
+        client = self._client
+        actor_id = self._actor_id or await self.resolve()
+        if not client._started:
+            await client._ensure_started()
+        transport = client._transport
         try:
             output = await transport.call(actor_id, name, list(args), self.params)
         except ActorError as err:
