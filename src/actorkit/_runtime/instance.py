@@ -38,6 +38,7 @@ from actorkit._runtime.state import (
     encode_envelope,
     encode_state,
 )
+from actorkit._runtime.turnlock import TurnLock
 from actorkit.errors import (
     ActorError,
     Code,
@@ -81,7 +82,7 @@ class ActorInstance(StatePersistence):
         self.schedule = Schedule(self)
         self.last_active = node.clock.now()
 
-        self._lock = asyncio.Lock()
+        self._lock = TurnLock()
         self._active_turn: object | None = None
         self._waiting = 0
         self._inflight = 0  # calls running now (serial or interleaved)
@@ -221,7 +222,7 @@ class ActorInstance(StatePersistence):
         chain = context.call_chain.get()
         if self._active_turn is not None and self._active_turn in chain:
             return None
-        if self._lock.locked():
+        if not self._lock.try_acquire():
             if self._waiting >= self.definition.options.max_queue:
                 raise ActorError(
                     "actor",
@@ -233,8 +234,6 @@ class ActorInstance(StatePersistence):
                 await self._lock.acquire()
             finally:
                 self._waiting -= 1
-        else:
-            await self._lock.acquire()  # free: returns at once
         turn = object()
         self._active_turn = turn
         return context.call_chain.set(chain | {turn})
@@ -574,7 +573,7 @@ class ActorInstance(StatePersistence):
             self.lifecycle is Lifecycle.AWAKE
             and not options.no_sleep
             and self._inflight == 0
-            and not self._lock.locked()
+            and not self._lock.locked
             and not self._background
             and not any(not getattr(c, "hibernatable", False) for c in self.conns.values())
             and (self._run_task is None or self._run_task.done())
