@@ -20,7 +20,7 @@ class TurnLock:
 
     def __init__(self) -> None:
         self.locked = False
-        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._waiters: deque[asyncio.Future[None]] | None = None  # made on first contention
 
     def try_acquire(self) -> bool:
         if self.locked:
@@ -32,6 +32,8 @@ class TurnLock:
         if self.try_acquire():
             return
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._waiters is None:
+            self._waiters = deque()
         self._waiters.append(waiter)
         try:
             await waiter
@@ -41,7 +43,7 @@ class TurnLock:
             raise
 
     def release(self) -> None:
-        while self._waiters:
+        while self._waiters:  # None or empty: nobody waits
             waiter = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_result(None)  # the lock stays held, now by that waiter
