@@ -15,8 +15,6 @@ import asyncio
 import json
 import platform
 import resource
-import subprocess
-import sys
 import time
 from typing import Any
 
@@ -24,24 +22,9 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
-from benchmarks.ws import RESULTS, ROOT, _echo_server, _free_port, _rss_kib
+from benchmarks.ws import RESULTS, _actorkit_server, _echo_server, _free_port, _rss_kib
 
 APP = "benchmarks/_hibernation_app.py:registry"
-
-
-def _server(port: int) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "actorkit", "serve", APP, "--port", str(port)]
-    cmd += ["--storage", "memory://", "--log-level", "warning"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
-            return proc
-        except httpx.TransportError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("actorkit server did not start")
 
 
 def _health(url: str) -> dict[str, Any]:
@@ -71,7 +54,7 @@ async def _open(urls: list[str], init: str | None) -> list[ClientConnection]:
 
 async def actorkit_run(n: int) -> dict[str, Any]:
     port = _free_port()
-    server = _server(port)
+    server = _actorkit_server(port, APP)
     url = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=url, timeout=60) as http:

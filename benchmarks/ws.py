@@ -45,13 +45,15 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _actorkit_server(port: int) -> subprocess.Popen[bytes]:
+def _actorkit_server(
+    port: int, app: str = "benchmarks/_ws_app.py:registry"
+) -> subprocess.Popen[bytes]:
     cmd = [
         sys.executable,
         "-m",
         "actorkit",
         "serve",
-        "benchmarks/_ws_app.py:registry",
+        app,
         "--port",
         str(port),
         "--storage",
