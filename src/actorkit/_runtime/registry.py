@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from actorkit._runtime.actor import Actor
@@ -79,15 +80,21 @@ class Registry:
         return AsyncClient(transport=LocalTransport(node, owns_node=True))
 
     def asgi(
-        self, storage: str | None = None, *, dev: bool = False, region: str | None = None
+        self,
+        storage: str | None = None,
+        *,
+        dev: bool = False,
+        region: str | None = None,
+        cors_origins: Sequence[str] | None = None,
     ) -> Starlette:
         """An ASGI app serving these actors (mount it into FastAPI/Starlette, or run it).
 
-        ``storage`` defaults to ``sqlite:///.actorkit``. Needs ``actorkit[server]``.
+        ``storage`` defaults to ``sqlite:///.actorkit``; ``cors_origins`` lets browser pages
+        from those origins call the API. Needs ``actorkit[server]``.
         """
         from actorkit.server.run import asgi_app
 
-        return asgi_app(self, storage, dev=dev, region=region)
+        return asgi_app(self, storage, dev=dev, region=region, cors_origins=cors_origins)
 
     def run(
         self,
@@ -97,11 +104,20 @@ class Registry:
         *,
         dev: bool = False,
         region: str | None = None,
+        cors_origins: Sequence[str] | None = None,
     ) -> None:
         """Serve these actors over HTTP with uvicorn until interrupted."""
         from actorkit.server.run import serve
 
-        serve(self, host=host, port=port, storage=storage, dev=dev, region=region)
+        serve(
+            self,
+            host=host,
+            port=port,
+            storage=storage,
+            dev=dev,
+            region=region,
+            cors_origins=cors_origins,
+        )
 
     def __repr__(self) -> str:
         return f"Registry({', '.join(self.names)})"

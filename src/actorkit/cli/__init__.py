@@ -31,6 +31,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--port", type=int, default=6420)
         p.add_argument("--storage", default=None, help="storage URL (default sqlite:///.actorkit)")
         p.add_argument("--region", default=None, help="this node's region label")
+        p.add_argument(
+            "--cors-origin",
+            action="append",
+            default=None,
+            metavar="ORIGIN",
+            help="let browser pages from ORIGIN call the API (repeatable; '*' for any)",
+        )
         return p
 
     serve = server_command("serve", "serve a registry over HTTP")

@@ -59,7 +59,7 @@ def run_serve(args: argparse.Namespace) -> int:
 
     registry = load_registry(args.app)
     storage = args.storage or DEFAULT_STORAGE
-    app = asgi_app(registry, storage, dev=False, region=args.region)
+    app = asgi_app(registry, storage, dev=False, region=args.region, cors_origins=args.cors_origin)
     _configure_logging(args.log_level, pretty=False)
     _banner(args.host, args.port, storage, dev=False)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, **uvicorn_options())
@@ -81,6 +81,10 @@ def run_dev(args: argparse.Namespace) -> int:
     os.environ[ENV_STORAGE] = storage
     if args.region:
         os.environ[ENV_REGION] = args.region
+    if args.cors_origin:
+        from actorkit.server.app import CORS_ENV
+
+        os.environ[CORS_ENV] = ",".join(args.cors_origin)  # read by the reloaded app
     _configure_logging("debug" if args.verbose else "info", pretty=True)
     _banner(args.host, args.port, storage, dev=True)
     uvicorn.run(

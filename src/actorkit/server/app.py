@@ -13,12 +13,14 @@ Example::
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -37,7 +39,10 @@ from actorkit.server.routes_system import system_routes
 if TYPE_CHECKING:
     from actorkit._runtime.node import Node
 
-__all__ = ["ROUTE_FACTORIES", "ActorkitApp", "RouteFactory", "build_app"]
+__all__ = ["CORS_ENV", "ROUTE_FACTORIES", "ActorkitApp", "RouteFactory", "build_app"]
+
+#: Environment variable with the origins allowed to call the API from a browser (CORS).
+CORS_ENV = "ACTORKIT_CORS_ORIGINS"
 
 RouteFactory = Callable[["Node", Starter], Sequence[BaseRoute]]
 
@@ -93,8 +98,18 @@ class ActorkitApp(Starlette):
             await self.fast_path.handle(scope, receive, send, *target)
 
 
-def build_app(node: Node, *, dev: bool = False, routes: Sequence[BaseRoute] = ()) -> ActorkitApp:
-    """The ASGI app serving ``node``: actor routes, ``/health``, ``/openapi.json``."""
+def build_app(
+    node: Node,
+    *,
+    dev: bool = False,
+    routes: Sequence[BaseRoute] = (),
+    cors_origins: Sequence[str] | None = None,
+) -> ActorkitApp:
+    """The ASGI app serving ``node``: actor routes, ``/health``, ``/openapi.json``.
+
+    ``cors_origins`` (default: ``ACTORKIT_CORS_ORIGINS``, comma-separated) lets browser pages
+    served from those origins call the HTTP API (``["*"]`` for any origin).
+    """
     ensure_started = Starter(node)
 
     @asynccontextmanager
@@ -117,6 +132,17 @@ def build_app(node: Node, *, dev: bool = False, routes: Sequence[BaseRoute] = ()
     app.fast_path = next(
         r.endpoint for r in table if isinstance(r, Route) and isinstance(r.endpoint, ActionFastPath)
     )
+    if cors_origins is None:
+        cors_origins = os.environ.get(CORS_ENV, "").split(",")
+    origins = [o.strip() for o in cors_origins if o.strip()]
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            max_age=600,
+        )
     app.state.node = node
     app.state.dev = dev
     app.state.ensure_started = ensure_started

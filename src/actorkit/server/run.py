@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
@@ -25,13 +26,14 @@ def asgi_app(
     *,
     dev: bool = False,
     region: str | None = None,
+    cors_origins: Sequence[str] | None = None,
 ) -> Starlette:
     """The ASGI app serving ``registry`` on ``storage`` (default ``sqlite:///.actorkit``)."""
     from actorkit._runtime.node import Node
     from actorkit.storage import DEFAULT_STORAGE, driver_from_url
 
     node = Node(registry, driver_from_url(storage or DEFAULT_STORAGE), dev=dev, region=region)
-    return build_app(node, dev=dev)
+    return build_app(node, dev=dev, cors_origins=cors_origins)
 
 
 def uvicorn_options() -> dict[str, Any]:
@@ -63,10 +65,11 @@ def serve(
     dev: bool = False,
     region: str | None = None,
     log_level: str = "info",
+    cors_origins: Sequence[str] | None = None,
 ) -> None:
     """Serve ``registry`` over HTTP until interrupted (blocking)."""
     import uvicorn
 
-    app = asgi_app(registry, storage, dev=dev, region=region)
+    app = asgi_app(registry, storage, dev=dev, region=region, cors_origins=cors_origins)
     logging.getLogger("actorkit").setLevel(log_level.upper())
     uvicorn.run(app, host=host, port=port, log_level=log_level, **uvicorn_options())
