@@ -101,6 +101,9 @@ async def test_fetch_reaches_on_request(actor_server: ServerProcess) -> None:
         assert reply.text == "hello bob"
         assert (await counter.fetch("bytes")).content == b"\x00\x01\x02"
         assert (await counter.fetch("other")).status_code == 404
+        sse = await counter.fetch("sse")
+        assert sse.headers["content-type"].startswith("text/event-stream")
+        assert sse.text == "data: 5\n\ndata: 6\n\ndata: 7\n\n"
 
 
 async def test_network_failure_is_connection_lost() -> None:

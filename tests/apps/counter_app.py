@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from actorkit import Actor, ActorOptions, Registry, UserError, action
 
@@ -54,6 +55,15 @@ class Counter(Actor):
             return JSONResponse({"count": self.state["count"]}, status_code=201)
         if request.url.path == "/text":
             return f"hello {request.query_params.get('who', 'world')}"
+        if request.url.path == "/sse":  # server-sent events: a streamed response
+            start = self.state["count"]
+
+            async def events() -> AsyncIterator[str]:
+                for i in range(3):
+                    await asyncio.sleep(0)
+                    yield f"data: {start + i}\n\n"
+
+            return StreamingResponse(events(), media_type="text/event-stream")
         if request.url.path == "/bytes":
             return b"\x00\x01\x02"
         return Response("nope", status_code=404)
