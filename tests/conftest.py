@@ -25,4 +25,6 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 # Real server processes (see server_fixtures.py), shared with every test file.
+# Module-scoped inspector servers (dev mode, and token-protected): see inspector_helpers.py.
+from inspector_helpers import dev, guarded  # noqa: E402, F401
 from server_fixtures import actor_server, server_factory  # noqa: E402, F401

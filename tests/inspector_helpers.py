@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from server_fixtures import ServerProcess
 
@@ -37,3 +39,18 @@ def call(url: str, actor_id: str, action: str, *args: Any) -> Any:
     reply = httpx.post(f"{url}/actors/{actor_id}/actions/{action}", json={"args": list(args)})
     assert reply.status_code == 200, reply.text
     return reply.json()["output"]
+
+
+# Module-scoped servers shared by the inspector test files (import the fixture by name).
+@pytest.fixture(scope="module")
+def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    server = dev_server(tmp_path_factory.mktemp("dev") / "data")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    server = token_server(tmp_path_factory.mktemp("token") / "data")
+    yield server
+    server.stop()

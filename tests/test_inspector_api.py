@@ -5,30 +5,15 @@ untouched when refused."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from inspector_helpers import TOKEN, call, create, dev_server, token_server
+from inspector_helpers import TOKEN, call, create, dev_server
 from server_fixtures import ServerProcess
 
 AUTH = {"authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture(scope="module")
-def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = dev_server(tmp_path_factory.mktemp("dev") / "data")
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = token_server(tmp_path_factory.mktemp("token") / "data")
-    yield server
-    server.stop()
 
 
 def api(server: ServerProcess) -> str:

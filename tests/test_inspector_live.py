@@ -5,29 +5,14 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from inspector_helpers import TOKEN, call, create, dev_server, token_server
+from inspector_helpers import TOKEN, call, create
 from server_fixtures import ServerProcess
-
-
-@pytest.fixture(scope="module")
-def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = dev_server(tmp_path_factory.mktemp("dev") / "data")
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = token_server(tmp_path_factory.mktemp("token") / "data")
-    yield server
-    server.stop()
 
 
 def live_url(server: ServerProcess, query: str = "") -> str:
