@@ -11,6 +11,7 @@ import pytest
 
 from actorkit import Actor, ActorError, ActorOptions, AsyncClient, Registry, action
 from actorkit._runtime.state import FORMAT_VERSION, STATE_KEY
+from actorkit.storage.base import Activation, WriteBatch
 from actorkit.testing import MockClock
 from runtime_helpers import node_of
 
@@ -155,13 +156,13 @@ async def test_state_from_a_newer_format_is_refused(sqlite_url: str) -> None:
         actor_id = await client.get_or_create(Plain, "p").resolve()
         node = node_of(client)
         await node.sleep_actor(actor_id)
-        epoch = await node.driver.acquire(actor_id)
+        taken = await node.driver.activate(actor_id, "a-newer-release")
+        assert isinstance(taken, Activation)
         future = msgspec.msgpack.encode([FORMAT_VERSION + 1, 1, {"n": 5}])
-        from actorkit.storage import WriteBatch
-
         assert await node.driver.commit(
-            [WriteBatch(actor_id, epoch, puts={STATE_KEY: future})]
+            [WriteBatch(actor_id, taken.epoch, puts={STATE_KEY: future})]
         ) == [None]
+        await node.driver.release(actor_id, "a-newer-release", taken.epoch)
         with pytest.raises(ActorError) as info:
             await client.get(Plain, "p").get()
         assert (info.value.group, info.value.code) == ("internal", "storage_error")

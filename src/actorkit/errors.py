@@ -58,6 +58,9 @@ class Code:
     STATE_NOT_ENABLED = "state_not_enabled"
     ACTOR_DESTROYED = "actor_destroyed"
     ACTOR_STOPPING = "actor_stopping"
+    # Ownership (retryable): the call was not applied; send it again.
+    OWNERSHIP_LOST = "ownership_lost"
+    ACTOR_OWNED_ELSEWHERE = "actor_owned_elsewhere"
     HOOK_FAILED = "hook_failed"
     STORAGE_ERROR = "storage_error"
     TOO_MANY_SCHEDULES = "too_many_schedules"
@@ -152,6 +155,17 @@ def too_large(message: str, limit: int) -> ActorError:
 
 def actor_not_found(message: str = "actor not found") -> ActorError:
     return ActorError("actor", Code.ACTOR_NOT_FOUND, message)
+
+
+def ownership_lost(actor_id: str) -> ActorError:
+    """A newer activation of the actor took over while this call ran: nothing it did was
+    acknowledged. Retryable."""
+    return ActorError(
+        "actor",
+        Code.OWNERSHIP_LOST,
+        "the actor moved to another activation while this call ran; it was not applied (retry)",
+        {"actor_id": actor_id, "retryable": True},
+    )
 
 
 def internal_error() -> ActorError:

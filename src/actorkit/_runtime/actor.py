@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from actorkit._runtime.schedule import Schedule
     from actorkit.client.base import AsyncClient
 
-__all__ = ["ActionConfig", "Actor", "action", "actor_name_for"]
+__all__ = ["ActionConfig", "Actor", "action", "actor_name_for", "actor_state", "set_actor_state"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -103,13 +103,29 @@ def actor_name_for(cls_name: str) -> str:
     return _CAMEL_2.sub(r"\1_\2", _CAMEL_1.sub(r"\1_\2", cls_name)).lower()
 
 
+def actor_state(actor: Actor) -> Any:
+    """The actor's live state object (``_NO_STATE`` before it is loaded or without state).
+
+    The one accessor for the runtime and the inspector; actor code uses ``self.state``.
+    """
+    return actor.__dict__.get(_STATE_ATTR, _NO_STATE)
+
+
+def set_actor_state(actor: Actor, value: Any) -> None:
+    """Replace the actor's live state object (loading, rollback, inspector edits)."""
+    actor.__dict__[_STATE_ATTR] = value
+
+
+_STATE_ATTR = "_ak_state"
+
+
 class _StateSlot:
     """``self.state``: the live state, or a clear error for actors without state."""
 
     def __get__(self, instance: Actor | None, owner: type[Actor]) -> Any:
         if instance is None:
             return owner._initial_state
-        value = instance.__dict__.get("_ak_state", _NO_STATE)
+        value = actor_state(instance)
         if value is _NO_STATE:
             raise ActorError(
                 "actor",
@@ -119,14 +135,14 @@ class _StateSlot:
         return value
 
     def __set__(self, instance: Actor, value: Any) -> None:
-        if instance.__dict__.get("_ak_state", _NO_STATE) is _NO_STATE:
+        if actor_state(instance) is _NO_STATE:
             raise ActorError(
                 "actor",
                 Code.STATE_NOT_ENABLED,
                 f"actor {type(instance).name!r} has no state: define `state = ...` or "
                 "`create_state`",
             )
-        instance.__dict__["_ak_state"] = value
+        set_actor_state(instance, value)
 
 
 class Actor:

@@ -20,7 +20,7 @@ import hmac
 import secrets
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import msgspec
@@ -277,7 +277,7 @@ class ConnectionManager:
                     await inst._hook("on_connect", conn)
 
         try:
-            await self.in_turn(flow)
+            await inst.turn(flow)
         except BaseException:
             if self.conns.get(conn.id) is conn:
                 del self.conns[conn.id]
@@ -338,6 +338,14 @@ class ConnectionManager:
         else:
             self._start_timer(conn)
 
+    def close_all(self, code: int, reason: str) -> None:
+        """Close every attached socket with ``code`` (records stay for a resume)."""
+        for conn in list(self.conns.values()):
+            self._cancel_timer(conn.id)
+            if conn._pipe is not None:
+                conn._pipe.close(code, reason)
+                conn._pipe = None
+
     def drop_soon(self, conn: Connection) -> None:
         self._spawn(self.drop(conn))
 
@@ -366,7 +374,7 @@ class ConnectionManager:
             inst.stage(CONN_PREFIX + conn.id.encode(), None)
 
         try:
-            await self.in_turn(flow)
+            await inst.turn(flow)
         except Exception as exc:  # the hook failed, or the actor began to stop meanwhile
             inst.log.warning("on_disconnect of %s did not complete: %r", conn.id, exc)
             if inst.serving:
@@ -451,22 +459,6 @@ class ConnectionManager:
             if data != conn._persisted:
                 conn._persisted = data
                 self.inst.stage(CONN_PREFIX + conn_id.encode(), data)
-
-    async def in_turn(self, body: Callable[[], Awaitable[T]]) -> T:
-        """Run ``body`` as one atomic turn of the actor (rolled back if it raises)."""
-        inst = self.inst
-        async with inst._turn() as own:
-            inst._check_serving()
-            snapshot = inst._snapshot() if own else None
-            try:
-                result = await body()
-                await inst._persist_changes()
-            except BaseException:
-                if snapshot is not None:
-                    inst._restore(snapshot)
-                raise
-        await inst._gate()
-        return result
 
     # -- events and the output gate -------------------------------------------------------------
 

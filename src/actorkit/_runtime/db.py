@@ -26,11 +26,13 @@ Atomicity and durability (see ``docs/storage.md``). Invariants:
   database's lock until the turn ends. When the turn succeeds the transaction commits
   *before* the turn's state batch is submitted to the main store; when it raises the
   transaction rolls back together with the state.
-- A committing turn that wrote anything also writes the actor's state envelope with a
-  sequence number into ``_actorkit_state`` in the same transaction. Every state batch sent to
-  the main store carries a higher sequence number (``stamp``). On wake the copy with the
-  higher number wins, so after a crash a turn's db writes and state changes are both present
-  (the db copy is newer than the main store's) or both absent.
+- A committing turn that wrote anything also writes the actor's state envelope with the
+  owner's epoch and a sequence number into ``_actorkit_state`` in the same transaction, after
+  checking there that no newer owner has written (else ``FencedError``). Every state batch
+  sent to the main store carries the epoch and a higher sequence number (``stamp``). On wake
+  the copy with the greater ``(epoch, seq)`` wins, so after a crash a turn's db writes and
+  state changes are both present (the db copy is newer than the main store's) or both
+  absent.
 - The reply waits for both: the db commit is awaited inside the turn (``synchronous=FULL``)
   and the state batch goes through the usual output gate.
 - Work outside the turn (``interleave=True`` actions, ``run()``) takes the database's lock
@@ -49,6 +51,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from actorkit._runtime import context
+from actorkit._runtime.actor import actor_state
 from actorkit._runtime.db_engine import Engine, SyncDb, pool_future, run_in_pool
 from actorkit._runtime.migrations import apply_migrations
 from actorkit._runtime.state import STATE_KEY, encode_envelope, encode_state
@@ -62,8 +65,20 @@ __all__ = ["SEQ_KEY", "ActorDatabase", "ExecuteResult"]
 
 T = TypeVar("T")
 
-#: Main-store key holding the sequence number of the state batch it sits in.
+#: Main-store key holding the epoch and sequence number of the state batch it sits in.
 SEQ_KEY = b"state_seq"
+
+
+def encode_seq(epoch: int, seq: int) -> bytes:
+    return epoch.to_bytes(8, "big") + seq.to_bytes(8, "big")
+
+
+def decode_seq(data: bytes) -> tuple[int, int]:
+    """``(epoch, seq)``; 8 bytes is the older format, a bare sequence number."""
+    if len(data) == 16:
+        return int.from_bytes(data[:8], "big"), int.from_bytes(data[8:], "big")
+    return 0, int.from_bytes(data, "big")
+
 
 # The ActorDatabase whose outside-the-turn transaction() block the current task is in.
 _outside_tx: contextvars.ContextVar[ActorDatabase | None] = contextvars.ContextVar(
@@ -250,13 +265,18 @@ class ActorDatabase:
 
     def _make_engine(self, *, create: bool) -> Engine | None:
         inst = self._inst
-        conn = inst.node.driver.open_actor_db(inst.id, create=create)
+        conn = inst.node.driver.open_actor_db(inst.id, epoch=inst.epoch, create=create)
         if conn is None:
             return None
         options = inst.definition.options
         timeout = options.db_statement_timeout or options.action_timeout
         try:
-            return Engine(conn, max_bytes=options.db_max_size, statement_timeout=timeout)
+            return Engine(
+                conn,
+                epoch=inst.epoch,
+                max_bytes=options.db_max_size,
+                statement_timeout=timeout,
+            )
         except BaseException:
             inst.node.driver.close_actor_db(inst.id, conn)
             raise
@@ -293,14 +313,15 @@ class ActorDatabase:
             engine.commit()
             self._end_turn()
             return
-        state: tuple[int, bytes] | None = None
+        state: bytes | None = None
         definition = self._inst.definition
         if definition.has_state:
-            encoded = encode_state(self._inst.actor.__dict__["_ak_state"])
-            self._seq += 1
-            state = (self._seq, encode_envelope(encoded, definition.state_version))
+            encoded = encode_state(actor_state(self._inst.actor))
+            state = encode_envelope(encoded, definition.state_version)
+        self._seq += 1
+        seq = self._seq
         try:
-            await self._exec(lambda db: engine.commit(state))
+            await self._exec(lambda db: engine.commit(seq, state))
         except BaseException:
             self._end_turn()
             raise
@@ -335,25 +356,24 @@ class ActorDatabase:
         """Give a state batch for the main store the next sequence number."""
         if STATE_KEY in batch.puts:
             self._seq += 1
-            batch.puts[SEQ_KEY] = self._seq.to_bytes(8, "big")
+            batch.puts[SEQ_KEY] = encode_seq(self._inst.epoch, self._seq)
 
     async def wake(self, data: dict[bytes, bytes]) -> dict[bytes, bytes]:
         """Open the database if it exists (or the class has migrations), apply migrations,
         and return ``data`` with the newer of the two state copies."""
         inst = self._inst
         migrations = inst.definition.cls.migrations
-        main_seq = int.from_bytes(data.get(SEQ_KEY, b""), "big")
-        self._seq = main_seq
+        main_seq = decode_seq(data.get(SEQ_KEY, b""))
 
-        def open_and_migrate() -> tuple[Engine | None, int, bytes | None]:
+        def open_and_migrate() -> tuple[Engine | None, tuple[int, int], bytes | None]:
             try:
                 engine = self._make_engine(create=bool(migrations))
             except ActorError as exc:
                 if not migrations and exc.code == Code.DATABASE_NOT_SUPPORTED:
-                    return None, 0, None
+                    return None, (0, 0), None
                 raise
             if engine is None:
-                return None, 0, None
+                return None, (0, 0), None
             try:
                 apply_migrations(engine, inst.definition.name, migrations)
                 seq, stored = engine.stored_state()
@@ -365,7 +385,7 @@ class ActorDatabase:
         self._engine, db_seq, stored = await run_in_pool(open_and_migrate)
         if db_seq > main_seq and stored is not None:
             data = {**data, STATE_KEY: stored}
-        self._seq = max(main_seq, db_seq)
+        self._seq = max(main_seq[1], db_seq[1])
         return data
 
     async def close(self) -> None:

@@ -9,8 +9,10 @@ SQLite errors become ``ActorError``s with stable codes (``sql_error``,
 Internal tables live next to the user's and start with ``_actorkit_``:
 
 - ``_actorkit_migrations(idx, applied_at)``: which of the class's ``migrations`` ran;
-- ``_actorkit_state(id = 0, seq, state)``: a copy of the actor's state envelope written in
-  the same SQLite transaction as a turn's database writes (see ``actorkit._runtime.db``).
+- ``_actorkit_state(id = 0, seq, state, epoch)``: the epoch of the last owner that
+  committed, and a copy of the actor's state envelope, written in the same SQLite
+  transaction as a turn's database writes (see ``actorkit._runtime.db``). A commit from an
+  owner older than the stored epoch is refused (``FencedError``) in that transaction.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any, TypeVar
 
 import apsw
 
-from actorkit.errors import ActorError, Code
+from actorkit.errors import ActorError, Code, FencedError
 
 __all__ = ["DB_POOL_SIZE", "Engine", "SyncDb", "pool_future", "run_in_pool", "sql_error"]
 
@@ -38,7 +40,8 @@ DB_POOL_SIZE = 16
 _INTERNAL_SCHEMA = """
 CREATE TABLE IF NOT EXISTS _actorkit_migrations (idx INTEGER PRIMARY KEY, applied_at REAL);
 CREATE TABLE IF NOT EXISTS _actorkit_state (
-    id INTEGER PRIMARY KEY CHECK (id = 0), seq INTEGER NOT NULL, state BLOB
+    id INTEGER PRIMARY KEY CHECK (id = 0), seq INTEGER NOT NULL, state BLOB,
+    epoch INTEGER NOT NULL DEFAULT 0
 );
 """
 
@@ -135,9 +138,15 @@ class Engine:
     never two at a time (``ActorDatabase`` serializes them)."""
 
     def __init__(
-        self, conn: apsw.Connection, *, max_bytes: int, statement_timeout: float | None
+        self,
+        conn: apsw.Connection,
+        *,
+        epoch: int,
+        max_bytes: int,
+        statement_timeout: float | None,
     ) -> None:
         self.conn = conn
+        self.epoch = epoch  # the owner's epoch: commits are refused once a newer one wrote
         self.statement_timeout = statement_timeout
         self.deadline: float | None = None  # monotonic time after which statements abort
         self.cancelled = False  # set from the event loop to abort the running statement
@@ -147,13 +156,14 @@ class Engine:
         max_pages = max(16, math.ceil(max_bytes / page_size))
         conn.execute(f"PRAGMA max_page_count = {max_pages}").fetchall()
         conn.set_progress_handler(self._progress, 1000)
-        if (
-            conn.execute(
-                "SELECT count(*) FROM sqlite_master WHERE name = '_actorkit_state'"
-            ).fetchall()[0][0]
-            == 0
-        ):
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(_actorkit_state)")]
+        if not columns:
             conn.execute(_INTERNAL_SCHEMA)
+        elif "epoch" not in columns:  # written by a release without fencing in the database
+            conn.execute("ALTER TABLE _actorkit_state ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0")
+        stored_epoch = self._stored_epoch()
+        if stored_epoch > epoch:
+            raise FencedError(f"the database was written by a newer owner (epoch {stored_epoch})")
 
     def _progress(self) -> bool:
         # True aborts the running statement with SQLITE_INTERRUPT.
@@ -188,14 +198,28 @@ class Engine:
         """The open transaction holds the write lock: it changed rows or the schema."""
         return self.turn_begun and self.conn.txn_state() == apsw.SQLITE_TXN_WRITE
 
-    def commit(self, state: tuple[int, bytes] | None = None) -> None:
-        """Commit the open transaction, first writing ``(seq, envelope)`` into it."""
+    def _stored_epoch(self) -> int:
+        rows: list[Any] = self.conn.execute(
+            "SELECT epoch FROM _actorkit_state WHERE id = 0"
+        ).fetchall()
+        return int(rows[0][0]) if rows else 0
+
+    def commit(self, seq: int | None = None, state: bytes | None = None) -> None:
+        """Commit the open transaction. A writing turn (``seq`` given) first checks, in the
+        transaction, that no newer owner wrote, and records this owner's epoch with ``seq``
+        and the state envelope ``state``."""
         try:
-            if state is not None:
+            if seq is not None:
+                stored_epoch = self._stored_epoch()
+                if stored_epoch > self.epoch:
+                    raise FencedError(
+                        f"the database was written by a newer owner (epoch {stored_epoch})"
+                    )
                 self.conn.execute(
-                    "INSERT INTO _actorkit_state (id, seq, state) VALUES (0, ?, ?) "
-                    "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, state = excluded.state",
-                    state,
+                    "INSERT INTO _actorkit_state (id, seq, state, epoch) VALUES (0, ?, ?, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, state = excluded.state, "
+                    "epoch = excluded.epoch",
+                    (seq, state, self.epoch),
                 )
             self.conn.execute("COMMIT")
         except BaseException:
@@ -209,11 +233,13 @@ class Engine:
         if self.conn.in_transaction:
             self.conn.execute("ROLLBACK")
 
-    def stored_state(self) -> tuple[int, bytes | None]:
-        """``(seq, envelope)`` of the state copy in this database (``(0, None)`` if none)."""
+    def stored_state(self) -> tuple[tuple[int, int], bytes | None]:
+        """``((epoch, seq), envelope)`` of the state copy in this database (``((0, 0), None)``
+        if none)."""
         rows: list[Any] = self.conn.execute(
-            "SELECT seq, state FROM _actorkit_state WHERE id = 0"
+            "SELECT epoch, seq, state FROM _actorkit_state WHERE id = 0"
         ).fetchall()
         if not rows:
-            return 0, None
-        return int(rows[0][0]), None if rows[0][1] is None else bytes(rows[0][1])
+            return (0, 0), None
+        epoch, seq, state = rows[0]
+        return (int(epoch), int(seq)), None if state is None else bytes(state)

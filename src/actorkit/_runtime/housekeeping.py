@@ -1,6 +1,8 @@
 """The node's timers: idle actors go to sleep; due alarms wake sleeping actors.
 
-Both loops run on the node's clock, so a ``MockClock`` drives them in tests.
+Both loops run on the node's clock, so a ``MockClock`` drives them in tests. Due alarms are
+claimed through the driver (``claim_alarms``), so of several nodes sharing a store one wakes
+each actor; an awake actor's own timer fires its schedules.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ if TYPE_CHECKING:
 __all__ = ["Housekeeper"]
 
 log = logging.getLogger("actorkit.node")
+
+#: Seconds a claimed alarm is kept from other nodes while this one wakes its actor.
+ALARM_CLAIM_HOLD = 10.0
 
 
 class Housekeeper:
@@ -62,16 +67,21 @@ class Housekeeper:
             self._kick.clear()  # a kick from now on makes the next sleep end early
             checked_at = clock.now()
             try:
-                # Alarms up to one poll ahead: the due ones wake their actors; the earliest
-                # later one sets the next look (an alarm being handled is not waited for).
+                # Alarms up to one poll ahead: the due ones this node claims wake their
+                # actors; the earliest later one sets the next look (an alarm being handled
+                # is not waited for).
                 upcoming = await driver.due_alarms(checked_at + poll)
+                claimed = []
+                if any(at <= checked_at for _, at in upcoming):
+                    claimed = await driver.claim_alarms(
+                        self.node.id, checked_at, hold=ALARM_CLAIM_HOLD
+                    )
             except Exception:
                 log.exception("alarm check failed")
-                upcoming = []
+                upcoming = claimed = []
             later = [at for actor_id, at in upcoming if at > checked_at]
-            for actor_id, at in upcoming:
-                if at <= checked_at:
-                    self._wake(actor_id)
+            for actor_id, _ in claimed:
+                self._wake(actor_id)
             delay = poll
             if later:
                 delay = min(later) - clock.now()

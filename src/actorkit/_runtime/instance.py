@@ -8,24 +8,29 @@ Invariants:
   output gate). Writes are submitted in turn order and committed in submission order.
 - An action that raises leaves no trace: state and staged writes are restored to the
   snapshot taken when its turn began.
+- Every kind of turn (action, hook, scheduled call, connect/disconnect, create/wake,
+  inspector edit) runs through ``turn()``: it is the one place that takes the turn,
+  snapshots, commits, rolls back, gates the reply and honours sleep/destroy requests.
+- A fenced write means another activation owns the actor: the instance turns ``LOST`` at
+  once, serves nothing more, and its callers get the retryable ``ownership_lost``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from contextvars import Token
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
 from actorkit._runtime import context
-from actorkit._runtime.actor import Actor
+from actorkit._runtime.actor import Actor, actor_state, set_actor_state
 from actorkit._runtime.connections import ConnectionManager
 from actorkit._runtime.db import ActorDatabase
 from actorkit._runtime.definition import ActionSpec, ActorDefinition
@@ -35,18 +40,19 @@ from actorkit._runtime.schedule import Schedule, ScheduledCall, ScheduleFiring, 
 from actorkit._runtime.state import (
     STATE_KEY,
     decode_value,
-    encode_envelope,
-    encode_state,
 )
 from actorkit._runtime.turnlock import TurnLock
 from actorkit.errors import (
     ActorError,
     Code,
+    FencedError,
     UserError,
     actor_not_found,
     from_user_error,
+    ownership_lost,
 )
-from actorkit.storage.base import ActorRecord, WriteBatch
+from actorkit.protocol.messages import CLOSE_MOVED
+from actorkit.storage.base import ActorRecord
 
 if TYPE_CHECKING:
     from actorkit._runtime.node import Node
@@ -97,6 +103,7 @@ class ActorInstance(StatePersistence):
         self._background: set[asyncio.Future[Any]] = set()
         self._destroy_requested = False
         self._sleep_requested = False
+        self._mark_initialized = False  # the next batch marks the actor created
         self._run_task: asyncio.Task[None] | None = None
         self.db = ActorDatabase(self)  # self.db; see _runtime/db.py
 
@@ -111,51 +118,52 @@ class ActorInstance(StatePersistence):
     def serving(self) -> bool:
         return self.lifecycle is Lifecycle.AWAKE
 
+    @property
+    def state(self) -> Any:
+        """The actor's live state object (``_NO_STATE`` if it has none)."""
+        return actor_state(self.actor)
+
+    @state.setter
+    def state(self, value: Any) -> None:
+        set_actor_state(self.actor, value)
+
     async def start(self, data: dict[bytes, bytes]) -> None:
-        """Load state and run the create/wake hooks; the actor serves once this returns."""
-        d = self.definition
+        """Load state and run the create/wake hooks as one turn; the actor serves once this
+        returns (the caller honours sleep/destroy requests made meanwhile)."""
         data = await self.db.wake(data)  # migrations; newer state copy (db vs main store)
         self.schedule.load(data)
-        async with self._turn():
-            batch = WriteBatch(self.id, self.epoch)
-            if not self.record.initialized:
-                input_ = None if self.record.input is None else decode_value(self.record.input, Any)
-                if d.has_state:
-                    if "create_state" in d.hooks:
-                        state = await self._hook("create_state", input_)
-                    else:
-                        state = copy.deepcopy(d.cls._initial_state)
-                    self.actor.__dict__["_ak_state"] = state
-                if "on_create" in d.hooks:
-                    await self._hook("on_create", input_)
-                batch.mark_initialized = True
-            elif d.has_state:
-                self.actor.__dict__["_ak_state"] = await self._load_state(data.get(STATE_KEY))
-            if d.has_state:
-                d.state_type_for(self.actor.__dict__["_ak_state"])
-                stored = self._stored_state_bytes(data)
-                if stored is None:
-                    encoded = encode_state(self.actor.__dict__["_ak_state"])
-                    batch.puts[STATE_KEY] = encode_envelope(encoded, d.state_version)
-                    stored = encoded
-                # Were the decoded state to encode differently, the first change check
-                # would merely write it once more.
-                self._persisted = stored
-                self._clean = "create_vars" not in d.hooks and "on_wake" not in d.hooks
-            if "create_vars" in d.hooks:
-                self.actor.vars = await self._hook("create_vars")
-            if "on_wake" in d.hooks:
-                await self._hook("on_wake")
-            await self.db.commit_turn()
-            if batch.puts or batch.mark_initialized:
-                await self._submit(batch)
+        await self.turn(lambda: self._create_or_wake(data), starting=True)
         self._transition(Lifecycle.AWAKE)
         self.connections.restore(data)
         self.emit("wake", created=not self.record.initialized)
         self.last_active = self.node.clock.now()
         self.schedule.arm()
-        if "run" in d.hooks:
+        if "run" in self.definition.hooks:
             self._run_task = asyncio.get_running_loop().create_task(self._run_loop())
+
+    async def _create_or_wake(self, data: dict[bytes, bytes]) -> None:
+        d = self.definition
+        if not self.record.initialized:
+            input_ = None if self.record.input is None else decode_value(self.record.input, Any)
+            if d.has_state:
+                if "create_state" in d.hooks:
+                    self.state = await self._hook("create_state", input_)
+                else:
+                    self.state = copy.deepcopy(d.cls._initial_state)
+            if "on_create" in d.hooks:
+                await self._hook("on_create", input_)
+            self._mark_initialized = True
+        elif d.has_state:
+            self.state = await self._load_state(data.get(STATE_KEY))
+        if d.has_state:
+            d.state_type_for(self.state)
+            # The change check at the end of this turn writes the state unless it is stored
+            # in this version already and the hooks left it alone.
+            self._persisted = self._stored_state_bytes(data)
+        if "create_vars" in d.hooks:
+            self.actor.vars = await self._hook("create_vars")
+        if "on_wake" in d.hooks:
+            await self._hook("on_wake")
 
     async def _run_loop(self) -> None:
         try:
@@ -171,8 +179,12 @@ class ActorInstance(StatePersistence):
         """Sleep (or destroy): finish in-flight work, run hooks, make state durable."""
         if self.lifecycle is not Lifecycle.AWAKE:
             return
-        async with self._turn():
+        token = await self._acquire_turn()
+        try:
             await self._shutdown(destroy=destroy)
+        finally:
+            if token is not None:
+                self._release_turn(token)
 
     async def _shutdown(self, *, destroy: bool) -> None:
         """Stop while holding the turn: the last thing an instance does."""
@@ -197,7 +209,7 @@ class ActorInstance(StatePersistence):
         if destroy:
             await self.db.close()
             await self.node.committer.flush()
-            await self.node.driver.delete_actor(self.id)
+            await self.node.driver.delete_actor(self.id, self.epoch)
             self._transition(Lifecycle.DESTROYED)
             self.emit("destroy")
         else:
@@ -205,6 +217,7 @@ class ActorInstance(StatePersistence):
             await self._gate()
             await self.db.close()
             self._transition(Lifecycle.STOPPED)
+            await self.node.driver.release(self.id, self.node.id, self.epoch)
             next_alarm = self.schedule.next_at()
             if next_alarm is not None:
                 self.node.housekeeper.note_alarm(next_alarm)
@@ -217,7 +230,7 @@ class ActorInstance(StatePersistence):
     async def _acquire_turn(self) -> Token[frozenset[object]] | None:
         """Take the actor's turn; ``None`` when the call chain already holds it (re-entry).
 
-        Pair with ``_release_turn``; ``_turn()`` is the context-manager form.
+        Pair with ``_release_turn``.
         """
         chain = context.call_chain.get()
         if self._active_turn is not None and self._active_turn in chain:
@@ -243,16 +256,6 @@ class ActorInstance(StatePersistence):
         context.call_chain.reset(token)
         self._active_turn = None
         self._lock.release()
-
-    @asynccontextmanager
-    async def _turn(self) -> AsyncIterator[bool]:
-        """Hold the actor's turn. Yields False when the call chain already holds it."""
-        token = await self._acquire_turn()
-        try:
-            yield token is not None
-        finally:
-            if token is not None:
-                self._release_turn(token)
 
     # -- actions ---------------------------------------------------------------------------
 
@@ -289,60 +292,102 @@ class ActorInstance(StatePersistence):
         bound = spec.bind(args)
         if conn is None and "on_before_connect" in self.definition.hooks:
             await self._hook("on_before_connect", {} if params is None else params)
+        if spec.interleave:
+            return await self._outside_turn(lambda: self._invoke(spec, bound, conn))
+        return await self.turn(lambda: self._invoke(spec, bound, conn))
+
+    async def turn(
+        self,
+        body: Callable[[], Awaitable[T]],
+        *,
+        recover: Callable[[BaseException], None] | None = None,
+        starting: bool = False,
+    ) -> T:
+        """Run ``body`` as one turn of the actor — every kind of turn comes through here.
+
+        Takes the turn (or re-enters it: A → B → A), checks the actor serves, snapshots,
+        runs ``body``, commits the database turn and submits the state batch. If anything
+        raises, the database turn, state, staged writes, schedules and held events are
+        rolled back; ``recover(error)`` may then record something (a schedule retry) that
+        is persisted in the same turn, and the error propagates. Releases the turn, then
+        holds the return until its writes are durable (the output gate), and carries out
+        ``self.destroy()`` / ``self.sleep()`` requested in the turn.
+
+        ``starting``: the create/wake turn of a loading instance (no snapshot: a failed
+        start discards the instance).
+        """
         self._inflight += 1
         try:
-            if spec.interleave:
-                self._check_serving()
-                self._clean = False
-                self._interleaving += 1
-                try:
-                    output = await self._invoke(spec, bound, conn)
-                finally:
-                    self._interleaving -= 1
-                await self._persist_changes()
-            else:
-                token = await self._acquire_turn()
-                try:
+            token = await self._acquire_turn()
+            try:
+                if not starting:
                     self._check_serving()
-                    if token is None:
-                        # Re-entry (A → B → A): runs in the outer turn, but a failure still
-                        # leaves no trace, even if the outer action catches the error.
-                        self._clean = False  # the outer action has run since its snapshot
-                        nested = self._snapshot()
-                        try:
-                            return await self._invoke(spec, bound, conn)
-                        except BaseException:
-                            self._restore(nested)
-                            raise
-                    snapshot = self._snapshot()
-                    persisted = self._persisted
+                if token is None:
+                    # Re-entry (A → B → A): runs in the outer turn, but a failure still
+                    # leaves no trace, even if the outer action catches the error.
+                    self._clean = False  # the outer action has run since its snapshot
+                    nested = self._snapshot()
                     try:
-                        output = await self._invoke(spec, bound, conn)
-                        await self._persist_changes()
+                        return await body()
                     except BaseException:
-                        await self.db.rollback_turn()
+                        self._restore(nested)
+                        raise
+                snapshot = None if starting else self._snapshot()
+                persisted = self._persisted
+                try:
+                    result = await body()
+                    await self._persist_changes()
+                except BaseException as exc:
+                    await self.db.rollback_turn()
+                    if snapshot is not None:
                         if self._persisted is not persisted:
-                            # An interleaved action persisted (and acknowledged) the state
+                            # An interleaved call persisted (and acknowledged) the state
                             # meanwhile: roll back to that state, not past it.
                             snapshot.state = self._persisted
                         self._restore(snapshot)
-                        raise
-                    if self._destroy_requested:
-                        # Through the node, so calls racing the shutdown wait for it
-                        # instead of activating a second instance of this actor.
-                        await self.node._retire(self, destroy=True, in_turn=True)
-                        return output
-                finally:
-                    if token is not None:
-                        self._release_turn(token)
+                    if isinstance(exc, FencedError):
+                        self.node.lose(self)
+                        raise ownership_lost(self.id) from None
+                    if recover is not None and self.serving:
+                        recover(exc)
+                        await self._persist_changes()
+                    raise
+                if self._destroy_requested and self.serving:
+                    # Through the node, so calls racing the shutdown wait for it
+                    # instead of activating a second instance of this actor.
+                    await self.node._retire(self, destroy=True, in_turn=True)
+                    return result
+            finally:
+                if token is not None:
+                    self._release_turn(token)
         finally:
             self._inflight -= 1
             self.last_active = self.node.clock.now()
         await self._gate()
-        if self._sleep_requested:
+        if self._sleep_requested and self.serving:
             self._sleep_requested = False
             self.node.sleep_soon(self)
-        return output
+        return result
+
+    async def _outside_turn(self, body: Callable[[], Awaitable[T]]) -> T:
+        """Run ``body`` beside the turns (``interleave=True``, raw HTTP/WebSocket hooks): it
+        counts as in-flight work, is not rolled back, and returns once its changes are
+        durable."""
+        self._check_serving()
+        self._inflight += 1
+        # A turn that starts meanwhile must snapshot the state as it is, not reuse
+        # ``_persisted``, or its rollback would drop this call's change.
+        self._clean = False
+        self._interleaving += 1
+        try:
+            result = await body()
+            await self._persist_changes()
+        finally:
+            self._inflight -= 1
+            self._interleaving -= 1
+            self.last_active = self.node.clock.now()
+        await self._gate()
+        return result
 
     async def run_interleaved(
         self, label: str, fn: Callable[[Actor], Any], *, bounded: bool = True
@@ -352,95 +397,85 @@ class ActorInstance(StatePersistence):
         persists the state it changed, and returns only once that change is durable.
         Used by raw ``on_request`` (and ``on_websocket``) hooks; the result is returned as-is.
         """
-        self._check_serving()
-        self._inflight += 1
         timeout = self.definition.options.action_timeout if bounded else None
-        # Like an interleaved action: a turn that starts meanwhile must snapshot the state as
-        # it is, not reuse ``_persisted``, or its rollback would drop this handler's change.
-        self._clean = False
-        self._interleaving += 1
-        try:
+
+        async def body() -> Any:
             try:
                 async with asyncio.timeout(timeout):
-                    result = await self._call(fn, self.actor)
+                    return await self._call(fn, self.actor)
             except Exception as exc:
                 raise self._caller_error(exc, label, timeout) from None
-            await self._persist_changes()
-        finally:
-            self._inflight -= 1
-            self._interleaving -= 1
-            self.last_active = self.node.clock.now()
-        await self._gate()
-        return result
+
+        return await self._outside_turn(body)
 
     async def run_in_turn(self, fn: Callable[[Actor], Any]) -> Any:
         """Run ``fn(self.actor)`` as one turn, like a non-interleaved action: rolled back if
         it raises, its changes persisted and durable before this returns (the inspector's
         state edits, console and cancels). Exceptions propagate unchanged."""
-        self._inflight += 1
-        try:
-            async with self._turn():
-                self._check_serving()
-                snapshot = self._snapshot()
-                try:
-                    result = await self._call(fn, self.actor)
-                    await self._persist_changes()
-                except BaseException:
-                    await self.db.rollback_turn()
-                    self._restore(snapshot)
-                    raise
-        finally:
-            self._inflight -= 1
-            self.last_active = self.node.clock.now()
-        await self._gate()
-        return result
+        return await self.turn(lambda: self._call(fn, self.actor))
 
     async def fire_due(self) -> None:
         """Run every scheduled call that is due, one turn each, earliest first."""
-        while self.lifecycle is Lifecycle.AWAKE:
+        while self.serving:
             now = self.node.clock.now()
             due = [c for c in self.schedule.list() if c.at <= now]
             if not due:
                 break
             for call in due:
                 await self._fire(call)
-        if self.lifecycle is Lifecycle.AWAKE:
+        if self.serving:
             self.schedule.arm()
 
     async def _fire(self, call: ScheduledCall) -> None:
-        self._inflight += 1
-        try:
-            async with self._turn():
-                if self.lifecycle is not Lifecycle.AWAKE or call.id not in self.schedule.calls:
-                    return
-                firing = ScheduleFiring(call.id, call.at, self.node.clock.now(), call.attempt + 1)
-                token = current_firing.set((self.id, firing))
+        async def body() -> None:
+            if call.id not in self.schedule.calls:
+                return  # cancelled, or fired by an earlier turn
+            firing = ScheduleFiring(call.id, call.at, self.node.clock.now(), call.attempt + 1)
+            token = current_firing.set((self.id, firing))
+            try:
                 self.emit("schedule", id=call.id, action=call.action, attempt=firing.attempt)
-                snapshot = self._snapshot()
-                try:
-                    spec = self.definition.action(call.action)
-                    await self._invoke(spec, spec.bind(call.args), None)
-                    self.schedule.cancel(call.id)
-                    await self._persist_changes()
-                except Exception as exc:
-                    await self.db.rollback_turn()
-                    self._restore(snapshot)
-                    self.log.warning("scheduled call %s (%s) failed: %s", call.id, call.action, exc)
-                    self.schedule.retry_or_drop(call)
-                    await self._persist_changes()
-                finally:
-                    current_firing.reset(token)
-        finally:
-            self._inflight -= 1
-            self.last_active = self.node.clock.now()
-        await self._gate()
+                spec = self.definition.action(call.action)
+                await self._invoke(spec, spec.bind(call.args), None)
+                self.schedule.cancel(call.id)
+            finally:
+                current_firing.reset(token)
+
+        def retry(exc: BaseException) -> None:
+            self.log.warning("scheduled call %s (%s) failed: %s", call.id, call.action, exc)
+            self.schedule.retry_or_drop(call)
+
+        # A failure was logged by ``retry``; if the actor stopped, the call stays stored.
+        with contextlib.suppress(Exception, Retry):
+            await self.turn(body, recover=retry)
 
     def _check_serving(self) -> None:
         if self.lifecycle is Lifecycle.AWAKE:
             return
         if self.lifecycle is Lifecycle.DESTROYED:
             raise actor_not_found("actor was destroyed")
+        if self.lifecycle is Lifecycle.LOST:
+            raise ownership_lost(self.id)
         raise Retry
+
+    def lose(self) -> None:
+        """Another activation owns the actor now (a write was fenced): stop serving at once,
+        write nothing more, and close the sockets so their clients reconnect — to wherever
+        the actor lives now. Callers still waiting get ``ownership_lost``."""
+        if self.lifecycle in (Lifecycle.STOPPED, Lifecycle.DESTROYED, Lifecycle.LOST):
+            return
+        self._transition(Lifecycle.LOST)
+        self.log.warning("ownership lost: a newer activation of this actor took over")
+        self.schedule.disarm()
+        if self._relaxed_task is not None:
+            self._relaxed_task.cancel()
+            self._relaxed_task = None
+        if self._run_task is not None:
+            self._run_task.cancel()
+        for task in self._background:
+            task.cancel()
+        self.connections.close_all(CLOSE_MOVED, "the actor moved; reconnect")
+        self.db.close_soon()
+        self.emit("lost")
 
     async def _invoke(self, spec: ActionSpec, args: list[Any], conn: Any) -> Any:
         # Set only when it changes: stateless calls (the common case) skip two calls.

@@ -15,14 +15,16 @@ class Lifecycle(enum.Enum):
     STOPPING = "stopping"  # going to sleep or being destroyed; new calls go to the next wake
     STOPPED = "stopped"  # asleep: the instance is discarded, state is durable
     DESTROYED = "destroyed"  # deleted with all its data
+    LOST = "lost"  # another activation took the actor over (a write was fenced): serves nothing
 
 
 NEXT: dict[Lifecycle, set[Lifecycle]] = {
-    Lifecycle.LOADING: {Lifecycle.AWAKE, Lifecycle.STOPPED},
-    Lifecycle.AWAKE: {Lifecycle.STOPPING},
-    Lifecycle.STOPPING: {Lifecycle.STOPPED, Lifecycle.DESTROYED},
+    Lifecycle.LOADING: {Lifecycle.AWAKE, Lifecycle.STOPPED, Lifecycle.LOST},
+    Lifecycle.AWAKE: {Lifecycle.STOPPING, Lifecycle.LOST},
+    Lifecycle.STOPPING: {Lifecycle.STOPPED, Lifecycle.DESTROYED, Lifecycle.LOST},
     Lifecycle.STOPPED: set(),
     Lifecycle.DESTROYED: set(),
+    Lifecycle.LOST: set(),
 }
 
 

@@ -5,11 +5,15 @@ Invariants:
   only after the previous one has fully stopped (its state is durable).
 - Concurrent first calls for one ``(name, key)`` create exactly one actor: creation is
   single-flight in the node and atomic (insert-if-absent) in the driver.
+- The node activates an actor only through ``Driver.activate`` under its own ``id``: when
+  another live owner holds the actor, the node does not take it. When one of its instances
+  is fenced (``lose``), it forgets it and never re-takes it on its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -23,9 +27,18 @@ from actorkit._runtime.clock import Clock, SystemClock
 from actorkit._runtime.committer import Committer
 from actorkit._runtime.housekeeping import Housekeeper
 from actorkit._runtime.instance import ActorInstance, Lifecycle, Retry
-from actorkit.errors import ActorError, Code, actor_not_found, internal_error, too_large
+from actorkit._runtime.links import Links
+from actorkit.errors import (
+    ActorError,
+    Code,
+    FencedError,
+    actor_not_found,
+    internal_error,
+    ownership_lost,
+    too_large,
+)
 from actorkit.protocol.keys import Key, normalize_key, validate_name
-from actorkit.storage.base import ActorRecord, Driver
+from actorkit.storage.base import ActorRecord, Driver, OwnedElsewhere
 
 if TYPE_CHECKING:
     from actorkit._runtime.actor import Actor
@@ -46,6 +59,16 @@ def new_actor_id() -> str:
     return uuid.uuid4().hex
 
 
+def owned_elsewhere(actor_id: str, owner: str) -> ActorError:
+    """The actor is active on another node this one cannot hand the call to. Retryable."""
+    return ActorError(
+        "actor",
+        Code.ACTOR_OWNED_ELSEWHERE,
+        f"actor {actor_id} is active on another node ({owner}); retry",
+        {"actor_id": actor_id, "owner": owner, "retryable": True},
+    )
+
+
 class Node:
     """Hosts actors of one registry on one storage driver."""
 
@@ -59,7 +82,9 @@ class Node:
         region: str | None = None,
         sleep_check_interval: float = 0.5,
         alarm_poll_interval: float = 0.25,
+        node_id: str | None = None,
     ) -> None:
+        self.id = node_id or uuid.uuid4().hex  # the owner name this node activates under
         self.registry = registry
         self.driver = driver
         self.clock: Clock = clock or SystemClock()
@@ -68,6 +93,7 @@ class Node:
         self.limits = registry.limits
         self.committer = Committer(driver)
         self.activity = Activity()
+        self.links = Links(self)
         self.instances: dict[str, ActorInstance] = {}
         self._activating: dict[str, asyncio.Future[ActorInstance]] = {}
         self._stopping: dict[str, asyncio.Future[None]] = {}
@@ -256,34 +282,63 @@ class Node:
         if record is None:
             raise actor_not_found(f"no actor with id {actor_id!r}")
         definition = self.registry.definition(record.name)
+        activation = await self.driver.activate(actor_id, self.id)
+        if activation is None:
+            raise actor_not_found(f"no actor with id {actor_id!r}")
+        if isinstance(activation, OwnedElsewhere):
+            raise owned_elsewhere(actor_id, activation.owner)
+        record = activation.record
+        inst = ActorInstance(self, definition, record, activation.epoch)
         try:
-            epoch = await self.driver.acquire(actor_id)
-        except KeyError:
-            raise actor_not_found(f"no actor with id {actor_id!r}") from None
-        record.epoch = epoch
-        data = await self.driver.load(actor_id)
-        inst = ActorInstance(self, definition, record, epoch)
-        try:
-            await inst.start(data)
-        except BaseException:
+            await inst.start(activation.data)
+        except BaseException as exc:
             await inst.db.close()
-            if not record.initialized:
+            if not record.initialized and not isinstance(exc, FencedError):
                 # A failed create leaves nothing behind: the key is free again.
-                await self.driver.delete_actor(actor_id)
+                with contextlib.suppress(FencedError):
+                    await self.driver.delete_actor(actor_id, activation.epoch)
+            if isinstance(exc, FencedError):
+                raise ownership_lost(actor_id) from None
             raise
         record.initialized = True
         record.input = None
         self.instances[actor_id] = inst
         for session in self.hibernating.pop(actor_id, ()):
-            session.reattach(inst)
+            session.reattach()
+        if inst._destroy_requested:  # self.destroy() in a create/wake hook
+            await self._retire(inst, destroy=True)
+            raise actor_not_found("actor was destroyed")
+        if inst._sleep_requested:
+            inst._sleep_requested = False
+            self.sleep_soon(inst)
         return inst
 
+    def lose(self, inst: ActorInstance) -> None:
+        """``inst`` was fenced: another activation owns its actor. Stop serving it at once;
+        the node does not activate it again unless a new request asks for it."""
+        self.forget(inst)
+        inst.lose()
+
     def evict(self, inst: ActorInstance) -> None:
-        """Drop an instance whose memory can no longer be trusted (a write failed)."""
+        """Drop an instance whose memory can no longer be trusted (a write failed). The
+        next activation waits for its writes still in flight, so it loads what they left."""
         self.forget(inst)
         inst.db.close_soon()
         if inst.lifecycle is Lifecycle.AWAKE:
             inst.lifecycle = Lifecycle.STOPPED
+        if inst.id not in self._stopping:
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._stopping[inst.id] = done
+
+            async def settle() -> None:
+                try:
+                    await self.committer.flush()
+                finally:
+                    done.set_result(None)
+                    if self._stopping.get(inst.id) is done:
+                        del self._stopping[inst.id]
+
+            self.spawn(settle())
 
     async def _sleep(self, inst: ActorInstance) -> None:
         await self._retire(inst, destroy=False)

@@ -16,7 +16,7 @@ import asyncio
 import copy
 from typing import TYPE_CHECKING, Any
 
-from actorkit._runtime.actor import _NO_STATE
+from actorkit._runtime.actor import _NO_STATE, actor_state, set_actor_state
 from actorkit._runtime.lifecycle import Lifecycle
 from actorkit._runtime.schedule import ScheduledCall
 from actorkit._runtime.state import (
@@ -26,7 +26,7 @@ from actorkit._runtime.state import (
     encode_envelope,
     encode_state,
 )
-from actorkit.errors import ActorError, Code, StorageError
+from actorkit.errors import ActorError, Code, FencedError, StorageError, ownership_lost
 from actorkit.storage.base import WriteBatch
 
 if TYPE_CHECKING:
@@ -66,6 +66,7 @@ class StatePersistence:
         _run_task: asyncio.Task[None] | None
         _destroy_requested: bool
         _sleep_requested: bool
+        _mark_initialized: bool
 
         def emit(self, kind: str, **data: Any) -> None: ...
 
@@ -115,7 +116,7 @@ class StatePersistence:
             )
             state = self._persisted if quiet else None
             if state is None:
-                state = encode_state(self.actor.__dict__["_ak_state"])
+                state = encode_state(actor_state(self.actor))
         snapshot = _Snapshot(
             state, dict(self._staged), dict(self.schedule.calls), self.schedule.alarm_dirty
         )
@@ -124,8 +125,8 @@ class StatePersistence:
 
     def _restore(self, snapshot: _Snapshot) -> None:
         if snapshot.state is not None:
-            self.actor.__dict__["_ak_state"] = decode_value(
-                snapshot.state, self.definition.state_type or Any
+            set_actor_state(
+                self.actor, decode_value(snapshot.state, self.definition.state_type or Any)
             )
         self._clean = snapshot.state is not None and snapshot.state is self._persisted
         self._staged = snapshot.staged
@@ -152,28 +153,33 @@ class StatePersistence:
         encoded: bytes | None = None
         self._clean = False
         if d.has_state:
-            encoded = encode_state(self.actor.__dict__["_ak_state"])
+            encoded = encode_state(actor_state(self.actor))
             if encoded == self._persisted:
                 encoded = None
-            elif "on_state_change" in d.hooks:
-                await self._hook("on_state_change", self.actor.__dict__["_ak_state"])
-                if encode_state(self.actor.__dict__["_ak_state"]) != encoded:
+            elif "on_state_change" in d.hooks and self.lifecycle is not Lifecycle.LOADING:
+                await self._hook("on_state_change", actor_state(self.actor))
+                if encode_state(actor_state(self.actor)) != encoded:
                     raise ActorError(
                         "actor",
                         Code.HOOK_FAILED,
                         "on_state_change must not change the state",
                     )
         self._clean = True
-        if encoded is not None and self.node.activity.active:
+        if (
+            encoded is not None
+            and self.node.activity.active
+            and self.lifecycle is not Lifecycle.LOADING
+        ):
             self.emit("state", state=decode_value(encoded, Any))
-        if encoded is None and not self._staged:
+        if encoded is None and not self._staged and not self._mark_initialized:
             return
         relaxed = d.options.state_save_interval is not None
-        if relaxed and not self._staged:
+        if relaxed and not self._staged and not self._mark_initialized:
             self._persisted = encoded
             self._schedule_relaxed_save()
             return
-        batch = WriteBatch(self.id, self.epoch)
+        batch = WriteBatch(self.id, self.epoch, mark_initialized=self._mark_initialized)
+        self._mark_initialized = False
         if encoded is not None:
             batch.puts[STATE_KEY] = encode_envelope(encoded, d.state_version)
             self._persisted = encoded
@@ -224,10 +230,13 @@ class StatePersistence:
     def _on_write_done(self, future: asyncio.Future[None]) -> None:
         if future.cancelled() or future.exception() is None:
             return
+        if isinstance(future.exception(), FencedError):
+            self.node.lose(self)  # type: ignore[arg-type]  # self is an ActorInstance
+            return
         # Memory is now ahead of durable state: drop this instance so the next call
         # reloads what was committed.
         self.log.error("write failed; reloading actor: %s", future.exception())
-        self.node.evict(self)  # type: ignore[arg-type]  # self is an ActorInstance
+        self.node.evict(self)  # type: ignore[arg-type]
 
     async def _gate(self) -> None:
         """The output gate: wait until the latest write this caller may have seen is durable."""
@@ -245,6 +254,8 @@ class StatePersistence:
             return
         try:
             await asyncio.shield(write)
+        except FencedError:
+            raise ownership_lost(self.id) from None
         except StorageError as exc:
             raise ActorError(
                 "internal", Code.STORAGE_ERROR, "the change could not be made durable"

@@ -10,6 +10,8 @@ Invariants:
   still runs them one at a time), at most ``Limits.max_conn_pending_actions`` per socket.
 - A bad frame is answered with an ``error`` (or, for an oversized frame, a close with
   ``CLOSE_TOO_LARGE``) and never reaches the actor.
+- A session never holds an actor instance: it knows the actor id and its connection's id
+  and token, and reaches the actor through the node (``node.links``) for every frame.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from actorkit._runtime.connections import Connection
 from actorkit.errors import ActorError, Code, internal_error, invalid_request, too_large
 from actorkit.protocol.messages import (
     CLOSE_INTERNAL,
@@ -46,7 +47,6 @@ from actorkit.protocol.messages import (
 )
 
 if TYPE_CHECKING:
-    from actorkit._runtime.instance import ActorInstance
     from actorkit._runtime.node import Node
 
 __all__ = ["DEFAULT_PING_INTERVAL", "ConnectionSession", "QueuePipe"]
@@ -160,8 +160,9 @@ class ConnectionSession:
         self.pipe = pipe
         self.codec = pipe.codec
         self.limits = node.limits
-        self.conn: Connection | None = None
-        self.inst: ActorInstance | None = None
+        # (id, token) of this socket's connection once open; None before init and while
+        # the actor sleeps (see ``hibernated``).
+        self.conn: tuple[str, str] | None = None
         self.last_seen = time.monotonic()
         self.ping_interval = DEFAULT_PING_INTERVAL
         # (conn id, token) while the actor sleeps and this socket waits for it (hibernation).
@@ -197,14 +198,16 @@ class ConnectionSession:
             await self._init(msg)
 
     async def _init(self, msg: Init) -> None:
-        if self.conn is not None:
+        if self.conn is not None or self.hibernated is not None:
             self._error(None, invalid_request("init was already sent on this socket"))
             self.pipe.close(CLOSE_PROTOCOL_ERROR, "duplicate init")
             return
         params = {} if msg.params is None else msg.params
         try:
             self._check_params(params)
-            conn, resumed = await self._open(msg, params)
+            opened = await self.node.links.open(
+                self.actor_id, params, msg.subscriptions, self.pipe, (msg.conn_id, msg.token)
+            )
         except ActorError as err:
             self._error(None, err)
             self.pipe.close(CLOSE_REJECTED, err.code)
@@ -214,18 +217,18 @@ class ConnectionSession:
             self._error(None, internal_error())
             self.pipe.close(CLOSE_REJECTED, Code.INTERNAL_ERROR)
             return
-        assert self.inst is not None
-        self.conn = conn
+        self.conn = (opened.id, opened.token)
         welcome = Welcome(
-            conn.id,
-            conn._token,
+            opened.id,
+            opened.token,
             self.actor_id,
-            resumed,
-            sorted(conn.subscriptions),
+            opened.resumed,
+            opened.subscriptions,
             self.ping_interval,
         )
         self.pipe.write(self.codec.encode(welcome))
-        self.inst.connections.attach(conn, self.pipe)
+        if not self.node.links.attach(self.actor_id, opened.id, opened.token, self.pipe):
+            self.pipe.close(CLOSE_RESTARTING, "the actor stopped; reconnect")
 
     def _check_params(self, params: Any) -> None:
         try:
@@ -235,29 +238,6 @@ class ConnectionSession:
         limit = self.limits.max_params_bytes
         if size > limit:
             raise too_large(f"connection params are {size} bytes; the limit is {limit}", limit)
-
-    async def _open(self, msg: Init, params: Any) -> tuple[Connection, bool]:
-        from actorkit._runtime.instance import Retry
-
-        for _ in range(100):
-            inst = await self.node.instance(self.actor_id)
-            mgr = inst.connections
-            try:
-                existing = mgr.find(msg.conn_id, msg.token)
-                if existing is not None:
-                    try:
-                        await mgr.resume(existing, params, self.pipe, msg.subscriptions)
-                        self.inst = inst
-                        return existing, True
-                    except ActorError as err:
-                        if err.code != Code.CONNECTION_LOST:
-                            raise
-                conn = await mgr.connect(params, msg.subscriptions)
-                self.inst = inst
-                return conn, False
-            except Retry:
-                continue
-        raise ActorError("actor", Code.ACTOR_STOPPING, "actor kept stopping; try again")
 
     def _action(self, msg: ActionRequest) -> None:
         if self.conn is None:
@@ -275,21 +255,15 @@ class ConnectionSession:
                 ),
             )
             return
-        task = asyncio.ensure_future(self._run_action(msg, self.conn))
+        task = asyncio.ensure_future(self._run_action(msg, self.conn[0]))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
-    async def _run_action(self, msg: ActionRequest, conn: Connection) -> None:
-        from actorkit._runtime.instance import Retry
-
-        assert self.inst is not None
+    async def _run_action(self, msg: ActionRequest, conn_id: str) -> None:
         try:
-            output = await self.inst.call(msg.name, msg.args, conn)
+            output = await self.node.links.call(self.actor_id, conn_id, msg.name, msg.args)
         except ActorError as err:
             self._error(msg.id, err)
-            return
-        except Retry:
-            self._error(msg.id, ActorError("actor", Code.ACTOR_STOPPING, "the actor is restarting"))
             return
         except Exception:
             log.exception("action %r on %s failed", msg.name, self.actor_id)
@@ -305,11 +279,11 @@ class ConnectionSession:
         await self.pipe.send_now(data)
 
     def _subscribe(self, event: str, on: bool) -> None:
-        if self.conn is None or self.inst is None:
+        if self.conn is None:
             self._error(None, invalid_request("send init before subscribing"))
             return
         try:
-            self.inst.connections.subscribe(self.conn, event, on)
+            self.node.links.subscribe(self.actor_id, self.conn[0], event, on)
         except ActorError as err:
             self._error(None, err)
 
@@ -331,34 +305,30 @@ class ConnectionSession:
         """
         if self.conn is None:
             return
-        self.hibernated = (self.conn.id, self.conn._token)
-        self.conn = None
-        self.inst = None
+        self.hibernated, self.conn = self.conn, None
         self.node.hibernating.setdefault(self.actor_id, set()).add(self)
 
-    def reattach(self, inst: ActorInstance) -> None:
+    def reattach(self) -> None:
         """The actor woke (for any reason): take the connection back on this socket."""
         if self.hibernated is None:
             return
         conn_id, token = self.hibernated
         self.hibernated = None
-        conn = inst.connections.find(conn_id, token)
-        if conn is None:  # dropped meanwhile: the client reconnects afresh
+        if not self.node.links.attach(self.actor_id, conn_id, token, self.pipe):
+            # Dropped meanwhile: the client reconnects afresh.
             self.pipe.close(CLOSE_RESTARTING, "connection expired while the actor slept")
             return
-        self.conn = conn
-        self.inst = inst
-        inst.connections.attach(conn, self.pipe)
+        self.conn = (conn_id, token)
 
     async def _wake(self) -> None:
         """A message arrived for a sleeping actor: wake it (which reattaches this socket)."""
         try:
-            inst = await self.node.instance(self.actor_id)
+            await self.node.instance(self.actor_id)
         except ActorError as err:
             self._error(None, err)
             self.pipe.close(CLOSE_RESTARTING, err.code)
             return
-        self.reattach(inst)  # in case the wake raced with this socket's hibernation
+        self.reattach()  # in case the wake raced with this socket's hibernation
 
     def closed(self, *, clean: bool) -> None:
         """The socket is gone. ``clean``: the client said goodbye (drop the connection now)."""
@@ -371,5 +341,5 @@ class ConnectionSession:
                 if not sessions:
                     del self.node.hibernating[self.actor_id]
             self.hibernated = None
-        if self.conn is not None and self.inst is not None:
-            self.inst.connections.detach(self.conn, self.pipe, clean=clean)
+        if self.conn is not None:
+            self.node.links.detach(self.actor_id, self.conn[0], self.pipe, clean=clean)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from actorkit._runtime.actor import _NO_STATE, actor_state, set_actor_state
 from actorkit._runtime.state import encode_state
 from actorkit.errors import ActorError, Code, validation_error
 
@@ -50,8 +51,8 @@ def _validated(node: Node, actor: Actor, value: Any) -> Any:
                 f"state must be a valid {getattr(state_type, '__name__', state_type)}: {exc}",
                 {"reason": str(exc)},
             ) from None
-    current = actor.__dict__.get("_ak_state")
-    if current is not None and _kind(current) != _kind(value):
+    current = actor_state(actor)
+    if current is not None and current is not _NO_STATE and _kind(current) != _kind(value):
         raise validation_error(
             f"state is {_kind(current)}; the edit must be {_kind(current)} too, not {_kind(value)}",
             {"reason": "type_mismatch"},
@@ -64,8 +65,8 @@ async def edit_state(node: Node, actor_id: str, value: Any) -> Any:
     """Replace the actor's state with ``value`` (validated); returns the new state."""
 
     def apply(actor: Actor) -> Any:
-        actor.__dict__["_ak_state"] = _validated(node, actor, value)
-        return msgspec.to_builtins(actor.__dict__["_ak_state"])
+        set_actor_state(actor, _validated(node, actor, value))
+        return msgspec.to_builtins(actor_state(actor))
 
     try:
         return await node.run_in_turn(actor_id, apply)

@@ -104,7 +104,7 @@ async def state_of(node: Node, actor_id: str) -> Any:
         persisted = inst._persisted
         if persisted is not None:
             return decode_value(persisted, Any)
-        return to_json_value(inst.actor.__dict__.get("_ak_state"))
+        return to_json_value(inst.state)
     data = await node.driver.load(actor_id)
     stored = data.get(STATE_KEY)
     if stored is None:

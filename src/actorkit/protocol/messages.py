@@ -23,6 +23,7 @@ __all__ = [
     "CLOSE_GOING_AWAY",
     "CLOSE_INTERNAL",
     "CLOSE_LIVENESS",
+    "CLOSE_MOVED",
     "CLOSE_NORMAL",
     "CLOSE_PROTOCOL_ERROR",
     "CLOSE_REJECTED",
@@ -67,6 +68,7 @@ CLOSE_LIVENESS = 4003  # nothing received within the liveness timeout; reconnect
 CLOSE_ACTOR_DESTROYED = 4004  # the actor was destroyed; do not reconnect
 CLOSE_REPLACED = 4005  # the same connection was resumed on another socket
 CLOSE_SLOW_CONSUMER = 4008  # the outgoing buffer overflowed; reconnect and resume
+CLOSE_MOVED = 4009  # the actor moved to another activation (ownership lost); reconnect, resume
 
 #: A client must not reconnect after these.
 TERMINAL_CLOSE_CODES = frozenset(

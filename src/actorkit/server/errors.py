@@ -46,6 +46,8 @@ STATUS_BY_CODE: dict[str, int] = {
     Code.STORAGE_ERROR: 500,
     Code.OVERLOADED: 503,
     Code.ACTOR_STOPPING: 503,
+    Code.OWNERSHIP_LOST: 503,
+    Code.ACTOR_OWNED_ELSEWHERE: 503,
     Code.ACTION_TIMEOUT: 504,
 }
 

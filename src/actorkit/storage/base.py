@@ -1,6 +1,6 @@
 """The storage driver interface: the one seam for persistence.
 
-A driver stores four things:
+A driver stores:
 
 - the **actor directory**: ``(name, key) → ActorRecord`` (id, input, creation time, region);
 - **per-actor data**: an ordered key–value map per actor (state, schedules, connection state);
@@ -9,10 +9,11 @@ A driver stores four things:
   ``open_actor_db`` as an APSW connection — a file per actor for ``sqlite://``, an in-memory
   database for ``memory://``, and pages stored by the backend itself (an APSW VFS) for a
   shared driver;
-- **ownership**: an ``epoch`` per actor that increases on every activation. Every write names
-  the epoch its writer activated with, and the driver refuses it (``FencedError``) when the
-  epoch is stale — in the same transaction as the write, so an old owner can never
-  overwrite newer data.
+- **ownership**: which *owner* (a node) has the actor active, and an ``epoch`` per actor that
+  increases on every activation. ``activate`` takes an actor only if no *live* owner holds
+  it; every write names the epoch its writer activated with, and the driver refuses it
+  (``FencedError``) when the epoch is stale — in the same transaction as the write, so an
+  old owner can never overwrite newer data.
 
 Writes are submitted as a ``WriteBatch`` through ``commit``; a driver may group batches from
 many actors into one transaction (group commit) but must apply each batch atomically and
@@ -32,7 +33,7 @@ from actorkit.protocol.keys import Key
 if TYPE_CHECKING:
     import apsw
 
-__all__ = ["ActorRecord", "Driver", "WriteBatch"]
+__all__ = ["Activation", "ActorRecord", "Driver", "OwnedElsewhere", "WriteBatch"]
 
 
 @dataclass(slots=True)
@@ -50,6 +51,26 @@ class ActorRecord:
 
 
 @dataclass(slots=True)
+class Activation:
+    """What ``Driver.activate`` gives the new owner: the record (its ``epoch`` is the new
+    epoch, which every write of this activation names) and all of the actor's data."""
+
+    record: ActorRecord
+    data: dict[bytes, bytes]
+
+    @property
+    def epoch(self) -> int:
+        return self.record.epoch
+
+
+@dataclass(frozen=True, slots=True)
+class OwnedElsewhere:
+    """``Driver.activate``'s answer when another live owner has the actor active."""
+
+    owner: str
+
+
+@dataclass(slots=True)
 class WriteBatch:
     """Changes to one actor's data, applied atomically if ``epoch`` is still current."""
 
@@ -57,23 +78,26 @@ class WriteBatch:
     epoch: int
     puts: dict[bytes, bytes] = field(default_factory=dict)
     deletes: set[bytes] = field(default_factory=set)
-    delete_prefixes: set[bytes] = field(default_factory=set)
     alarm: float | None = None  # new wake-up time, when ``set_alarm``
     set_alarm: bool = False  # True: replace the actor's alarm with ``alarm`` (None clears)
     mark_initialized: bool = False
 
 
 class Driver(abc.ABC):
-    """Base class of storage drivers. See ``docs/storage.md``."""
+    """Base class of storage drivers. See ``docs/storage.md``.
 
-    #: True when several processes may share the backend (cluster drivers).
-    shared: bool = False
+    **Owners.** Ownership methods name the owner (a node id). An owner is *live* while the
+    driver considers it able to serve: for a driver used by one process (memory, sqlite)
+    that is from its first ``activate`` through this store until it releases everything
+    or its driver handle closes; a shared driver decides by the owner's membership lease.
+    """
 
     async def open(self) -> None:  # noqa: B027 - optional hook
         """Prepare the backend (create schema, take locks)."""
 
     async def close(self) -> None:  # noqa: B027 - optional hook
-        """Release resources; pending commits have finished when this returns."""
+        """Release resources; pending commits have finished when this returns. Owners that
+        activated actors through this handle stop being live."""
 
     # -- directory ---------------------------------------------------------------------
 
@@ -100,23 +124,36 @@ class Driver(abc.ABC):
         """Records ordered by id, optionally of one name, starting after id ``after``."""
 
     @abc.abstractmethod
-    async def delete_actor(self, actor_id: str) -> None:
-        """Remove the actor's record, data and alarm; its key becomes free."""
+    async def delete_actor(self, actor_id: str, epoch: int) -> None:
+        """Remove the actor's record, data, alarm and database; its key becomes free.
+
+        Fenced like a write: raises ``FencedError`` (and deletes nothing) unless ``epoch``
+        is the actor's current epoch. Unknown ids are a no-op.
+        """
 
     # -- ownership ---------------------------------------------------------------------
 
     @abc.abstractmethod
-    async def acquire(self, actor_id: str) -> int:
-        """Take ownership for a new activation: increment and return the actor's epoch.
+    async def activate(self, actor_id: str, owner: str) -> Activation | OwnedElsewhere | None:
+        """Take the actor for ``owner`` and load it, in one round trip.
 
-        Raises ``KeyError`` if the actor does not exist.
+        If no live owner other than ``owner`` holds it: record ``owner`` as its owner,
+        increment its epoch and return an ``Activation`` (the new epoch and all its data).
+        If another live owner holds it: ``OwnedElsewhere(owner)``, changing nothing.
+        ``None`` if the actor does not exist. Atomic under concurrent callers: of several
+        owners racing for one actor, exactly one gets an ``Activation``.
         """
+
+    @abc.abstractmethod
+    async def release(self, actor_id: str, owner: str, epoch: int) -> None:
+        """``owner`` stops hosting the actor (it went to sleep): another owner may activate
+        it at once. A no-op unless ``owner`` still holds it at ``epoch``."""
 
     # -- data ----------------------------------------------------------------------------
 
     @abc.abstractmethod
     async def load(self, actor_id: str) -> dict[bytes, bytes]:
-        """All of the actor's key–value data."""
+        """All of the actor's key–value data (a read: takes no ownership)."""
 
     @abc.abstractmethod
     async def commit(self, batches: Sequence[WriteBatch]) -> list[BaseException | None]:
@@ -133,21 +170,33 @@ class Driver(abc.ABC):
 
     @abc.abstractmethod
     async def due_alarms(self, now: float, limit: int = 1000) -> list[tuple[str, float]]:
-        """``(actor_id, when)`` of alarms due at ``now`` or earlier, earliest first."""
+        """``(actor_id, when)`` of alarms due at ``now`` or earlier, earliest first (a read,
+        for looking ahead; ``claim_alarms`` decides who fires them)."""
 
     @abc.abstractmethod
-    async def next_alarm(self) -> float | None:
-        """The earliest alarm time, or ``None``."""
+    async def claim_alarms(
+        self, owner: str, now: float, *, hold: float, limit: int = 1000
+    ) -> list[tuple[str, float]]:
+        """Claim the due alarms (``when <= now``) of actors that no other live owner holds,
+        earliest first, for ``owner`` to wake them.
+
+        A claimed alarm is not returned to another owner for ``hold`` seconds (on the same
+        clock as ``now``), so of several owners sharing the backend one wakes the actor;
+        once it activates the actor its ownership keeps the others away.
+        """
 
     # -- actor databases ---------------------------------------------------------------------
     # These three are blocking: the runtime calls them from its database thread pool.
 
-    def open_actor_db(self, actor_id: str, *, create: bool) -> apsw.Connection | None:
-        """Open the actor's SQLite database; ``None`` if it does not exist and not ``create``.
+    def open_actor_db(self, actor_id: str, *, epoch: int, create: bool) -> apsw.Connection | None:
+        """Open the actor's SQLite database for its owner at ``epoch``; ``None`` if it does
+        not exist and not ``create``.
 
         The connection must be durable on COMMIT (e.g. WAL with ``synchronous=FULL``). The
         runtime uses it from one thread at a time and returns it with ``close_actor_db``.
-        A driver that cannot store databases keeps this default, which raises
+        It also fences commits inside the database itself (see ``docs/storage.md``); a
+        shared driver must in addition refuse a commit from a stale ``epoch`` in its own
+        transaction. A driver that cannot store databases keeps this default, which raises
         ``database_not_supported``.
         """
         raise ActorError(

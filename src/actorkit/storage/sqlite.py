@@ -27,7 +27,7 @@ import msgspec
 
 from actorkit.errors import FencedError, StorageError
 from actorkit.protocol.keys import Key
-from actorkit.storage.base import ActorRecord, Driver, WriteBatch
+from actorkit.storage.base import Activation, ActorRecord, Driver, OwnedElsewhere, WriteBatch
 
 __all__ = ["SQLiteDriver"]
 
@@ -76,14 +76,6 @@ def _record(row: tuple[Any, ...]) -> ActorRecord:
     )
 
 
-def _prefix_end(prefix: bytes) -> bytes | None:
-    """The smallest byte string greater than every string starting with ``prefix``."""
-    stripped = prefix.rstrip(b"\xff")
-    if not stripped:
-        return None
-    return stripped[:-1] + bytes([stripped[-1] + 1])
-
-
 class SQLiteDriver(Driver):
     """Stores everything in ``<directory>/actorkit.db``. Per-actor SQLite databases live in
     ``<directory>/actors/``."""
@@ -100,6 +92,11 @@ class SQLiteDriver(Driver):
         self._ops: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
         self._drainer: asyncio.Task[None] | None = None
         self._epochs: dict[str, int] = {}  # epochs granted but not yet written
+        # Ownership lives in memory: the directory lock makes this process the only one that
+        # can activate actors here, so every owner that activated through it is live, and
+        # after a crash none is.
+        self._owners: dict[str, str] = {}  # actor id → owner
+        self._claims: dict[str, tuple[str, float]] = {}  # actor id → (owner, claimed until)
 
     # -- plumbing ----------------------------------------------------------------------
 
@@ -226,6 +223,8 @@ class SQLiteDriver(Driver):
             raise
 
     async def close(self) -> None:
+        self._owners.clear()
+        self._claims.clear()
         while self._drainer is not None:
             await asyncio.shield(self._drainer)
 
@@ -304,34 +303,70 @@ class SQLiteDriver(Driver):
             self._with_pending_epoch(record)
         return records
 
-    async def delete_actor(self, actor_id: str) -> None:
-        def delete(conn: sqlite3.Connection) -> None:
+    async def delete_actor(self, actor_id: str, epoch: int) -> None:
+        def delete(conn: sqlite3.Connection) -> bool:
+            row = conn.execute("SELECT epoch FROM actors WHERE id = ?", (actor_id,)).fetchone()
+            if row is None:
+                return False
+            if row[0] != epoch:
+                raise FencedError(f"actor {actor_id} is owned elsewhere")
             conn.execute("DELETE FROM actors WHERE id = ?", (actor_id,))
             conn.execute("DELETE FROM kv WHERE actor_id = ?", (actor_id,))
             conn.execute("DELETE FROM alarms WHERE actor_id = ?", (actor_id,))
+            return True
 
-        await self._write(delete)
-        await asyncio.get_running_loop().run_in_executor(
-            self._writer, self.delete_actor_db, actor_id
-        )
+        if await self._write(delete):
+            self._owners.pop(actor_id, None)
+            self._claims.pop(actor_id, None)
+            await asyncio.get_running_loop().run_in_executor(
+                self._writer, self.delete_actor_db, actor_id
+            )
 
     # -- ownership ---------------------------------------------------------------------
 
-    async def acquire(self, actor_id: str) -> int:
-        # This process holds the directory's lock, so no one else can activate actors here:
-        # the new epoch needs no fsync of its own. It is written, before anything else, by
-        # the next write transaction — which is the first one that could carry a write made
-        # under it, so fencing sees it whenever it matters.
-        def read_epoch(conn: sqlite3.Connection) -> int | None:
-            row = conn.execute("SELECT epoch FROM actors WHERE id = ?", (actor_id,)).fetchone()
-            return None if row is None else int(row[0])
+    async def activate(self, actor_id: str, owner: str) -> Activation | OwnedElsewhere | None:
+        # The new epoch needs no fsync of its own: no other process can activate actors here
+        # (the directory lock). It is written, before anything else, by the next write
+        # transaction — the first that could carry a write made under it — so fencing sees
+        # it whenever it matters.
+        holder = self._owners.get(actor_id)
+        if holder is not None and holder != owner:
+            return OwnedElsewhere(holder)
 
-        stored = await self._run(self._reader, self._read(read_epoch))
-        if stored is None:
-            raise KeyError(actor_id)
-        epoch = max(stored, self._epochs.get(actor_id, 0)) + 1
-        self._epochs[actor_id] = epoch
-        return epoch
+        def read(conn: sqlite3.Connection) -> tuple[ActorRecord, dict[bytes, bytes]] | None:
+            row = conn.execute(
+                f"SELECT {_RECORD_COLUMNS} FROM actors WHERE id = ?", (actor_id,)
+            ).fetchone()
+            if row is None:
+                return None
+            rows = conn.execute("SELECT k, v FROM kv WHERE actor_id = ?", (actor_id,))
+            return _record(row), {bytes(k): bytes(v) for k, v in rows}
+
+        # A write transaction may persist the pending epoch and drop it from ``_epochs``
+        # while we read (our read can predate that write), so keep what was pending before.
+        pending = self._epochs.get(actor_id, 0)
+        found = await self._run(self._reader, self._read(read))
+        if found is None:
+            return None
+        holder = self._owners.get(actor_id)  # another owner may have won while we read
+        if holder is not None and holder != owner:
+            return OwnedElsewhere(holder)
+        record, data = found
+        record.epoch = max(record.epoch, pending, self._epochs.get(actor_id, 0)) + 1
+        self._epochs[actor_id] = record.epoch
+        self._owners[actor_id] = owner
+        self._claims.pop(actor_id, None)
+        return Activation(record, data)
+
+    async def release(self, actor_id: str, owner: str, epoch: int) -> None:
+        if self._owners.get(actor_id) != owner:
+            return
+        current = self._epochs.get(actor_id)
+        if current is None:
+            record = await self.get_actor(actor_id)
+            current = None if record is None else record.epoch
+        if current == epoch and self._owners.get(actor_id) == owner:
+            del self._owners[actor_id]
 
     # -- data ----------------------------------------------------------------------------
 
@@ -369,12 +404,24 @@ class SQLiteDriver(Driver):
 
         return await self._run(self._reader, self._read(due))
 
-    async def next_alarm(self) -> float | None:
-        def next_(conn: sqlite3.Connection) -> float | None:
-            row = conn.execute("SELECT min(at) FROM alarms").fetchone()
-            return None if row is None else row[0]
-
-        return await self._run(self._reader, self._read(next_))
+    async def claim_alarms(
+        self, owner: str, now: float, *, hold: float, limit: int = 1000
+    ) -> list[tuple[str, float]]:
+        claimed: list[tuple[str, float]] = []
+        # Read past the alarms that may be skipped (held or claimed by others).
+        skippable = len(self._owners) + len(self._claims)
+        for actor_id, when in await self.due_alarms(now, limit + skippable):
+            holder = self._owners.get(actor_id)
+            if holder is not None and holder != owner:
+                continue
+            claim = self._claims.get(actor_id)
+            if claim is not None and claim[0] != owner and claim[1] > now:
+                continue
+            self._claims[actor_id] = (owner, now + hold)
+            claimed.append((actor_id, when))
+            if len(claimed) >= limit:
+                break
+        return claimed
 
     # -- actor databases -----------------------------------------------------------------
 
@@ -383,7 +430,7 @@ class SQLiteDriver(Driver):
             raise StorageError(f"actor id {actor_id!r} cannot name a database file")
         return self.directory / "actors" / f"{actor_id}.db"
 
-    def open_actor_db(self, actor_id: str, *, create: bool) -> apsw.Connection | None:
+    def open_actor_db(self, actor_id: str, *, epoch: int, create: bool) -> apsw.Connection | None:
         path = self._actor_db_path(actor_id)
         new = not path.exists()
         if new and not create:
@@ -422,14 +469,6 @@ def _fsync_dir(path: Path) -> None:
 
 def _apply(conn: sqlite3.Connection, batch: WriteBatch) -> None:
     actor_id = batch.actor_id
-    for prefix in batch.delete_prefixes:
-        end = _prefix_end(prefix)
-        if end is None:
-            conn.execute("DELETE FROM kv WHERE actor_id = ? AND k >= ?", (actor_id, prefix))
-        else:
-            conn.execute(
-                "DELETE FROM kv WHERE actor_id = ? AND k >= ? AND k < ?", (actor_id, prefix, end)
-            )
     if batch.deletes:
         conn.executemany(
             "DELETE FROM kv WHERE actor_id = ? AND k = ?", [(actor_id, k) for k in batch.deletes]
