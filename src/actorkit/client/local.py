@@ -11,21 +11,12 @@ from actorkit.client.connection import LinkClosed
 from actorkit.client.transport import ResolveMode
 from actorkit.errors import ActorError, Code, StorageError, validation_error
 from actorkit.protocol.messages import MSGPACK_SUBPROTOCOL, Codec, codec_for
+from actorkit.protocol.records import record_to_dict
 
 if TYPE_CHECKING:
     from actorkit._runtime.node import Node
 
-__all__ = ["LocalLink", "LocalTransport", "record_to_dict"]
-
-
-def record_to_dict(record: Any) -> dict[str, Any]:
-    return {
-        "actor_id": record.id,
-        "name": record.name,
-        "key": list(record.key),
-        "created_at": record.created_at,
-        "region": record.region,
-    }
+__all__ = ["LocalLink", "LocalTransport"]
 
 
 def _copy_args(args: Any) -> list[Any]:
