@@ -73,10 +73,12 @@ class Registry:
         """
         from actorkit._runtime.node import Node
         from actorkit.client.base import AsyncClient
-        from actorkit.client.local import LocalTransport
+        from actorkit.client.local import LocalTransport, local_client
         from actorkit.storage import driver_from_url
 
-        node = Node(self, driver_from_url(storage), clock=clock, dev=dev)
+        node = Node(
+            self, driver_from_url(storage), clock=clock, dev=dev, client_factory=local_client
+        )
         return AsyncClient(transport=LocalTransport(node, owns_node=True))
 
     def asgi(

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from actorkit.client.base import AsyncClient
 from actorkit.client.connection import LinkClosed
 from actorkit.client.transport import ResolveMode
 from actorkit.errors import ActorError, Code, StorageError, validation_error
@@ -16,7 +17,15 @@ from actorkit.protocol.records import record_to_dict
 if TYPE_CHECKING:
     from actorkit._runtime.node import Node
 
-__all__ = ["LocalLink", "LocalTransport"]
+__all__ = ["LocalLink", "LocalTransport", "local_client"]
+
+
+def local_client(node: Node) -> AsyncClient:
+    """A client served by ``node`` in this process; ``Node(..., client_factory=local_client)``.
+
+    The node's owner starts and stops it: closing this client leaves the node running.
+    """
+    return AsyncClient(transport=LocalTransport(node))
 
 
 def _copy_args(args: Any) -> list[Any]:
