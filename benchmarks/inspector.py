@@ -25,7 +25,7 @@ from typing import Any
 
 from actorkit import Actor, AsyncClient, Registry, action
 from actorkit._runtime.node import Node
-from actorkit.client.local import LocalTransport, local_client
+from actorkit.local import LocalTransport, local_client
 from actorkit.storage import MemoryDriver
 
 RESULTS = Path(__file__).parent / "results"

@@ -12,7 +12,7 @@ import pytest
 from actorkit import Actor, ActorError, ActorOptions, Registry, UserError, action
 from actorkit._runtime.node import Node
 from actorkit.client.base import AsyncClient
-from actorkit.client.local import LocalTransport, local_client
+from actorkit.local import LocalTransport, local_client
 from actorkit.storage import Driver, MemoryDriver
 from runtime_helpers import node_of
 

@@ -10,7 +10,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from starlette.routing import Route, WebSocketRoute
 
 from actorkit._runtime.node import Node
-from actorkit.client.local import local_client
+from actorkit.local import local_client
 from actorkit.server.app import build_app
 from actorkit.server.openapi import openapi_path
 from actorkit.storage import MemoryDriver

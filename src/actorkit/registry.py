@@ -47,7 +47,7 @@ class Registry(runtime.Registry):
         """
         from actorkit._runtime.node import Node
         from actorkit.client.base import AsyncClient
-        from actorkit.client.local import LocalTransport, local_client
+        from actorkit.local import LocalTransport, local_client
         from actorkit.storage import driver_from_url
 
         node = Node(

@@ -18,7 +18,7 @@ from typing import Any
 from actorkit import Actor, Registry, action
 from actorkit._runtime.node import Node
 from actorkit.client.base import AsyncClient
-from actorkit.client.local import LocalTransport, local_client
+from actorkit.local import LocalTransport, local_client
 from actorkit.storage import SQLiteDriver, WriteBatch
 
 

@@ -122,7 +122,7 @@ class Node:
             if self._client_factory is None:
                 raise RuntimeError(
                     "this node has no client: construct it with "
-                    "Node(..., client_factory=actorkit.client.local.local_client)"
+                    "Node(..., client_factory=actorkit.local.local_client)"
                 )
             self._client = self._client_factory(self)
         return self._client

@@ -30,7 +30,7 @@ def asgi_app(
 ) -> Starlette:
     """The ASGI app serving ``registry`` on ``storage`` (default ``sqlite:///.actorkit``)."""
     from actorkit._runtime.node import Node
-    from actorkit.client.local import local_client
+    from actorkit.local import local_client
     from actorkit.storage import DEFAULT_STORAGE, driver_from_url
 
     driver = driver_from_url(storage or DEFAULT_STORAGE)

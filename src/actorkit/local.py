@@ -1,4 +1,8 @@
-"""In-process transport: calls a ``Node`` directly, with the wire's copy semantics."""
+"""In-process transport: calls a ``Node`` directly, with the wire's copy semantics.
+
+It joins the runtime to the client (``registry.test_client()``, ``Actor.client``), so it
+lives above both: the client package never imports the runtime.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from actorkit._runtime.sessions import ConnectionSession, QueuePipe
 from actorkit.client.base import AsyncClient
 from actorkit.client.connection import LinkClosed
 from actorkit.client.transport import ResolveMode
@@ -104,8 +109,6 @@ class LocalLink:
     """An in-process socket to a node's connection session (same frames as a WebSocket)."""
 
     def __init__(self, node: Node, actor_id: str, codec: Codec) -> None:
-        from actorkit._runtime.sessions import ConnectionSession, QueuePipe
-
         self.codec = codec
         self._inbox: asyncio.Queue[bytes | LinkClosed] = asyncio.Queue()
         self._incoming: asyncio.Queue[bytes | None] = asyncio.Queue()
