@@ -25,7 +25,7 @@ from typing import Any
 
 from actorkit import Actor, AsyncClient, Registry, action
 from actorkit._runtime.node import Node
-from actorkit.client.local import LocalTransport
+from actorkit.local import LocalTransport, local_client
 from actorkit.storage import MemoryDriver
 
 RESULTS = Path(__file__).parent / "results"
@@ -45,7 +45,7 @@ registry = Registry(Counter)
 
 
 async def run_config(mode: str, calls: int, actors: int) -> dict[str, Any]:
-    node = Node(registry, MemoryDriver())
+    node = Node(registry, MemoryDriver(), client_factory=local_client)
     async with AsyncClient(transport=LocalTransport(node, owns_node=True)) as client:
         received = 0
 

@@ -12,6 +12,8 @@ import msgspec
 import pytest
 
 from actorkit import Actor, ActorError, ActorOptions, AsyncClient, Registry, UserError, action
+from actorkit._runtime.node import Node
+from actorkit.storage import MemoryDriver
 
 
 class Point(msgspec.Struct):
@@ -438,6 +440,12 @@ async def test_actor_to_actor_calls_through_self_client(storage_url: str) -> Non
         assert await caller.greet("bob") == "hello bob"
         assert await caller.count_elsewhere() == 2
         assert await client.get(Calc, "x").get() == 2
+
+
+def test_node_without_client_factory_has_no_self_client() -> None:
+    node = Node(Registry(Echo), MemoryDriver())
+    with pytest.raises(RuntimeError, match="client_factory"):
+        _ = node.client
 
 
 async def test_on_before_action_response_can_rewrite_output() -> None:

@@ -12,7 +12,7 @@ import pytest
 from actorkit import Actor, ActorError, ActorOptions, Registry, UserError, action
 from actorkit._runtime.node import Node
 from actorkit.client.base import AsyncClient
-from actorkit.client.local import LocalTransport
+from actorkit.local import LocalTransport, local_client
 from actorkit.storage import Driver, MemoryDriver
 from runtime_helpers import node_of
 
@@ -293,7 +293,7 @@ async def test_db_unsupported_driver_is_a_clear_error() -> None:
         def hello(self) -> str:
             return "hi"
 
-    node = Node(Registry(Plain, Notes), NoDbDriver())
+    node = Node(Registry(Plain, Notes), NoDbDriver(), client_factory=local_client)
     async with AsyncClient(transport=LocalTransport(node, owns_node=True)) as client:
         plain = client.get_or_create(Plain, "p")
         assert await plain.hello() == "hi"

@@ -10,6 +10,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from starlette.routing import Route, WebSocketRoute
 
 from actorkit._runtime.node import Node
+from actorkit.local import local_client
 from actorkit.server.app import build_app
 from actorkit.server.openapi import openapi_path
 from actorkit.storage import MemoryDriver
@@ -19,7 +20,7 @@ from server_fixtures import ServerProcess
 def test_openapi_documents_exactly_the_routes(actor_server: ServerProcess) -> None:
     from apps.counter_app import registry
 
-    app = build_app(Node(registry, MemoryDriver()))
+    app = build_app(Node(registry, MemoryDriver(), client_factory=local_client))
     served: set[tuple[str, str]] = set()
     for route in app.routes:
         if isinstance(route, WebSocketRoute):

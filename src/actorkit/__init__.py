@@ -16,11 +16,11 @@ Example::
 """
 
 from actorkit._runtime.actor import Actor, action
-from actorkit._runtime.registry import Registry
 from actorkit.client.base import ActorHandle, AsyncClient
 from actorkit.client.sync import Client
 from actorkit.errors import ActorError, ActorkitError, FencedError, StorageError, UserError
 from actorkit.options import ActorOptions, Limits
+from actorkit.registry import Registry
 
 __version__ = "0.1.0"
 

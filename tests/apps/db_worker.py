@@ -18,7 +18,7 @@ from typing import Any
 from actorkit import Actor, Registry, action
 from actorkit._runtime.node import Node
 from actorkit.client.base import AsyncClient
-from actorkit.client.local import LocalTransport
+from actorkit.local import LocalTransport, local_client
 from actorkit.storage import SQLiteDriver, WriteBatch
 
 
@@ -77,7 +77,7 @@ class StallingDriver(SQLiteDriver):
 
 async def stall(directory: str) -> None:
     driver = StallingDriver(directory)
-    node = Node(registry, driver)
+    node = Node(registry, driver, client_factory=local_client)
     async with AsyncClient(transport=LocalTransport(node, owns_node=True)) as client:
         h = client.get_or_create(Ledger, "k0")
         for _ in range(3):

@@ -83,6 +83,7 @@ class Node:
         sleep_check_interval: float = 0.5,
         alarm_poll_interval: float = 0.25,
         node_id: str | None = None,
+        client_factory: Callable[[Node], AsyncClient] | None = None,
     ) -> None:
         self.id = node_id or uuid.uuid4().hex  # the owner name this node activates under
         self.registry = registry
@@ -101,6 +102,7 @@ class Node:
         self._started = False
         self._closing = False
         self._client: AsyncClient | None = None
+        self._client_factory = client_factory
         self._tasks: set[asyncio.Task[None]] = set()
         # Sockets whose actor sleeps, by actor id: reattached when it wakes.
         self.hibernating: dict[str, set[ConnectionSession]] = {}
@@ -137,12 +139,18 @@ class Node:
 
     @property
     def client(self) -> AsyncClient:
-        """An in-process client bound to this node (what ``Actor.client`` returns)."""
-        if self._client is None:
-            from actorkit.client.base import AsyncClient
-            from actorkit.client.local import LocalTransport
+        """An in-process client bound to this node (what ``Actor.client`` returns).
 
-            self._client = AsyncClient(transport=LocalTransport(self))
+        Built once by the ``client_factory`` the node was given: the runtime does not import
+        the client.
+        """
+        if self._client is None:
+            if self._client_factory is None:
+                raise RuntimeError(
+                    "this node has no client: construct it with "
+                    "Node(..., client_factory=actorkit.local.local_client)"
+                )
+            self._client = self._client_factory(self)
         return self._client
 
     @property

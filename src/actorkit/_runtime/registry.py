@@ -1,36 +1,22 @@
-"""``Registry``: the set of actor classes an application serves."""
+"""``Registry``: the actor classes an application serves, as the runtime sees them.
+
+The public ``actorkit.Registry`` (``actorkit/registry.py``) subclasses it with the entry
+points that serve them (``test_client``, ``asgi``, ``run``): those need the client and the
+server, which the runtime does not import.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
 from actorkit._runtime.actor import Actor
-from actorkit._runtime.clock import Clock
 from actorkit._runtime.definition import ActorDefinition
 from actorkit.errors import ActorError, Code
 from actorkit.options import Limits
-
-if TYPE_CHECKING:
-    from starlette.applications import Starlette
-
-    from actorkit.client.base import AsyncClient
 
 __all__ = ["Registry"]
 
 
 class Registry:
-    """The actor classes of an application, and the entry points that serve them.
-
-    Example::
-
-        registry = Registry(Counter, ChatRoom)
-
-        async with registry.test_client() as client:      # in-process, no sockets
-            await client.get_or_create(Counter, "a").increment(1)
-
-        registry.run()                                    # http://127.0.0.1:6420
-    """
+    """Actor definitions by name, and the limits every actor runs under."""
 
     def __init__(self, *actors: type[Actor], limits: Limits | None = None) -> None:
         self.limits = limits or Limits()
@@ -62,62 +48,6 @@ class Registry:
                 f"no actor type named {name!r} is registered",
                 {"name": name},
             ) from None
-
-    def test_client(
-        self, storage: str = "memory://", *, clock: Clock | None = None, dev: bool = True
-    ) -> AsyncClient:
-        """An ``AsyncClient`` served in-process (no sockets), for tests and scripts.
-
-        Use it as ``async with registry.test_client() as client: ...``; the actors stop and
-        storage closes when the block exits.
-        """
-        from actorkit._runtime.node import Node
-        from actorkit.client.base import AsyncClient
-        from actorkit.client.local import LocalTransport
-        from actorkit.storage import driver_from_url
-
-        node = Node(self, driver_from_url(storage), clock=clock, dev=dev)
-        return AsyncClient(transport=LocalTransport(node, owns_node=True))
-
-    def asgi(
-        self,
-        storage: str | None = None,
-        *,
-        dev: bool = False,
-        region: str | None = None,
-        cors_origins: Sequence[str] | None = None,
-    ) -> Starlette:
-        """An ASGI app serving these actors (mount it into FastAPI/Starlette, or run it).
-
-        ``storage`` defaults to ``sqlite:///.actorkit``; ``cors_origins`` lets browser pages
-        from those origins call the API. Needs ``actorkit[server]``.
-        """
-        from actorkit.server.run import asgi_app
-
-        return asgi_app(self, storage, dev=dev, region=region, cors_origins=cors_origins)
-
-    def run(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 6420,
-        storage: str | None = None,
-        *,
-        dev: bool = False,
-        region: str | None = None,
-        cors_origins: Sequence[str] | None = None,
-    ) -> None:
-        """Serve these actors over HTTP with uvicorn until interrupted."""
-        from actorkit.server.run import serve
-
-        serve(
-            self,
-            host=host,
-            port=port,
-            storage=storage,
-            dev=dev,
-            region=region,
-            cors_origins=cors_origins,
-        )
 
     def __repr__(self) -> str:
         return f"Registry({', '.join(self.names)})"

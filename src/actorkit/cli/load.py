@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from actorkit._runtime.registry import Registry
+from actorkit.registry import Registry
 
 __all__ = ["AppLoadError", "load_registry"]
 

@@ -12,7 +12,7 @@ import msgspec
 from actorkit._runtime.instance import ActorInstance, Lifecycle
 from actorkit._runtime.schedule import SCHEDULE_PREFIX, ScheduledCall
 from actorkit._runtime.state import STATE_KEY, decode_state, decode_value
-from actorkit.client.local import record_to_dict
+from actorkit.protocol.records import record_to_dict
 
 if TYPE_CHECKING:
     from actorkit._runtime.definition import ActorDefinition

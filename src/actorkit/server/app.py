@@ -7,7 +7,8 @@ mounted apps).
 
 Example::
 
-    app = build_app(Node(registry, driver_from_url("sqlite:///.actorkit")))
+    node = Node(registry, driver_from_url("sqlite:///.actorkit"), client_factory=local_client)
+    app = build_app(node)
     uvicorn.run(app, port=6420)
 """
 

@@ -16,8 +16,8 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Message, Receive
 
-from actorkit.client.local import record_to_dict
 from actorkit.errors import ActorError, Code, too_large, validation_error
+from actorkit.protocol.records import record_to_dict
 from actorkit.server import openapi_specs as spec
 from actorkit.server.bodies import body_dict
 from actorkit.server.encoding import decode_body, encode_response, query_int, read_body

@@ -30,9 +30,11 @@ def asgi_app(
 ) -> Starlette:
     """The ASGI app serving ``registry`` on ``storage`` (default ``sqlite:///.actorkit``)."""
     from actorkit._runtime.node import Node
+    from actorkit.local import local_client
     from actorkit.storage import DEFAULT_STORAGE, driver_from_url
 
-    node = Node(registry, driver_from_url(storage or DEFAULT_STORAGE), dev=dev, region=region)
+    driver = driver_from_url(storage or DEFAULT_STORAGE)
+    node = Node(registry, driver, dev=dev, region=region, client_factory=local_client)
     return build_app(node, dev=dev, cors_origins=cors_origins)
 
 

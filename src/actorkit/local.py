@@ -1,4 +1,8 @@
-"""In-process transport: calls a ``Node`` directly, with the wire's copy semantics."""
+"""In-process transport: calls a ``Node`` directly, with the wire's copy semantics.
+
+It joins the runtime to the client (``registry.test_client()``, ``Actor.client``), so it
+lives above both: the client package never imports the runtime.
+"""
 
 from __future__ import annotations
 
@@ -7,25 +11,26 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from actorkit._runtime.sessions import ConnectionSession, QueuePipe
+from actorkit.client.base import AsyncClient
 from actorkit.client.connection import LinkClosed
 from actorkit.client.transport import ResolveMode
 from actorkit.errors import ActorError, Code, StorageError, validation_error
 from actorkit.protocol.messages import MSGPACK_SUBPROTOCOL, Codec, codec_for
+from actorkit.protocol.records import record_to_dict
 
 if TYPE_CHECKING:
     from actorkit._runtime.node import Node
 
-__all__ = ["LocalLink", "LocalTransport", "record_to_dict"]
+__all__ = ["LocalLink", "LocalTransport", "local_client"]
 
 
-def record_to_dict(record: Any) -> dict[str, Any]:
-    return {
-        "actor_id": record.id,
-        "name": record.name,
-        "key": list(record.key),
-        "created_at": record.created_at,
-        "region": record.region,
-    }
+def local_client(node: Node) -> AsyncClient:
+    """A client served by ``node`` in this process; ``Node(..., client_factory=local_client)``.
+
+    The node's owner starts and stops it: closing this client leaves the node running.
+    """
+    return AsyncClient(transport=LocalTransport(node))
 
 
 def _copy_args(args: Any) -> list[Any]:
@@ -104,8 +109,6 @@ class LocalLink:
     """An in-process socket to a node's connection session (same frames as a WebSocket)."""
 
     def __init__(self, node: Node, actor_id: str, codec: Codec) -> None:
-        from actorkit._runtime.sessions import ConnectionSession, QueuePipe
-
         self.codec = codec
         self._inbox: asyncio.Queue[bytes | LinkClosed] = asyncio.Queue()
         self._incoming: asyncio.Queue[bytes | None] = asyncio.Queue()
