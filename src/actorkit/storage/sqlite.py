@@ -95,7 +95,7 @@ class SQLiteDriver(Driver):
         # Ownership lives in memory: the directory lock makes this process the only one that
         # can activate actors here, so every owner that activated through it is live, and
         # after a crash none is.
-        self._owners: dict[str, str] = {}  # actor id → owner
+        self._owners: dict[str, tuple[str, int]] = {}  # actor id → (owner, its epoch)
         self._claims: dict[str, tuple[str, float]] = {}  # actor id → (owner, claimed until)
 
     # -- plumbing ----------------------------------------------------------------------
@@ -329,7 +329,7 @@ class SQLiteDriver(Driver):
         # (the directory lock). It is written, before anything else, by the next write
         # transaction — the first that could carry a write made under it — so fencing sees
         # it whenever it matters.
-        holder = self._owners.get(actor_id)
+        holder = self._holder(actor_id)
         if holder is not None and holder != owner:
             return OwnedElsewhere(holder)
 
@@ -348,25 +348,23 @@ class SQLiteDriver(Driver):
         found = await self._run(self._reader, self._read(read))
         if found is None:
             return None
-        holder = self._owners.get(actor_id)  # another owner may have won while we read
+        holder = self._holder(actor_id)  # another owner may have won while we read
         if holder is not None and holder != owner:
             return OwnedElsewhere(holder)
         record, data = found
         record.epoch = max(record.epoch, pending, self._epochs.get(actor_id, 0)) + 1
         self._epochs[actor_id] = record.epoch
-        self._owners[actor_id] = owner
+        self._owners[actor_id] = (owner, record.epoch)
         self._claims.pop(actor_id, None)
         return Activation(record, data)
 
     async def release(self, actor_id: str, owner: str, epoch: int) -> None:
-        if self._owners.get(actor_id) != owner:
-            return
-        current = self._epochs.get(actor_id)
-        if current is None:
-            record = await self.get_actor(actor_id)
-            current = None if record is None else record.epoch
-        if current == epoch and self._owners.get(actor_id) == owner:
+        if self._owners.get(actor_id) == (owner, epoch):
             del self._owners[actor_id]
+
+    def _holder(self, actor_id: str) -> str | None:
+        held = self._owners.get(actor_id)
+        return None if held is None else held[0]
 
     # -- data ----------------------------------------------------------------------------
 
@@ -411,7 +409,7 @@ class SQLiteDriver(Driver):
         # Read past the alarms that may be skipped (held or claimed by others).
         skippable = len(self._owners) + len(self._claims)
         for actor_id, when in await self.due_alarms(now, limit + skippable):
-            holder = self._owners.get(actor_id)
+            holder = self._holder(actor_id)
             if holder is not None and holder != owner:
                 continue
             claim = self._claims.get(actor_id)
