@@ -125,7 +125,7 @@ class _StateSlot:
     def __get__(self, instance: Actor | None, owner: type[Actor]) -> Any:
         if instance is None:
             return owner._initial_state
-        value = actor_state(instance)
+        value = instance.__dict__.get(_STATE_ATTR, _NO_STATE)  # actor_state(), inlined: hot
         if value is _NO_STATE:
             raise ActorError(
                 "actor",

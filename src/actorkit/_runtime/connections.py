@@ -113,12 +113,12 @@ class Connection:
     @property
     def state(self) -> Any:
         """This connection's state (from ``create_conn_state``); persisted like actor state."""
-        self._manager._dirty.add(self.id)
+        self._manager.dirty.add(self.id)
         return self._state
 
     @state.setter
     def state(self, value: Any) -> None:
-        self._manager._dirty.add(self.id)
+        self._manager.dirty.add(self.id)
         self._state = value
 
     @property
@@ -202,7 +202,7 @@ class ConnectionManager:
     def __init__(self, inst: ActorInstance) -> None:
         self.inst = inst
         self.conns: dict[str, Connection] = inst.conns
-        self._dirty: set[str] = set()
+        self.dirty: set[str] = set()  # ids of connections whose record may have changed
         self._held: list[tuple[Event, list[Connection] | None]] = []
         self._timers: dict[str, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -271,7 +271,7 @@ class ConnectionManager:
             if "create_conn_state" in hooks:
                 conn._state = await inst._hook("create_conn_state", params)
             self.conns[conn.id] = conn
-            self._dirty.add(conn.id)
+            self.dirty.add(conn.id)
             if "on_connect" in hooks:
                 with as_current(inst.id, conn):
                     await inst._hook("on_connect", conn)
@@ -281,7 +281,7 @@ class ConnectionManager:
         except BaseException:
             if self.conns.get(conn.id) is conn:
                 del self.conns[conn.id]
-            self._dirty.discard(conn.id)
+            self.dirty.discard(conn.id)
             raise
         inst.emit("connect", conn_id=conn.id, params=params)
         return conn
@@ -364,7 +364,7 @@ class ConnectionManager:
         if not inst.serving:
             return  # stopping: the record stays and the next wake decides
         del self.conns[conn.id]
-        self._dirty.discard(conn.id)
+        self.dirty.discard(conn.id)
         inst.emit("disconnect", conn_id=conn.id)
 
         async def flow() -> None:
@@ -441,9 +441,9 @@ class ConnectionManager:
 
     def stage_changes(self) -> None:
         """Stage the records of connections whose state may have changed (turn's batch)."""
-        if not self._dirty:
+        if not self.dirty:
             return
-        dirty, self._dirty = self._dirty, set()
+        dirty, self.dirty = self.dirty, set()
         for conn_id in dirty:
             conn = self.conns.get(conn_id)
             if conn is None:

@@ -45,6 +45,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import struct
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -69,14 +70,15 @@ T = TypeVar("T")
 SEQ_KEY = b"state_seq"
 
 
-def encode_seq(epoch: int, seq: int) -> bytes:
-    return epoch.to_bytes(8, "big") + seq.to_bytes(8, "big")
+_SEQ = struct.Struct(">QQ")
+encode_seq = _SEQ.pack  # (epoch, seq) → 16 bytes
 
 
 def decode_seq(data: bytes) -> tuple[int, int]:
     """``(epoch, seq)``; 8 bytes is the older format, a bare sequence number."""
-    if len(data) == 16:
-        return int.from_bytes(data[:8], "big"), int.from_bytes(data[8:], "big")
+    if len(data) == _SEQ.size:
+        epoch, seq = _SEQ.unpack(data)
+        return int(epoch), int(seq)
     return 0, int.from_bytes(data, "big")
 
 

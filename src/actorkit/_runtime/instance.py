@@ -132,7 +132,7 @@ class ActorInstance(StatePersistence):
         returns (the caller honours sleep/destroy requests made meanwhile)."""
         data = await self.db.wake(data)  # migrations; newer state copy (db vs main store)
         self.schedule.load(data)
-        await self.turn(lambda: self._create_or_wake(data), starting=True)
+        await self.turn(self._create_or_wake, data, starting=True)
         self._transition(Lifecycle.AWAKE)
         self.connections.restore(data)
         self.emit("wake", created=not self.record.initialized)
@@ -265,10 +265,10 @@ class ActorInstance(StatePersistence):
         A stateless call (no ``conn``) is checked by ``on_before_connect(params)`` first.
         """
         if not self.node.activity.active:
-            return await self._call_action(name, args, conn, params)
+            return await self._dispatch(name, args, conn, params)
         started = time.perf_counter()
         try:
-            output = await self._call_action(name, args, conn, params)
+            output = await self._dispatch(name, args, conn, params)
         except ActorError as err:
             self.emit(
                 "action",
@@ -287,23 +287,31 @@ class ActorInstance(StatePersistence):
         )
         return output
 
-    async def _call_action(self, name: str, args: list[Any], conn: Any, params: Any) -> Any:
+    def _dispatch(self, name: str, args: list[Any], conn: Any, params: Any) -> Awaitable[Any]:
+        # Not a coroutine itself: the hot path awaits ``turn`` directly, one frame fewer.
         spec = self.definition.action(name)
         bound = spec.bind(args)
         if conn is None and "on_before_connect" in self.definition.hooks:
-            await self._hook("on_before_connect", {} if params is None else params)
+            return self._guarded_call(spec, bound, {} if params is None else params)
         if spec.interleave:
-            return await self._outside_turn(lambda: self._invoke(spec, bound, conn))
-        return await self.turn(lambda: self._invoke(spec, bound, conn))
+            return self._outside_turn(self._invoke, spec, bound, conn)
+        return self.turn(self._invoke, spec, bound, conn)
+
+    async def _guarded_call(self, spec: ActionSpec, args: list[Any], params: Any) -> Any:
+        """A stateless call to an actor with ``on_before_connect``: checked first."""
+        await self._hook("on_before_connect", params)
+        if spec.interleave:
+            return await self._outside_turn(self._invoke, spec, args, None)
+        return await self.turn(self._invoke, spec, args, None)
 
     async def turn(
         self,
-        body: Callable[[], Awaitable[T]],
-        *,
+        body: Callable[..., Awaitable[T]],
+        *args: Any,
         recover: Callable[[BaseException], None] | None = None,
         starting: bool = False,
     ) -> T:
-        """Run ``body`` as one turn of the actor — every kind of turn comes through here.
+        """Run ``body(*args)`` as one turn of the actor — every kind of turn comes through here.
 
         Takes the turn (or re-enters it: A → B → A), checks the actor serves, snapshots,
         runs ``body``, commits the database turn and submits the state batch. If anything
@@ -320,7 +328,7 @@ class ActorInstance(StatePersistence):
         try:
             token = await self._acquire_turn()
             try:
-                if not starting:
+                if not starting and self.lifecycle is not Lifecycle.AWAKE:
                     self._check_serving()
                 if token is None:
                     # Re-entry (A → B → A): runs in the outer turn, but a failure still
@@ -328,14 +336,14 @@ class ActorInstance(StatePersistence):
                     self._clean = False  # the outer action has run since its snapshot
                     nested = self._snapshot()
                     try:
-                        return await body()
+                        return await body(*args)
                     except BaseException:
                         self._restore(nested)
                         raise
                 snapshot = None if starting else self._snapshot()
                 persisted = self._persisted
                 try:
-                    result = await body()
+                    result = await body(*args)
                     await self._persist_changes()
                 except BaseException as exc:
                     await self.db.rollback_turn()
@@ -369,7 +377,7 @@ class ActorInstance(StatePersistence):
             self.node.sleep_soon(self)
         return result
 
-    async def _outside_turn(self, body: Callable[[], Awaitable[T]]) -> T:
+    async def _outside_turn(self, body: Callable[..., Awaitable[T]], *args: Any) -> T:
         """Run ``body`` beside the turns (``interleave=True``, raw HTTP/WebSocket hooks): it
         counts as in-flight work, is not rolled back, and returns once its changes are
         durable."""
@@ -380,7 +388,7 @@ class ActorInstance(StatePersistence):
         self._clean = False
         self._interleaving += 1
         try:
-            result = await body()
+            result = await body(*args)
             await self._persist_changes()
         finally:
             self._inflight -= 1
@@ -412,7 +420,7 @@ class ActorInstance(StatePersistence):
         """Run ``fn(self.actor)`` as one turn, like a non-interleaved action: rolled back if
         it raises, its changes persisted and durable before this returns (the inspector's
         state edits, console and cancels). Exceptions propagate unchanged."""
-        return await self.turn(lambda: self._call(fn, self.actor))
+        return await self.turn(self._call, fn, self.actor)
 
     async def fire_due(self) -> None:
         """Run every scheduled call that is due, one turn each, earliest first."""

@@ -149,7 +149,8 @@ class StatePersistence:
         d = self.definition
         if self.db.turn_open:
             await self.db.commit_turn()  # before the state batch: see _runtime/db.py
-        self.connections.stage_changes()
+        if self.connections.dirty:
+            self.connections.stage_changes()
         encoded: bytes | None = None
         self._clean = False
         if d.has_state:
@@ -178,17 +179,20 @@ class StatePersistence:
             self._persisted = encoded
             self._schedule_relaxed_save()
             return
-        batch = WriteBatch(self.id, self.epoch, mark_initialized=self._mark_initialized)
-        self._mark_initialized = False
+        batch = WriteBatch(self.id, self.epoch)
+        if self._mark_initialized:
+            batch.mark_initialized = True
+            self._mark_initialized = False
         if encoded is not None:
             batch.puts[STATE_KEY] = encode_envelope(encoded, d.state_version)
             self._persisted = encoded
-        for key, value in self._staged.items():
-            if value is None:
-                batch.deletes.add(key)
-            else:
-                batch.puts[key] = value
-        self._staged = {}
+        if self._staged:
+            for key, value in self._staged.items():
+                if value is None:
+                    batch.deletes.add(key)
+                else:
+                    batch.puts[key] = value
+            self._staged = {}
         if self.schedule.alarm_dirty:
             batch.set_alarm = True
             batch.alarm = self.schedule.next_at()
