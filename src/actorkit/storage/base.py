@@ -23,8 +23,9 @@ report per-batch success. A batch is durable when ``commit`` returns.
 from __future__ import annotations
 
 import abc
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from actorkit.errors import ActorError, Code
@@ -33,7 +34,7 @@ from actorkit.protocol.keys import Key
 if TYPE_CHECKING:
     import apsw
 
-__all__ = ["Activation", "ActorRecord", "Driver", "OwnedElsewhere", "WriteBatch"]
+__all__ = ["Activation", "ActorRecord", "Driver", "Member", "OwnedElsewhere", "WriteBatch"]
 
 
 @dataclass(slots=True)
@@ -83,6 +84,24 @@ class WriteBatch:
     mark_initialized: bool = False
 
 
+@dataclass(slots=True)
+class Member:
+    """A node of the cluster, as the membership table knows it."""
+
+    id: str
+    url: str | None  # the advertised base URL other nodes forward to (None: not reachable)
+    region: str | None = None
+    actor_types: tuple[str, ...] = ()  # the actor names this node's app can host
+    started_at: float = 0.0  # unix seconds
+    # Filled in by ``members()``: seconds until the lease runs out on the database's clock
+    # (negative once it has run out).
+    lease_left: float = 0.0
+
+    @property
+    def live(self) -> bool:
+        return self.lease_left > 0
+
+
 class Driver(abc.ABC):
     """Base class of storage drivers. See ``docs/storage.md``.
 
@@ -98,6 +117,36 @@ class Driver(abc.ABC):
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources; pending commits have finished when this returns. Owners that
         activated actors through this handle stop being live."""
+
+    # -- membership ----------------------------------------------------------------------
+    #: True when several processes may share the backend: the node then keeps its
+    #: membership lease alive and forwards calls for actors other nodes own.
+    shared: bool = False
+
+    # The defaults serve a driver used by one process: the membership is just this node.
+
+    async def join(self, member: Member, lease: float) -> None:
+        """Register ``member`` (replacing an older row of the same id) with a lease of
+        ``lease`` seconds from now on the backend's clock. Its owner id becomes live."""
+        self._local_members()[member.id] = member
+
+    async def renew(self, member_id: str, lease: float) -> bool:
+        """Extend the lease to ``lease`` seconds from now, on the backend's clock. False if
+        the lease had already run out (or the member left): the caller must consider every
+        actor it had taken lost and ``join`` again."""
+        return member_id in self._local_members()
+
+    async def leave(self, member_id: str) -> None:
+        """Remove the member at once (graceful shutdown): its actors are free to take."""
+        self._local_members().pop(member_id, None)
+
+    async def members(self) -> list[Member]:
+        """Every member with a row, live or not, ``lease_left`` filled in."""
+        return [replace(m, lease_left=math.inf) for m in self._local_members().values()]
+
+    def _local_members(self) -> dict[str, Member]:
+        members: dict[str, Member] = self.__dict__.setdefault("_members", {})
+        return members
 
     # -- directory ---------------------------------------------------------------------
 
