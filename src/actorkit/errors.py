@@ -4,6 +4,7 @@
     ├── UserError               raised by actor code; message, code, metadata reach the caller
     ├── ActorError              a failed call as the caller sees it: group, code, message, metadata
     └── StorageError            the storage backend failed
+        ├── StorageUnavailable  the backend cannot be reached right now
         └── FencedError         another activation owns the actor (stale epoch)
 
 On the wire every error is ``{group, code, message, metadata}``. Only a ``UserError``'s
@@ -33,6 +34,7 @@ __all__ = [
     "Code",
     "FencedError",
     "StorageError",
+    "StorageUnavailable",
     "UserError",
 ]
 
@@ -61,6 +63,8 @@ class Code:
     # Ownership (retryable): the call was not applied; send it again.
     OWNERSHIP_LOST = "ownership_lost"
     ACTOR_OWNED_ELSEWHERE = "actor_owned_elsewhere"
+    NODE_UNAVAILABLE = "node_unavailable"
+    STORAGE_UNAVAILABLE = "storage_unavailable"
     HOOK_FAILED = "hook_failed"
     STORAGE_ERROR = "storage_error"
     TOO_MANY_SCHEDULES = "too_many_schedules"
@@ -132,6 +136,10 @@ class ActorError(ActorkitError):
 
 class StorageError(ActorkitError):
     """The storage backend failed; the affected actor is reloaded from durable state."""
+
+
+class StorageUnavailable(StorageError):
+    """The storage backend cannot be reached (connection refused or lost, failover)."""
 
 
 class FencedError(StorageError):

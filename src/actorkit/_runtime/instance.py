@@ -89,7 +89,7 @@ class ActorInstance(StatePersistence):
         self.last_active = node.clock.now()
 
         self._lock = TurnLock()
-        self._active_turn: object | None = None
+        self._active_turn: int | None = None
         self._waiting = 0
         self._inflight = 0  # calls running now (serial or interleaved)
         self._persisted: bytes | None = None  # encoding of the last state submitted
@@ -227,7 +227,7 @@ class ActorInstance(StatePersistence):
 
     # -- the turn ------------------------------------------------------------------------
 
-    async def _acquire_turn(self) -> Token[frozenset[object]] | None:
+    async def _acquire_turn(self) -> Token[frozenset[int | str]] | None:
         """Take the actor's turn; ``None`` when the call chain already holds it (re-entry).
 
         Pair with ``_release_turn``.
@@ -247,11 +247,11 @@ class ActorInstance(StatePersistence):
                 await self._lock.acquire()
             finally:
                 self._waiting -= 1
-        turn = object()
+        turn = context.next_turn()
         self._active_turn = turn
         return context.call_chain.set(chain | {turn})
 
-    def _release_turn(self, token: Token[frozenset[object]]) -> None:
+    def _release_turn(self, token: Token[frozenset[int | str]]) -> None:
         self.connections.on_turn_end()
         context.call_chain.reset(token)
         self._active_turn = None

@@ -22,12 +22,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
+from actorkit._runtime import context
 from actorkit._runtime.activity import Activity
 from actorkit._runtime.clock import Clock, SystemClock
 from actorkit._runtime.committer import Committer
+from actorkit._runtime.forwarding import MAX_HOPS, ActorElsewhere, Forwarder
 from actorkit._runtime.housekeeping import Housekeeper
 from actorkit._runtime.instance import ActorInstance, Lifecycle, Retry
 from actorkit._runtime.links import Links
+from actorkit._runtime.membership import DEFAULT_LEASE_SECONDS, Membership
 from actorkit.errors import (
     ActorError,
     Code,
@@ -84,6 +87,9 @@ class Node:
         alarm_poll_interval: float = 0.25,
         node_id: str | None = None,
         client_factory: Callable[[Node], AsyncClient] | None = None,
+        forwarder: Forwarder | None = None,
+        advertise_url: str | None = None,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
     ) -> None:
         self.id = node_id or uuid.uuid4().hex  # the owner name this node activates under
         self.registry = registry
@@ -111,17 +117,29 @@ class Node:
             sleep_check_interval=sleep_check_interval,
             alarm_poll_interval=alarm_poll_interval,
         )
+        self.forwarder = forwarder
+        self.membership = Membership(
+            self, lease=lease_seconds, advertise_url=advertise_url, region=region
+        )
+        self._shared = driver.shared
 
     # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
         if not self._started:
             await self.driver.open()
+            try:
+                await self.membership.start()
+            except BaseException:
+                await self.driver.close()
+                raise
             self._started = True
             self.housekeeper.start()
 
     async def stop(self) -> None:
-        """Put every actor to sleep (state durable), then close the driver."""
+        """Put every actor to sleep (state durable, ownership released), leave the cluster,
+        then close the driver. Meanwhile, calls for actors that went to sleep are handed to
+        another node (in a cluster) or fail with ``actor_stopping``."""
         if not self._started or self._closing:
             return
         self._closing = True
@@ -133,6 +151,9 @@ class Node:
             return_exceptions=True,
         )
         await self.committer.flush()
+        await self.membership.stop()
+        if self.forwarder is not None:
+            await self.forwarder.aclose()
         await self.driver.close()
         self._started = False
         self._closing = False
@@ -199,8 +220,10 @@ class Node:
             if self._resolving.get(slot) is future:
                 del self._resolving[slot]
         if not record.initialized:
-            # Initialise now so create hooks run (and fail) at creation time.
-            await self.instance(record.id)
+            # Initialise now so create hooks run (and fail) at creation time — unless
+            # another node is activating it, which runs them there.
+            with contextlib.suppress(ActorElsewhere):
+                await self.instance(record.id)
         return record
 
     async def _find_or_create(
@@ -260,7 +283,12 @@ class Node:
     # -- activation ----------------------------------------------------------------------
 
     async def instance(self, actor_id: str) -> ActorInstance:
-        """The awake instance of ``actor_id``, activating it if needed."""
+        """The awake instance of ``actor_id``, activating it if needed.
+
+        Raises ``ActorElsewhere`` when the actor lives (or should wake) on another node.
+        """
+        if self._shared:
+            self.membership.check()
         inst = self.instances.get(actor_id)
         if inst is not None and inst.lifecycle is Lifecycle.AWAKE:
             return inst
@@ -268,6 +296,8 @@ class Node:
         if pending is not None:
             return await asyncio.shield(pending)
         if self._closing or not self._started:
+            if self._closing and self._shared:
+                await self._hand_over(actor_id)
             raise ActorError("actor", Code.ACTOR_STOPPING, "the node is shutting down")
         future: asyncio.Future[ActorInstance] = asyncio.get_running_loop().create_future()
         self._activating[actor_id] = future
@@ -289,11 +319,20 @@ class Node:
         record = await self.driver.get_actor(actor_id)
         if record is None:
             raise actor_not_found(f"no actor with id {actor_id!r}")
+        if self._shared or record.name not in self.registry.names:
+            target = self.membership.host_for(actor_id, record.name, record.region)
+            if target is not None:
+                raise ActorElsewhere(actor_id, target)
+            if record.name not in self.registry.names:
+                raise actor_not_found(f"no live node can host actors of type {record.name!r}")
         definition = self.registry.definition(record.name)
         activation = await self.driver.activate(actor_id, self.id)
         if activation is None:
             raise actor_not_found(f"no actor with id {actor_id!r}")
         if isinstance(activation, OwnedElsewhere):
+            owner = await self.membership.locate(activation.owner)
+            if owner is not None and owner.url is not None:
+                raise ActorElsewhere(actor_id, owner)
             raise owned_elsewhere(actor_id, activation.owner)
         record = activation.record
         inst = ActorInstance(self, definition, record, activation.epoch)
@@ -320,6 +359,31 @@ class Node:
             inst._sleep_requested = False
             self.sleep_soon(inst)
         return inst
+
+    async def _hand_over(self, actor_id: str) -> None:
+        """Draining: once the actor's sleep (which releases it) is done, point the caller
+        at the live node that should wake it."""
+        stopping = self._stopping.get(actor_id)
+        if stopping is not None:
+            await asyncio.shield(stopping)
+        record = await self.driver.get_actor(actor_id)
+        if record is None:
+            raise actor_not_found(f"no actor with id {actor_id!r}")
+        target = self.membership.host_for(actor_id, record.name, record.region)
+        if target is not None:
+            raise ActorElsewhere(actor_id, target)
+
+    async def locate(self, actor_id: str) -> ActorElsewhere | None:
+        """``None`` when ``actor_id`` is served here (activating it if needed), else where it
+        lives — for routes that proxy the whole request (raw HTTP, WebSockets)."""
+        inst = self.instances.get(actor_id)
+        if inst is not None and inst.serving and not self._shared:
+            return None
+        try:
+            await self.instance(actor_id)
+        except ActorElsewhere as moved:
+            return moved
+        return None
 
     def lose(self, inst: ActorInstance) -> None:
         """``inst`` was fenced: another activation owns its actor. Stop serving it at once;
@@ -389,21 +453,50 @@ class Node:
         if self.instances.get(inst.id) is inst:
             del self.instances[inst.id]
 
-    async def destroy(self, actor_id: str) -> None:
+    async def destroy(self, actor_id: str, *, hops: int = 0) -> None:
         """Destroy ``actor_id``: run ``on_destroy``, delete its data; the key becomes free."""
-        inst = await self.instance(actor_id)
+        try:
+            inst = await self.instance(actor_id)
+        except ActorElsewhere as moved:
+            if self.forwarder is None or hops >= MAX_HOPS:
+                raise
+            await self.forwarder.destroy(moved.url, actor_id, hops=hops + 1)
+            return
         await self._retire(inst, destroy=True)
 
     # -- calls ---------------------------------------------------------------------------
 
     async def call(
-        self, actor_id: str, action: str, args: list[Any], *, conn: Any = None, params: Any = None
+        self,
+        actor_id: str,
+        action: str,
+        args: list[Any],
+        *,
+        conn: Any = None,
+        params: Any = None,
+        hops: int = 0,
     ) -> Any:
-        """Call ``action`` on ``actor_id``; returns the output as builtins."""
+        """Call ``action`` on ``actor_id``; returns the output as builtins. A stateless call
+        for an actor on another node is handed to it (``hops``: how often it already was)."""
         for _ in range(100):
             inst = self.instances.get(actor_id)
             if inst is None or inst.lifecycle is not Lifecycle.AWAKE:
-                inst = await self.instance(actor_id)
+                try:
+                    inst = await self.instance(actor_id)
+                except ActorElsewhere as moved:
+                    if self.forwarder is None or hops >= MAX_HOPS or conn is not None:
+                        raise
+                    return await self.forwarder.call(
+                        moved.url,
+                        actor_id,
+                        action,
+                        args,
+                        params,
+                        chain=context.export_chain(self.id),
+                        hops=hops + 1,
+                    )
+            elif self._shared:
+                self.membership.check()
             try:
                 return await inst.call(action, args, conn, params)
             except Retry:

@@ -26,7 +26,14 @@ from actorkit._runtime.state import (
     encode_envelope,
     encode_state,
 )
-from actorkit.errors import ActorError, Code, FencedError, StorageError, ownership_lost
+from actorkit.errors import (
+    ActorError,
+    Code,
+    FencedError,
+    StorageError,
+    StorageUnavailable,
+    ownership_lost,
+)
 from actorkit.storage.base import WriteBatch
 
 if TYPE_CHECKING:
@@ -260,6 +267,13 @@ class StatePersistence:
             await asyncio.shield(write)
         except FencedError:
             raise ownership_lost(self.id) from None
+        except StorageUnavailable as exc:
+            raise ActorError(
+                "internal",
+                Code.STORAGE_UNAVAILABLE,
+                "storage is unreachable: the change was not made durable (retry)",
+                {"retryable": True},
+            ) from exc
         except StorageError as exc:
             raise ActorError(
                 "internal", Code.STORAGE_ERROR, "the change could not be made durable"
