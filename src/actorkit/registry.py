@@ -62,15 +62,27 @@ class Registry(runtime.Registry):
         dev: bool = False,
         region: str | None = None,
         cors_origins: Sequence[str] | None = None,
+        advertise_url: str | None = None,
+        lease_seconds: float | None = None,
     ) -> Starlette:
         """An ASGI app serving these actors (mount it into FastAPI/Starlette, or run it).
 
         ``storage`` defaults to ``sqlite:///.actorkit``; ``cors_origins`` lets browser pages
-        from those origins call the API. Needs ``actorkit[server]``.
+        from those origins call the API. With ``postgresql://…`` storage the process joins
+        a cluster; ``advertise_url`` is where other nodes reach it (see
+        ``docs/cluster.md``). Needs ``actorkit[server]``.
         """
         from actorkit.server.run import asgi_app
 
-        return asgi_app(self, storage, dev=dev, region=region, cors_origins=cors_origins)
+        return asgi_app(
+            self,
+            storage,
+            dev=dev,
+            region=region,
+            cors_origins=cors_origins,
+            advertise_url=advertise_url,
+            lease_seconds=lease_seconds,
+        )
 
     def run(
         self,
@@ -81,8 +93,11 @@ class Registry(runtime.Registry):
         dev: bool = False,
         region: str | None = None,
         cors_origins: Sequence[str] | None = None,
+        advertise_url: str | None = None,
+        lease_seconds: float | None = None,
     ) -> None:
-        """Serve these actors over HTTP with uvicorn until interrupted."""
+        """Serve these actors over HTTP with uvicorn until interrupted (cluster settings as
+        for ``asgi``)."""
         from actorkit.server.run import serve
 
         serve(
@@ -93,4 +108,6 @@ class Registry(runtime.Registry):
             dev=dev,
             region=region,
             cors_origins=cors_origins,
+            advertise_url=advertise_url,
+            lease_seconds=lease_seconds,
         )

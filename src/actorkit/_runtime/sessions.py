@@ -29,6 +29,7 @@ import msgspec
 from actorkit.errors import ActorError, Code, internal_error, invalid_request, too_large
 from actorkit.protocol.messages import (
     CLOSE_INTERNAL,
+    CLOSE_MOVED,
     CLOSE_PROTOCOL_ERROR,
     CLOSE_REJECTED,
     CLOSE_RESTARTING,
@@ -210,7 +211,10 @@ class ConnectionSession:
             )
         except ActorError as err:
             self._error(None, err)
-            self.pipe.close(CLOSE_REJECTED, err.code)
+            # A retryable refusal (the actor moved, the node is fenced) is no refusal: the
+            # client reconnects and lands wherever the actor lives now.
+            retryable = isinstance(err.metadata, dict) and err.metadata.get("retryable") is True
+            self.pipe.close(CLOSE_MOVED if retryable else CLOSE_REJECTED, err.code)
             return
         except Exception:
             log.exception("connect to %s failed", self.actor_id)

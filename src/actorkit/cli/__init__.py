@@ -9,6 +9,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -29,8 +30,31 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("app", metavar="MODULE:REGISTRY", help="e.g. app:registry or app.py")
         p.add_argument("--host", default="127.0.0.1")
         p.add_argument("--port", type=int, default=6420)
-        p.add_argument("--storage", default=None, help="storage URL (default sqlite:///.actorkit)")
-        p.add_argument("--region", default=None, help="this node's region label")
+        env = os.environ
+        p.add_argument(
+            "--storage",
+            default=env.get("ACTORKIT_STORAGE"),
+            help="storage URL: sqlite:///dir (default sqlite:///.actorkit), memory://, or "
+            "postgresql://… to join a cluster [ACTORKIT_STORAGE]",
+        )
+        p.add_argument(
+            "--region", default=env.get("ACTORKIT_REGION"), help="this node's region label"
+        )
+        p.add_argument(
+            "--advertise-url",
+            default=env.get("ACTORKIT_ADVERTISE_URL"),
+            metavar="URL",
+            help="the base URL other cluster nodes reach this one at (default "
+            "http://HOST:PORT) [ACTORKIT_ADVERTISE_URL]",
+        )
+        p.add_argument(
+            "--lease-seconds",
+            type=float,
+            default=float(env.get("ACTORKIT_LEASE_SECONDS") or 10.0),
+            metavar="N",
+            help="cluster membership lease: a node that cannot renew it for N seconds is "
+            "replaced (default 10) [ACTORKIT_LEASE_SECONDS]",
+        )
         p.add_argument(
             "--cors-origin",
             action="append",

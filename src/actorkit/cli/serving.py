@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import sys
@@ -54,16 +55,55 @@ def run_serve(args: argparse.Namespace) -> int:
     require("server", "serve")
     import uvicorn
 
-    from actorkit.server.run import asgi_app, uvicorn_options
+    from actorkit.server.run import asgi_app, default_advertise_url, uvicorn_options
     from actorkit.storage import DEFAULT_STORAGE
 
     registry = load_registry(args.app)
     storage = args.storage or DEFAULT_STORAGE
-    app = asgi_app(registry, storage, dev=False, region=args.region, cors_origins=args.cors_origin)
+    problem = _storage_problem(storage)
+    if problem is not None:
+        print(f"actorkit: cannot open storage {_redacted(storage)}: {problem}", file=sys.stderr)
+        return 1
+    app = asgi_app(
+        registry,
+        storage,
+        dev=False,
+        region=args.region,
+        cors_origins=args.cors_origin,
+        advertise_url=args.advertise_url or default_advertise_url(args.host, args.port),
+        lease_seconds=args.lease_seconds,
+    )
     _configure_logging(args.log_level, pretty=False)
     _banner(args.host, args.port, storage, dev=False)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, **uvicorn_options())
     return 0
+
+
+def _storage_problem(storage: str) -> str | None:
+    """Open and close the storage once, so a server that cannot use it exits with one
+    clear line (status 1) instead of a failed start-up's traceback."""
+    from actorkit.errors import StorageError
+    from actorkit.storage import driver_from_url
+
+    async def check() -> None:
+        driver = driver_from_url(storage)
+        await driver.open()
+        await driver.close()
+
+    try:
+        asyncio.run(check())
+    except (StorageError, ValueError) as exc:
+        return str(exc)
+    return None
+
+
+def _redacted(url: str) -> str:
+    """``url`` without a password."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    return f"{scheme}{sep}{userinfo.split(':', 1)[0]}:***@{host}"
 
 
 def run_dev(args: argparse.Namespace) -> int:

@@ -21,16 +21,19 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from actorkit._runtime.forwarding import MAX_HOPS
 from actorkit._runtime.sessions import ConnectionSession, QueuePipe
 from actorkit.errors import ActorError
 from actorkit.protocol.messages import (
     CLOSE_INTERNAL,
     CLOSE_LIVENESS,
+    CLOSE_MOVED,
     CLOSE_PROTOCOL_ERROR,
     SUBPROTOCOLS,
     codec_for,
 )
 from actorkit.server.endpoint import endpoint
+from actorkit.server.forward import forwarded_hops, proxy_websocket
 
 if TYPE_CHECKING:
     from actorkit._runtime.node import Node
@@ -53,6 +56,8 @@ def connect_routes(
 
     async def connect(ws: WebSocket) -> None:
         await ensure_started()
+        if await _proxied(node, ws):
+            return
         offered = ws.scope.get("subprotocols") or []
         subprotocol = next((p for p in offered if p in SUBPROTOCOLS), None)
         await ws.accept(subprotocol=subprotocol)
@@ -60,6 +65,8 @@ def connect_routes(
 
     async def raw(ws: WebSocket) -> None:
         await ensure_started()
+        if await _proxied(node, ws):
+            return
         await serve_raw_websocket(node, ws, ws.path_params["actor_id"])
 
     @endpoint(_static_spec("browser_client", "The browser client (ES module)", "actorkit.js"))
@@ -78,6 +85,29 @@ def connect_routes(
         Route("/actorkit.js", client_js, methods=["GET"]),
         Route("/actorkit.d.ts", client_dts, methods=["GET"]),
     ]
+
+
+async def _proxied(node: Node, ws: WebSocket) -> bool:
+    """Hand the socket to the node that owns its actor, if that is not this one."""
+    try:
+        moved = await node.locate(ws.path_params["actor_id"])
+    except ActorError as err:
+        # Retryable (the node is fenced, storage away): close so the client comes back.
+        await ws.accept()
+        await ws.close(CLOSE_MOVED if _retryable(err) else 1008, err.code)
+        return True
+    if moved is None:
+        return False
+    if forwarded_hops(ws.headers) >= MAX_HOPS:
+        await ws.accept()
+        await ws.close(CLOSE_MOVED, moved.code)
+        return True
+    await proxy_websocket(ws, moved.url, ws.scope["path"])
+    return True
+
+
+def _retryable(err: ActorError) -> bool:
+    return isinstance(err.metadata, dict) and err.metadata.get("retryable") is True
 
 
 def _static(name: str) -> Response:

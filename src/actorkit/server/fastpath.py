@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from starlette._utils import get_route_path
 from starlette.types import Receive, Scope, Send
 
+from actorkit._runtime import context
 from actorkit.errors import ActorError, internal_error
 from actorkit.server.bodies import PARAMS_HEADER, action_args, parse_params
 from actorkit.server.encoding import (
@@ -26,6 +27,7 @@ from actorkit.server.encoding import (
 )
 from actorkit.server.endpoint import Starter
 from actorkit.server.errors import http_status
+from actorkit.server.forward import CHAIN_HEADER, HOPS_HEADER
 
 if TYPE_CHECKING:
     from actorkit._runtime.node import Node
@@ -35,6 +37,8 @@ __all__ = ["ActionFastPath"]
 log = logging.getLogger("actorkit.server")
 
 _PARAMS = PARAMS_HEADER.encode()
+_CHAIN = CHAIN_HEADER.encode()
+_HOPS = HOPS_HEADER.encode()
 _MEDIA = {JSON: JSON.encode(), MSGPACK: MSGPACK.encode()}
 
 
@@ -70,6 +74,8 @@ class ActionFastPath:
         accept: str | None = None
         length: str | None = None
         params: str | None = None
+        chain: str | None = None  # set when another node forwarded the call
+        hops = 0
         for name, value in scope["headers"]:
             if name == b"content-type":
                 content_type = value.decode("latin-1")
@@ -79,6 +85,10 @@ class ActionFastPath:
                 length = value.decode("latin-1")
             elif name == _PARAMS:
                 params = value.decode("latin-1")
+            elif name == _CHAIN:
+                chain = value.decode("latin-1")
+            elif name == _HOPS:
+                hops = int(value) if value.isdigit() else 0
         msgpack = reply_in_msgpack(accept, content_type)
         reply: Any
         try:
@@ -88,7 +98,9 @@ class ActionFastPath:
             data = decode_payload(content_type, body)
             args = action_args(data)
             conn_params = parse_params(params, self.node.limits, data or {})
-            output = await self.node.call(actor_id, action, args, params=conn_params)
+            if chain:
+                context.call_chain.set(context.import_chain(self.node.id, chain))
+            output = await self.node.call(actor_id, action, args, params=conn_params, hops=hops)
             reply, status = {"output": output}, 200
         except ActorError as err:
             reply, status = err.to_wire(), http_status(err)

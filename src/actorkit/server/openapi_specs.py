@@ -77,12 +77,48 @@ SCHEMAS: dict[str, Any] = {
     },
     "Health": {
         "type": "object",
-        "required": ["status", "version", "actors_awake", "connections_hibernating"],
+        "required": [
+            "status",
+            "version",
+            "actors_awake",
+            "connections_hibernating",
+            "node",
+            "peers",
+        ],
         "properties": {
-            "status": {"type": "string"},
+            "status": {
+                "type": "string",
+                "description": "ok, draining (shutting down), or unavailable (lease lapsed)",
+            },
             "version": {"type": "string"},
             "actors_awake": {"type": "integer", "minimum": 0},
             "connections_hibernating": {"type": "integer", "minimum": 0},
+            "node": {
+                "type": "object",
+                "required": ["id", "url", "region", "cluster"],
+                "properties": {
+                    "id": {"type": "string"},
+                    "url": {"type": "string", "nullable": True},
+                    "region": {"type": "string", "nullable": True},
+                    "cluster": {"type": "boolean", "description": "storage is shared"},
+                    "unavailable_reason": {"type": "string", "nullable": True},
+                },
+            },
+            "peers": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["id", "url", "region", "live", "lease_left", "actor_types"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "url": {"type": "string", "nullable": True},
+                        "region": {"type": "string", "nullable": True},
+                        "live": {"type": "boolean"},
+                        "lease_left": {"type": "number"},
+                        "actor_types": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
+            },
         },
     },
 }

@@ -16,6 +16,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Message, Receive
 
+from actorkit._runtime.forwarding import MAX_HOPS
 from actorkit.errors import ActorError, Code, too_large, validation_error
 from actorkit.protocol.records import record_to_dict
 from actorkit.server import openapi_specs as spec
@@ -23,6 +24,7 @@ from actorkit.server.bodies import body_dict
 from actorkit.server.encoding import decode_body, encode_response, query_int, read_body
 from actorkit.server.endpoint import Starter, endpoint
 from actorkit.server.fastpath import ActionFastPath
+from actorkit.server.forward import forwarded_hops, http_forwarder, proxy_request
 
 if TYPE_CHECKING:
     from actorkit._runtime.actor import Actor
@@ -143,7 +145,7 @@ def actor_routes(node: Node, ensure_started: Starter) -> Sequence[BaseRoute]:
         await ensure_started()
         actor_id = request.path_params["actor_id"]
         await node.get_record(actor_id)
-        await node.destroy(actor_id)
+        await node.destroy(actor_id, hops=forwarded_hops(request.headers))
         return encode_response(request, {"actor_id": actor_id, "destroyed": True})
 
     # Action calls are served by the pure-ASGI fast path (also used ahead of routing).
@@ -154,6 +156,11 @@ def actor_routes(node: Node, ensure_started: Starter) -> Sequence[BaseRoute]:
     async def raw_request(request: Request) -> Response:
         await ensure_started()
         actor_id = request.path_params["actor_id"]
+        moved = await node.locate(actor_id)
+        if moved is not None:
+            if forwarded_hops(request.headers) >= MAX_HOPS:
+                raise moved
+            return await proxy_request(http_forwarder(node.forwarder), request, moved.url)
         record = await node.get_record(actor_id)
         if "on_request" not in node.registry.definition(record.name).hooks:
             raise ActorError(

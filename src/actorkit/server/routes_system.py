@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -25,13 +26,41 @@ def system_routes(node: Node, _ensure: object = None) -> Sequence[BaseRoute]:
 
     @endpoint(spec.HEALTH)
     async def health(request: Request) -> Response:
+        membership = node.membership
+        status = "ok"
+        if node.closing:
+            status = "draining"
+        elif not membership.serving:
+            status = "unavailable"
+        if membership.shared:
+            with contextlib.suppress(Exception):  # storage away: report what we last knew
+                await membership.refresh()
+        me = membership.me
         return encode_response(
             request,
             {
-                "status": "ok",
+                "status": status,
                 "version": __version__,
                 "actors_awake": len(node.instances),
                 "connections_hibernating": sum(len(s) for s in node.hibernating.values()),
+                "node": {
+                    "id": me.id,
+                    "url": me.url,
+                    "region": me.region,
+                    "cluster": membership.shared,
+                    "unavailable_reason": membership.fenced_reason,
+                },
+                "peers": [
+                    {
+                        "id": m.id,
+                        "url": m.url,
+                        "region": m.region,
+                        "live": m.live,
+                        "lease_left": round(m.lease_left, 3),
+                        "actor_types": list(m.actor_types),
+                    }
+                    for m in membership.peers()
+                ],
             },
         )
 

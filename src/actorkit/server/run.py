@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -13,11 +15,33 @@ from actorkit.server.app import build_app
 if TYPE_CHECKING:
     from actorkit._runtime.registry import Registry
 
-__all__ = ["DEFAULT_HOST", "DEFAULT_PORT", "asgi_app", "serve", "uvicorn_options"]
+__all__ = [
+    "DEFAULT_HOST",
+    "DEFAULT_PORT",
+    "ENV_ADVERTISE_URL",
+    "ENV_LEASE_SECONDS",
+    "ENV_NODE_ID",
+    "ENV_REGION",
+    "ENV_STORAGE",
+    "asgi_app",
+    "default_advertise_url",
+    "serve",
+    "uvicorn_options",
+]
+
+log = logging.getLogger("actorkit.server")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 6420
 SHUTDOWN_GRACE = 30.0
+
+
+#: Environment variables for the settings ``asgi_app`` is not given (the CLI's flags too).
+ENV_STORAGE = "ACTORKIT_STORAGE"
+ENV_REGION = "ACTORKIT_REGION"
+ENV_ADVERTISE_URL = "ACTORKIT_ADVERTISE_URL"
+ENV_LEASE_SECONDS = "ACTORKIT_LEASE_SECONDS"
+ENV_NODE_ID = "ACTORKIT_NODE_ID"
 
 
 def asgi_app(
@@ -27,15 +51,53 @@ def asgi_app(
     dev: bool = False,
     region: str | None = None,
     cors_origins: Sequence[str] | None = None,
+    advertise_url: str | None = None,
+    lease_seconds: float | None = None,
+    node_id: str | None = None,
 ) -> Starlette:
-    """The ASGI app serving ``registry`` on ``storage`` (default ``sqlite:///.actorkit``)."""
+    """The ASGI app serving ``registry`` on ``storage`` (default ``sqlite:///.actorkit``).
+
+    With a shared storage (``postgresql://…``) the node joins a cluster: ``advertise_url``
+    is the base URL other nodes reach it at, ``lease_seconds`` its membership lease
+    (default 10). Each setting not given is read from its ``ACTORKIT_…`` variable.
+    """
+    from actorkit._runtime.membership import DEFAULT_LEASE_SECONDS
     from actorkit._runtime.node import Node
     from actorkit.local import local_client
+    from actorkit.server.forward import HttpForwarder
     from actorkit.storage import DEFAULT_STORAGE, driver_from_url
 
-    driver = driver_from_url(storage or DEFAULT_STORAGE)
-    node = Node(registry, driver, dev=dev, region=region, client_factory=local_client)
+    env = os.environ
+    driver = driver_from_url(storage or env.get(ENV_STORAGE) or DEFAULT_STORAGE)
+    lease = lease_seconds or float(env.get(ENV_LEASE_SECONDS) or DEFAULT_LEASE_SECONDS)
+    advertise_url = (advertise_url or env.get(ENV_ADVERTISE_URL) or "").rstrip("/") or None
+    if driver.shared and advertise_url is None:
+        log.warning(
+            "no advertise URL (--advertise-url / %s): other nodes cannot forward to this one",
+            ENV_ADVERTISE_URL,
+        )
+    node = Node(
+        registry,
+        driver,
+        dev=dev,
+        region=region or env.get(ENV_REGION),
+        client_factory=local_client,
+        forwarder=HttpForwarder(),
+        advertise_url=advertise_url,
+        lease_seconds=lease,
+        node_id=node_id or env.get(ENV_NODE_ID),
+    )
     return build_app(node, dev=dev, cors_origins=cors_origins)
+
+
+def default_advertise_url(host: str, port: int) -> str:
+    """Where other nodes reach a server bound to ``host:port`` (a wildcard bind advertises
+    this machine's host name)."""
+    if host in ("", "0.0.0.0", "::"):
+        host = socket.gethostname()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
 
 
 def uvicorn_options() -> dict[str, Any]:
@@ -68,10 +130,24 @@ def serve(
     region: str | None = None,
     log_level: str = "info",
     cors_origins: Sequence[str] | None = None,
+    advertise_url: str | None = None,
+    lease_seconds: float | None = None,
+    node_id: str | None = None,
 ) -> None:
     """Serve ``registry`` over HTTP until interrupted (blocking)."""
     import uvicorn
 
-    app = asgi_app(registry, storage, dev=dev, region=region, cors_origins=cors_origins)
+    app = asgi_app(
+        registry,
+        storage,
+        dev=dev,
+        region=region,
+        cors_origins=cors_origins,
+        advertise_url=advertise_url
+        or os.environ.get(ENV_ADVERTISE_URL)
+        or default_advertise_url(host, port),
+        lease_seconds=lease_seconds,
+        node_id=node_id,
+    )
     logging.getLogger("actorkit").setLevel(log_level.upper())
     uvicorn.run(app, host=host, port=port, log_level=log_level, **uvicorn_options())

@@ -1,0 +1,252 @@
+"""Node to node: hand a call, a raw HTTP request or a WebSocket to the node that owns the actor.
+
+- ``HttpForwarder`` is the runtime's ``Forwarder``: stateless action calls (and destroys)
+  become a ``POST`` to the owner's own route, msgpack both ways, with the call chain and
+  hop count in headers (``CHAIN_HEADER``, ``HOPS_HEADER``).
+- ``proxy_request`` streams a raw HTTP request and its response through.
+- ``proxy_websocket`` pumps frames both ways between the client's socket and one opened to
+  the owner; the owner's close code is passed through. If the owner goes away without a
+  close frame, the client is closed with ``CLOSE_MOVED`` so it reconnects — through this
+  node, which then finds the actor where it lives now.
+
+A node that cannot be reached gives the caller the retryable ``node_unavailable``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.websockets import WebSocket, WebSocketDisconnect
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+
+from actorkit.errors import ActorError, Code
+from actorkit.protocol.messages import CLOSE_MOVED
+from actorkit.server.bodies import PARAMS_HEADER
+
+__all__ = [
+    "CHAIN_HEADER",
+    "HOPS_HEADER",
+    "HttpForwarder",
+    "forwarded_hops",
+    "http_forwarder",
+    "proxy_request",
+    "proxy_websocket",
+]
+
+log = logging.getLogger("actorkit.cluster")
+
+#: The call chain of a forwarded call (see ``actorkit._runtime.context``).
+CHAIN_HEADER = "x-actorkit-chain"
+#: How many nodes a forwarded call has been handed through.
+HOPS_HEADER = "x-actorkit-hops"
+
+_MSGPACK = "application/msgpack"
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "host",
+    "content-length",
+}
+_decoder = msgspec.msgpack.Decoder()
+
+
+def unreachable(url: str, exc: BaseException) -> ActorError:
+    return ActorError(
+        "actor",
+        Code.NODE_UNAVAILABLE,
+        f"the node that owns the actor ({url}) did not answer: {exc}; retry",
+        {"retryable": True},
+    )
+
+
+class HttpForwarder:
+    """Forwards stateless calls to other nodes over HTTP (one connection pool per node)."""
+
+    def __init__(self, *, timeout: float = 120.0) -> None:
+        self._timeout = httpx.Timeout(timeout, connect=3.0)
+        self._client: httpx.AsyncClient | None = None
+
+    def http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                timeout=self._timeout,
+                limits=httpx.Limits(max_connections=512, max_keepalive_connections=64),
+            )
+        return self._client
+
+    async def call(
+        self,
+        url: str,
+        actor_id: str,
+        action: str,
+        args: list[Any],
+        params: Any,
+        *,
+        chain: str,
+        hops: int,
+    ) -> Any:
+        headers = {
+            "content-type": _MSGPACK,
+            "accept": _MSGPACK,
+            HOPS_HEADER: str(hops),
+        }
+        if chain:
+            headers[CHAIN_HEADER] = chain
+        if params is not None:
+            headers[PARAMS_HEADER] = json.dumps(params)
+        body = msgspec.msgpack.encode({"args": args})
+        try:
+            reply = await self.http().post(
+                f"{url}/actors/{actor_id}/actions/{action}", content=body, headers=headers
+            )
+        except httpx.TransportError as exc:
+            raise unreachable(url, exc) from None
+        data = _decode(reply)
+        if reply.status_code == 200 and isinstance(data, dict):
+            return data.get("output")
+        raise ActorError.from_wire(data)
+
+    async def destroy(self, url: str, actor_id: str, *, hops: int) -> None:
+        try:
+            reply = await self.http().delete(
+                f"{url}/actors/{actor_id}", headers={"accept": _MSGPACK, HOPS_HEADER: str(hops)}
+            )
+        except httpx.TransportError as exc:
+            raise unreachable(url, exc) from None
+        if reply.status_code >= 400:
+            raise ActorError.from_wire(_decode(reply))
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+
+def _decode(reply: httpx.Response) -> Any:
+    try:
+        if reply.headers.get("content-type", "").startswith(_MSGPACK):
+            return _decoder.decode(reply.content)
+        return reply.json()
+    except (ValueError, msgspec.DecodeError):
+        return {"code": Code.INTERNAL_ERROR, "message": f"bad reply ({reply.status_code})"}
+
+
+def http_forwarder(forwarder: object) -> HttpForwarder:
+    """The node's forwarder, as this module built it (``asgi_app`` always does)."""
+    if not isinstance(forwarder, HttpForwarder):
+        raise ActorError("actor", Code.NODE_UNAVAILABLE, "this node cannot forward requests")
+    return forwarder
+
+
+def forwarded_hops(request_headers: Any) -> int:
+    """The hop count a request arrived with (0 from a client)."""
+    value = request_headers.get(HOPS_HEADER)
+    return int(value) if value and value.isdigit() else 0
+
+
+async def proxy_request(forwarder: HttpForwarder, request: Request, base_url: str) -> Response:
+    """Send ``request`` on to the same path at ``base_url``; stream the answer back."""
+    headers = [(k, v) for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP]
+    hops = forwarded_hops(request.headers) + 1
+    headers.append((HOPS_HEADER, str(hops)))
+    target = base_url + request.url.path
+    if request.url.query:
+        target += "?" + request.url.query
+    client = forwarder.http()
+    upstream = client.build_request(
+        request.method, target, headers=headers, content=request.stream()
+    )
+    try:
+        reply = await client.send(upstream, stream=True)
+    except httpx.TransportError as exc:
+        raise unreachable(base_url, exc) from None
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in reply.aiter_raw():
+                yield chunk
+        finally:
+            await reply.aclose()
+
+    passed = {k: v for k, v in reply.headers.items() if k.lower() not in _HOP_BY_HOP}
+    return StreamingResponse(body(), status_code=reply.status_code, headers=passed)
+
+
+async def proxy_websocket(ws: WebSocket, base_url: str, path: str) -> None:
+    """Pump frames between the client's (not yet accepted) socket and the owner's."""
+    target = "ws" + base_url.removeprefix("http") + path
+    if ws.url.query:
+        target += "?" + ws.url.query
+    offered = ws.scope.get("subprotocols") or []
+    try:
+        upstream = await connect(
+            target,
+            subprotocols=offered or None,
+            open_timeout=5,
+            max_size=None,
+            ping_interval=None,
+            additional_headers={HOPS_HEADER: "1"},
+        )
+    except (OSError, InvalidStatus, WebSocketException, TimeoutError) as exc:
+        log.warning("could not reach %s to proxy a socket: %s", target, exc)
+        await ws.accept()
+        await ws.close(CLOSE_MOVED, "the actor's node did not answer; reconnect")
+        return
+    await ws.accept(subprotocol=upstream.subprotocol)
+    async with upstream:
+        await _pump(ws, upstream)
+
+
+async def _pump(ws: WebSocket, upstream: ClientConnection) -> None:
+    async def to_upstream() -> None:
+        try:
+            while True:
+                message = await ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    await upstream.close(message.get("code", 1000) or 1000)
+                    return
+                data = message.get("bytes")
+                await upstream.send(data if data is not None else message.get("text") or "")
+        except (ConnectionClosed, WebSocketDisconnect):
+            return
+
+    async def to_client() -> None:
+        try:
+            async for data in upstream:
+                if isinstance(data, bytes):
+                    await ws.send_bytes(data)
+                else:
+                    await ws.send_text(data)
+        except ConnectionClosed:
+            pass
+        code = upstream.close_code
+        reason = upstream.close_reason or ""
+        if code is None or code == 1006:  # no close frame: the owner died or the link broke
+            code, reason = CLOSE_MOVED, "the actor's node went away"
+        with contextlib.suppress(Exception):
+            await ws.close(code, reason)
+
+    tasks = [asyncio.ensure_future(to_upstream()), asyncio.ensure_future(to_client())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await ws.close(CLOSE_MOVED, "the actor's node went away")
