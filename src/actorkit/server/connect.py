@@ -92,9 +92,11 @@ async def _proxied(node: Node, ws: WebSocket) -> bool:
     try:
         moved = await node.locate(ws.path_params["actor_id"])
     except ActorError as err:
-        # Retryable (the node is fenced, storage away): close so the client comes back.
+        if not _retryable(err):
+            return False  # answered here, in the route's own terms (e.g. actor_not_found)
+        # The node is fenced, storage is away: close so the client comes back.
         await ws.accept()
-        await ws.close(CLOSE_MOVED if _retryable(err) else 1008, err.code)
+        await ws.close(CLOSE_MOVED, err.code)
         return True
     if moved is None:
         return False
