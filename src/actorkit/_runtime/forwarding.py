@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from actorkit.errors import ActorError, Code
 from actorkit.storage.base import Member
 
-__all__ = ["MAX_HOPS", "ActorElsewhere", "Forwarder"]
+__all__ = ["MAX_HOPS", "ActorElsewhere", "Forwarder", "NotDelivered"]
 
 #: How many times one call may be handed from node to node before it fails (retryably):
 #: ownership can move while a call travels, but never in a loop for long.
@@ -35,6 +35,19 @@ class ActorElsewhere(ActorError):
         return self.member.url
 
 
+class NotDelivered(ActorError):
+    """Forwarding failed before the other node could have seen the call (it refused the
+    connection: it died or is shutting down), so trying again cannot run the call twice."""
+
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(
+            "actor",
+            Code.NODE_UNAVAILABLE,
+            f"the node that owns the actor ({url}) did not answer: {reason}; retry",
+            {"retryable": True},
+        )
+
+
 class Forwarder(Protocol):
     """Hands calls to another node (``url`` is that node's advertised base URL)."""
 
@@ -49,7 +62,8 @@ class Forwarder(Protocol):
         chain: str,
         hops: int,
     ) -> Any:
-        """Run the action there; returns its output, raises its ``ActorError``."""
+        """Run the action there; returns its output, raises its ``ActorError`` — or
+        ``NotDelivered`` when the other node certainly did not get the call."""
         ...
 
     async def destroy(self, url: str, actor_id: str, *, hops: int) -> None: ...

@@ -26,7 +26,7 @@ from actorkit._runtime import context
 from actorkit._runtime.activity import Activity
 from actorkit._runtime.clock import Clock, SystemClock
 from actorkit._runtime.committer import Committer
-from actorkit._runtime.forwarding import MAX_HOPS, ActorElsewhere, Forwarder
+from actorkit._runtime.forwarding import MAX_HOPS, ActorElsewhere, Forwarder, NotDelivered
 from actorkit._runtime.housekeeping import Housekeeper
 from actorkit._runtime.instance import ActorInstance, Lifecycle, Retry
 from actorkit._runtime.links import Links
@@ -477,8 +477,16 @@ class Node:
         hops: int = 0,
     ) -> Any:
         """Call ``action`` on ``actor_id``; returns the output as builtins. A stateless call
-        for an actor on another node is handed to it (``hops``: how often it already was)."""
-        for _ in range(100):
+        for an actor on another node is handed to it (``hops``: how often it already was).
+
+        When the owner refuses the connection (it died, or is shutting down), the call was
+        certainly not run there: it is tried again, as ownership changes, until the owner's
+        lease could have run out — so a failover costs the caller time, not an error.
+        """
+        deadline: float | None = None
+        pause = 0.02
+        stopped = 0  # instances that stopped before the call got its turn
+        while stopped < 100:
             inst = self.instances.get(actor_id)
             if inst is None or inst.lifecycle is not Lifecycle.AWAKE:
                 try:
@@ -486,21 +494,31 @@ class Node:
                 except ActorElsewhere as moved:
                     if self.forwarder is None or hops >= MAX_HOPS or conn is not None:
                         raise
-                    return await self.forwarder.call(
-                        moved.url,
-                        actor_id,
-                        action,
-                        args,
-                        params,
-                        chain=context.export_chain(self.id),
-                        hops=hops + 1,
-                    )
+                    try:
+                        return await self.forwarder.call(
+                            moved.url,
+                            actor_id,
+                            action,
+                            args,
+                            params,
+                            chain=context.export_chain(self.id),
+                            hops=hops + 1,
+                        )
+                    except NotDelivered:
+                        now = time.monotonic()
+                        if deadline is None:
+                            deadline = now + self.membership.lease + 2.0
+                        if now > deadline:
+                            raise
+                    await asyncio.sleep(pause)
+                    pause = min(pause * 2, 0.25)
+                    continue
             elif self._shared:
                 self.membership.check()
             try:
                 return await inst.call(action, args, conn, params)
             except Retry:
-                continue
+                stopped += 1
         raise ActorError("actor", Code.ACTOR_STOPPING, "actor kept stopping; try again")
 
     async def run_in_actor(

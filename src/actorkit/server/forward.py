@@ -29,6 +29,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
+from actorkit._runtime.forwarding import NotDelivered
 from actorkit.errors import ActorError, Code
 from actorkit.protocol.messages import CLOSE_MOVED
 from actorkit.server.bodies import PARAMS_HEADER
@@ -114,7 +115,9 @@ class HttpForwarder:
             reply = await self.http().post(
                 f"{url}/actors/{actor_id}/actions/{action}", content=body, headers=headers
             )
-        except httpx.TransportError as exc:
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise NotDelivered(url, str(exc) or type(exc).__name__) from None
+        except httpx.TransportError as exc:  # sent, maybe run: the outcome is unknown
             raise unreachable(url, exc) from None
         data = _decode(reply)
         if reply.status_code == 200 and isinstance(data, dict):
