@@ -65,6 +65,7 @@ class Membership:
         )
         self._valid_until = float("inf") if not self.shared else 0.0
         self._peers: dict[str, Member] = {}
+        self._lapse_at: dict[str, float] = {}  # member id → monotonic time its lease ends
         self._task: asyncio.Task[None] | None = None
         self.fenced_reason: str | None = None  # why the node is not serving, if it is not
 
@@ -152,7 +153,27 @@ class Membership:
 
     async def refresh(self) -> None:
         """Re-read the member table."""
-        self._peers = {m.id: m for m in await self.node.driver.members() if m.id != self.me.id}
+        members = await self.node.driver.members()
+        # ``lease_left`` counts from the read; the lease ran out no earlier than this.
+        read_at = time.monotonic()
+        self._peers = {m.id: m for m in members if m.id != self.me.id}
+        self._lapse_at = {m.id: read_at + m.lease_left for m in members}
+
+    async def lapsed(self, member_id: str) -> None:
+        """Return once ``member_id``'s lease has surely run out (it left, died or froze)."""
+        while True:
+            lapse_at = self._lapse_at.get(member_id, 0.0)
+            now = time.monotonic()
+            if now >= lapse_at:
+                try:
+                    await self.refresh()  # confirm on the database's clock
+                except Exception:  # unreachable storage proves nothing: keep waiting
+                    await asyncio.sleep(self.lease / 3)
+                    continue
+                if time.monotonic() >= self._lapse_at.get(member_id, 0.0):
+                    return
+                continue
+            await asyncio.sleep(min(lapse_at - now, self.lease / 3) + 0.01)
 
     def peers(self) -> list[Member]:
         return sorted(self._peers.values(), key=lambda m: m.id)

@@ -494,16 +494,17 @@ class Node:
                 except ActorElsewhere as moved:
                     if self.forwarder is None or hops >= MAX_HOPS or conn is not None:
                         raise
+                    forwarded = self.forwarder.call(
+                        moved.url,
+                        actor_id,
+                        action,
+                        args,
+                        params,
+                        chain=context.export_chain(self.id),
+                        hops=hops + 1,
+                    )
                     try:
-                        return await self.forwarder.call(
-                            moved.url,
-                            actor_id,
-                            action,
-                            args,
-                            params,
-                            chain=context.export_chain(self.id),
-                            hops=hops + 1,
-                        )
+                        return await self._unless_lapsed(forwarded, moved.member.id)
                     except NotDelivered:
                         now = time.monotonic()
                         if deadline is None:
@@ -520,6 +521,32 @@ class Node:
             except Retry:
                 stopped += 1
         raise ActorError("actor", Code.ACTOR_STOPPING, "actor kept stopping; try again")
+
+    async def _unless_lapsed(self, forwarded: Coroutine[Any, Any, Any], owner: str) -> Any:
+        """Await a forwarded call; if it takes long, give up once the owner's lease has run
+        out (the owner froze: a call to it may hang for as long as it is stopped). Whether
+        the call ran is then unknown, so it is not run again here: the caller may retry."""
+        task = asyncio.ensure_future(forwarded)
+        try:
+            done, _ = await asyncio.wait({task}, timeout=self.membership.lease / 3)
+            if done:
+                return task.result()
+            watch = asyncio.ensure_future(self.membership.lapsed(owner))
+            try:
+                await asyncio.wait({task, watch}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                watch.cancel()
+            if task.done():
+                return task.result()
+        finally:
+            task.cancel()  # a no-op once it is done
+        raise ActorError(
+            "actor",
+            Code.NODE_UNAVAILABLE,
+            "the node that owned the actor stopped answering and lost its lease; the call "
+            "may or may not have run (retry if it is safe to)",
+            {"retryable": True, "outcome": "unknown"},
+        )
 
     async def run_in_actor(
         self, actor_id: str, label: str, fn: Callable[[Actor], Any], *, bounded: bool = True
