@@ -136,10 +136,10 @@ class Node:
             self._started = True
             self.housekeeper.start()
 
-    async def stop(self) -> None:
-        """Put every actor to sleep (state durable, ownership released), leave the cluster,
-        then close the driver. Meanwhile, calls for actors that went to sleep are handed to
-        another node (in a cluster) or fail with ``actor_stopping``."""
+    async def drain(self) -> None:
+        """Put every actor to sleep (state durable, ownership released) and leave the
+        cluster. Meanwhile and afterwards, calls for those actors are handed to another
+        node (in a cluster) or fail with ``actor_stopping``; the driver stays open."""
         if not self._started or self._closing:
             return
         self._closing = True
@@ -152,6 +152,12 @@ class Node:
         )
         await self.committer.flush()
         await self.membership.stop()
+
+    async def stop(self) -> None:
+        """``drain``, then close the driver."""
+        if not self._started:
+            return
+        await self.drain()
         if self.forwarder is not None:
             await self.forwarder.aclose()
         await self.driver.close()

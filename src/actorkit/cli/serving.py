@@ -53,9 +53,8 @@ def _configure_logging(level: str, pretty: bool) -> None:
 
 def run_serve(args: argparse.Namespace) -> int:
     require("server", "serve")
-    import uvicorn
 
-    from actorkit.server.run import asgi_app, default_advertise_url, uvicorn_options
+    from actorkit.server.run import asgi_app, default_advertise_url, run_uvicorn
     from actorkit.storage import DEFAULT_STORAGE
 
     registry = load_registry(args.app)
@@ -75,7 +74,7 @@ def run_serve(args: argparse.Namespace) -> int:
     )
     _configure_logging(args.log_level, pretty=False)
     _banner(args.host, args.port, storage, dev=False)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, **uvicorn_options())
+    run_uvicorn(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0
 
 

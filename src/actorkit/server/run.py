@@ -25,6 +25,7 @@ __all__ = [
     "ENV_STORAGE",
     "asgi_app",
     "default_advertise_url",
+    "run_uvicorn",
     "serve",
     "uvicorn_options",
 ]
@@ -135,8 +136,6 @@ def serve(
     node_id: str | None = None,
 ) -> None:
     """Serve ``registry`` over HTTP until interrupted (blocking)."""
-    import uvicorn
-
     app = asgi_app(
         registry,
         storage,
@@ -150,4 +149,29 @@ def serve(
         node_id=node_id,
     )
     logging.getLogger("actorkit").setLevel(log_level.upper())
-    uvicorn.run(app, host=host, port=port, log_level=log_level, **uvicorn_options())
+    run_uvicorn(app, host=host, port=port, log_level=log_level)
+
+
+def run_uvicorn(app: Starlette, *, host: str, port: int, log_level: str) -> None:
+    """Run ``app`` under uvicorn until SIGINT/SIGTERM, then shut down gracefully.
+
+    On shutdown a cluster node drains *before* uvicorn stops listening and closes its
+    connections: every actor sleeps and is released, requests that arrive meanwhile are
+    handed to other nodes, and the node leaves the cluster. So peers never send a call to a
+    connection that is being closed (which would leave its outcome unknown).
+    """
+    import uvicorn
+
+    class DrainingServer(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            starter = getattr(app.state, "ensure_started", None)
+            # Alone, a node has no one to hand requests to: it stops listening at once.
+            if starter is not None and starter.started and starter.node.driver.shared:
+                try:
+                    await starter.node.drain()
+                except Exception:
+                    log.exception("draining the node failed")
+            await super().shutdown(sockets)
+
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, **uvicorn_options())
+    DrainingServer(config).run()
