@@ -232,6 +232,33 @@ async def test_unreachable_server_is_a_quick_clear_storage_error(free_port: int)
         await drv.get_actor("x")
 
 
+async def test_silent_server_times_out_instead_of_hanging() -> None:
+    # Accepts TCP connections (the kernel does, from the backlog) but never says a word.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        drv = PostgresDriver(f"postgresql://postgres@127.0.0.1:{port}/x", connect_timeout=2)
+        started = time.monotonic()
+        with pytest.raises(StorageError, match=f"127.0.0.1:{port}.*timeout"):
+            await drv.open()
+        assert time.monotonic() - started < 5
+
+
+async def test_close_waits_for_commits_in_flight(pg: PostgresDriver) -> None:
+    actor_id = await new_actor(pg)
+    epoch = await take(pg, actor_id, "node-a")
+    bulk = {i.to_bytes(4, "big"): b"v" * 100 for i in range(20_000)}
+    pending = asyncio.ensure_future(pg.commit([WriteBatch(actor_id, epoch, puts=bulk)]))
+    await asyncio.sleep(0)  # the commit has started
+    await pg.close()
+    assert pending.done() and pending.result() == [None]
+    with pytest.raises(StorageError, match="not open"):
+        await pg.load(actor_id)
+    async with opened(pg.url) as again:
+        assert len(await again.load(actor_id)) == 20_000
+
+
 async def test_newer_schema_version_is_refused(postgres_url: str) -> None:
     async with opened(postgres_url):
         pass
