@@ -124,6 +124,25 @@ async def test_leave_clears_the_members_ownership(pg: PostgresDriver, postgres_u
     assert await pg.activate(other, "node-b") == OwnedElsewhere("node-c")
 
 
+async def test_leave_racing_commits_of_many_actors_does_not_deadlock(
+    postgres_url: str,
+) -> None:
+    """leave() and commit() lock the same actor rows: in the same (id) order, or PostgreSQL
+    would abort one of them as a deadlock."""
+    async with opened(postgres_url) as a, opened(postgres_url) as b:
+        for round_ in range(3):
+            owner = f"node-{round_}"
+            await a.join(Member(owner, None), 30.0)
+            ids = [await new_actor(a, (str(round_), str(i))) for i in range(150)]
+            epochs = {actor_id: await take(a, actor_id, owner) for actor_id in ids}
+            batches = [WriteBatch(i, e, puts={b"k": b"v"}) for i, e in epochs.items()]
+            commits = [a.commit(batches[::-1]) for _ in range(4)]
+            results = await asyncio.gather(*commits, b.leave(owner))
+            assert all(r == [None] * len(batches) for r in results[:-1])
+            for actor_id in ids:  # and node-b may take them all at once
+                assert isinstance(await b.activate(actor_id, "node-b"), Activation)
+
+
 async def test_owner_that_never_joined_is_registered_and_removed_by_close(
     postgres_url: str,
 ) -> None:

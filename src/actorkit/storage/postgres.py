@@ -63,6 +63,14 @@ _LIST_SQL = {  # (name given, after given) → query; static texts, so each gets
     "ORDER BY id LIMIT %s",
 }
 _LEASE = "clock_timestamp() + make_interval(secs => %s)"
+# Members leave: their rows go, and their actors are free at once. The actor rows are
+# locked in id order, as commit locks them, so a concurrent commit cannot deadlock with it.
+_LEAVE_SQL = (
+    "WITH gone AS (DELETE FROM actorkit.members WHERE id = ANY (%(ids)s)), "
+    "held AS (SELECT id FROM actorkit.actors WHERE owner = ANY (%(ids)s) ORDER BY id FOR UPDATE) "
+    "UPDATE actorkit.actors a SET owner = NULL FROM held "
+    "WHERE a.id = held.id AND a.owner = ANY (%(ids)s)"
+)
 
 _key_encoder = msgspec.json.Encoder()
 _key_decoder = msgspec.json.Decoder(tuple[str, ...])
@@ -133,15 +141,7 @@ class PostgresDriver(Driver):
         self._known.clear()
         # As leave(): our owners stop being live, their actors are free at once. (Should
         # that fail, their leases run out by themselves.)
-        await self.db.close(
-            (
-                "WITH gone AS (DELETE FROM actorkit.members WHERE id = ANY (%(ids)s)) "
-                "UPDATE actorkit.actors SET owner = NULL WHERE owner = ANY (%(ids)s)",
-                {"ids": mine},
-            )
-            if mine
-            else None
-        )
+        await self.db.close((_LEAVE_SQL, {"ids": mine}) if mine else None)
 
     # -- membership ----------------------------------------------------------------------
 
@@ -174,12 +174,7 @@ class PostgresDriver(Driver):
         return row is not None
 
     async def leave(self, member_id: str) -> None:
-        await self.db.query(
-            "WITH gone AS (DELETE FROM actorkit.members WHERE id = %(id)s) "
-            "UPDATE actorkit.actors SET owner = NULL WHERE owner = %(id)s",
-            {"id": member_id},
-            fetch=False,
-        )
+        await self.db.query(_LEAVE_SQL, {"ids": [member_id]}, fetch=False)
         self._known.discard(member_id)
         self._mine.discard(member_id)
 
