@@ -4,9 +4,9 @@ Tests talk to the ``Driver`` API directly (``actorkit.storage.base``). To add a 
 append a factory to ``DRIVER_FACTORIES``; the ``driver`` fixture opens and closes it.
 
 Tests named ``test_memory_*`` need two driver handles on one store (two nodes sharing a
-backend) and use ``MemoryDriver(store)`` directly; a shared driver should get the same tests
-with two handles of its own. Tests named ``test_sqlite_*`` cover the SQLite driver's
-single-process specifics (restart, directory lock).
+backend) and use ``MemoryDriver(store)`` directly; ``test_postgres_*`` are the same tests
+with two ``PostgresDriver`` handles on one database. Tests named ``test_sqlite_*`` cover the
+SQLite driver's single-process specifics (restart, directory lock).
 """
 
 from __future__ import annotations
@@ -22,28 +22,46 @@ from pathlib import Path
 import pytest
 
 from actorkit import FencedError, StorageError
+from actorkit.errors import ActorError, Code
 from actorkit.storage import Driver, MemoryDriver, SQLiteDriver, WriteBatch
-from actorkit.storage.base import Activation, ActorRecord, OwnedElsewhere
+from actorkit.storage.base import Activation, ActorRecord, Member, OwnedElsewhere
+from actorkit.storage.postgres import PostgresDriver
 
-DriverFactory = Callable[[Path], Driver]
+#: Builds a driver; takes what it needs from the test's fixtures (``tmp_path``, the
+#: per-test ``postgres_url``) through the request, so each driver pulls in only its own.
+DriverFactory = Callable[[pytest.FixtureRequest], Driver]
 
-#: name → factory(tmp_path). A PostgreSQL driver is added here as ("postgres", ...).
+#: name → factory(request).
 DRIVER_FACTORIES: list[tuple[str, DriverFactory]] = [
-    ("memory", lambda tmp: MemoryDriver()),
-    ("sqlite", lambda tmp: SQLiteDriver(tmp / "data")),
+    ("memory", lambda request: MemoryDriver()),
+    ("sqlite", lambda request: SQLiteDriver(request.getfixturevalue("tmp_path") / "data")),
+    ("postgres", lambda request: PostgresDriver(request.getfixturevalue("postgres_url"))),
 ]
 
 
 @pytest.fixture(
     params=[factory for _, factory in DRIVER_FACTORIES], ids=[n for n, _ in DRIVER_FACTORIES]
 )
-async def driver(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Driver]:
-    drv: Driver = request.param(tmp_path)
+async def driver(request: pytest.FixtureRequest) -> AsyncIterator[Driver]:
+    drv: Driver = request.param(request)
     await drv.open()
     try:
         yield drv
     finally:
         await drv.close()
+
+
+def supports_actor_db(driver: Driver) -> bool:
+    """Drivers that keep the base class's ``open_actor_db`` store no actor databases."""
+    return type(driver).open_actor_db is not Driver.open_actor_db
+
+
+def assert_actor_db_not_supported(driver: Driver, actor_id: str, epoch: int) -> None:
+    """What such a driver must do instead: refuse with ``database_not_supported``."""
+    for create in (False, True):
+        with pytest.raises(ActorError) as info:
+            driver.open_actor_db(actor_id, epoch=epoch, create=create)
+        assert info.value.code == Code.DATABASE_NOT_SUPPORTED
 
 
 def record(name: str = "counter", key: tuple[str, ...] = ("a",), **kw: object) -> ActorRecord:
@@ -593,6 +611,126 @@ async def test_memory_claim_by_a_closed_handle_is_void() -> None:
         await b.close()
 
 
+# -- two handles on one database (postgres) ---------------------------------------------
+
+
+@pytest.fixture
+async def pg_pair(postgres_url: str) -> AsyncIterator[tuple[PostgresDriver, PostgresDriver]]:
+    """Two handles on one database, as two nodes would have."""
+    first, second = PostgresDriver(postgres_url), PostgresDriver(postgres_url)
+    await first.open()
+    try:
+        await second.open()
+        try:
+            yield first, second
+        finally:
+            await second.close()
+    finally:
+        await first.close()
+
+
+async def test_postgres_two_handles_racing_to_activate_exactly_one_wins(
+    pg_pair: tuple[PostgresDriver, PostgresDriver],
+) -> None:
+    first, second = pg_pair
+    for i in range(20):
+        actor_id = await new_actor(first, (str(i),))
+        a, b = (first, second) if i % 2 else (second, first)
+        results = await asyncio.gather(
+            a.activate(actor_id, "node-a"), b.activate(actor_id, "node-b")
+        )
+        wins = [r for r in results if isinstance(r, Activation)]
+        assert len(wins) == 1, results
+        winner = "node-a" if isinstance(results[0], Activation) else "node-b"
+        assert [r for r in results if r is not wins[0]] == [OwnedElsewhere(winner)]
+
+
+async def test_postgres_closed_handle_owner_is_not_live_and_its_late_writes_are_fenced(
+    pg_pair: tuple[PostgresDriver, PostgresDriver],
+) -> None:
+    b, a = pg_pair
+    actor_id = await new_actor(a)
+    old = await take(a, actor_id, "node-a")
+    assert await a.commit([WriteBatch(actor_id, old, puts={b"state": b"a"})]) == [None]
+    assert await b.activate(actor_id, "node-b") == OwnedElsewhere("node-a")
+    # node-a's handle closes (it never released the actor); a third handle on the same
+    # database plays node-a's late writes, as a paused process would after waking.
+    await a.close()
+    got = await b.activate(actor_id, "node-b")
+    assert isinstance(got, Activation) and got.epoch > old
+    assert got.data == {b"state": b"a"}
+    late = WriteBatch(
+        actor_id,
+        old,
+        puts={b"state": b"late"},
+        deletes={b"state"},
+        alarm=1.0,
+        set_alarm=True,
+        mark_initialized=True,
+    )
+    stale = PostgresDriver(a.url)
+    await stale.open()
+    try:
+        (result,) = await stale.commit([late])
+        assert isinstance(result, FencedError)
+        with pytest.raises(FencedError):
+            await stale.delete_actor(actor_id, old)
+    finally:
+        await stale.close()
+    assert await b.load(actor_id) == {b"state": b"a"}
+    assert await all_alarms(b) == []
+    stored = await b.get_actor(actor_id)
+    assert stored is not None and not stored.initialized and stored.epoch == got.epoch
+    assert await b.commit([WriteBatch(actor_id, got.epoch, puts={b"state": b"b"})]) == [None]
+
+
+async def test_postgres_claim_by_a_closed_handle_is_void(
+    pg_pair: tuple[PostgresDriver, PostgresDriver],
+) -> None:
+    b, a = pg_pair
+    actor_id = await new_actor(a)
+    await set_alarm(a, actor_id, 5.0)
+    assert await a.claim_alarms("node-a", 10.0, hold=60.0) == [(actor_id, 5.0)]
+    assert await b.claim_alarms("node-b", 11.0, hold=60.0) == []
+    await a.close()
+    assert await b.claim_alarms("node-b", 11.0, hold=60.0) == [(actor_id, 5.0)]
+
+
+# -- membership ----------------------------------------------------------------------------
+# Single-process drivers keep the base class's defaults (the membership is this process);
+# a shared driver keeps it in the backend, with leases on the backend's clock.
+
+
+async def test_join_lists_the_member_live_with_its_details(driver: Driver) -> None:
+    started = time.time()
+    member = Member("node-1", "http://10.0.0.1:8000", "eu", ("counter", "room"), started)
+    await driver.join(member, 30.0)
+    (listed,) = [m for m in await driver.members() if m.id == "node-1"]
+    assert (listed.url, listed.region, listed.actor_types) == (
+        "http://10.0.0.1:8000",
+        "eu",
+        ("counter", "room"),
+    )
+    assert listed.started_at == pytest.approx(started)
+    assert listed.live and listed.lease_left > 20
+    # Joining again replaces the row.
+    await driver.join(Member("node-1", "http://10.0.0.1:9000", None, (), started), 30.0)
+    (listed,) = [m for m in await driver.members() if m.id == "node-1"]
+    assert (listed.url, listed.region, listed.actor_types) == ("http://10.0.0.1:9000", None, ())
+
+
+async def test_renew_keeps_a_member_live_and_leave_removes_it(driver: Driver) -> None:
+    await driver.join(Member("node-1", None), 30.0)
+    await driver.join(Member("node-2", "http://b"), 30.0)
+    assert await driver.renew("node-1", 30.0) is True
+    await driver.leave("node-1")
+    assert [m.id for m in await driver.members() if m.id.startswith("node-")] == ["node-2"]
+    assert await driver.renew("node-1", 30.0) is False
+    assert await driver.renew("node-2", 30.0) is True
+    await driver.leave("node-1")  # leaving twice is a no-op
+    assert await driver.renew("never-joined", 30.0) is False
+
+
 # -- sqlite specifics --------------------------------------------------------------------
 
 
@@ -726,6 +864,9 @@ async def test_commit_now_matches_commit_when_supported(driver: Driver) -> None:
 async def test_actor_db_is_created_on_demand_and_persists_across_close(driver: Driver) -> None:
     actor_id = await new_actor(driver)
     epoch = await take(driver, actor_id)
+    if not supports_actor_db(driver):  # postgres, for now
+        assert_actor_db_not_supported(driver, actor_id, epoch)
+        return
     assert (
         await asyncio.to_thread(driver.open_actor_db, actor_id, epoch=epoch, create=False) is None
     )
@@ -761,6 +902,9 @@ async def test_actor_db_is_created_on_demand_and_persists_across_close(driver: D
 async def test_delete_actor_deletes_its_database_unless_fenced(driver: Driver) -> None:
     actor_id = await new_actor(driver)
     old = await take(driver, actor_id)
+    if not supports_actor_db(driver):
+        assert_actor_db_not_supported(driver, actor_id, old)
+        return
 
     def create() -> None:
         conn = driver.open_actor_db(actor_id, epoch=old, create=True)

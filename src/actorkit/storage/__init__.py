@@ -24,7 +24,8 @@ def driver_from_url(url: str) -> Driver:
     """Build a driver from a storage URL.
 
     ``memory://`` → ``MemoryDriver``; ``sqlite:///relative/dir`` or ``sqlite:////abs/dir`` →
-    ``SQLiteDriver``.
+    ``SQLiteDriver``; ``postgresql://…`` or ``postgres://…`` (a libpq URL) →
+    ``PostgresDriver``, which needs the ``postgres`` extra.
     """
     if url == "memory://" or url == "memory":
         return MemoryDriver()
@@ -36,7 +37,10 @@ def driver_from_url(url: str) -> Driver:
             raise ValueError(f"storage URL {url!r} names no directory")
         return SQLiteDriver(path)
     if url.startswith(("postgresql://", "postgres://")):
-        raise ValueError("the postgresql driver is not available in this release")
+        # Imported here: psycopg is an optional extra (the import names the pip install).
+        from actorkit.storage.postgres import PostgresDriver
+
+        return PostgresDriver(url)
     raise ValueError(
         f"unknown storage URL {url!r}: use memory://, sqlite:///path or postgresql://…"
     )
