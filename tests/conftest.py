@@ -10,12 +10,28 @@ import pytest
 from postgres_server import RunningServer, ServerChoice, choose_server, fresh_database
 from postgres_server import running_server as _running_postgres
 
-DRIVERS = ["memory", "sqlite"]
+DRIVERS = ["memory", "sqlite", "postgres"]
 
 
 @pytest.fixture(params=DRIVERS)
 def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A storage URL for each driver; tests using it run once per driver."""
+    if request.param == "memory":
+        yield "memory://"
+    elif request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'data'}"
+    else:
+        yield request.getfixturevalue("postgres_url")
+
+
+#: Drivers that store actor databases (``self.db``); PostgreSQL's pages come with the
+#: per-actor SQLite VFS (the next issue).
+DB_DRIVERS = ["memory", "sqlite"]
+
+
+@pytest.fixture(params=DB_DRIVERS)
+def db_storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Like ``storage_url``, for tests of ``self.db``."""
     if request.param == "memory":
         yield "memory://"
     else:
@@ -68,5 +84,6 @@ def postgres_url(postgres_server_url: str) -> Iterator[str]:
 
 # Real server processes (see server_fixtures.py), shared with every test file.
 # Module-scoped inspector servers (dev mode, and token-protected): see inspector_helpers.py.
+from cluster_fixtures import cluster, events_file  # noqa: E402, F401
 from inspector_helpers import dev, guarded  # noqa: E402, F401
 from server_fixtures import actor_server, server_factory  # noqa: E402, F401

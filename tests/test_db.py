@@ -105,8 +105,8 @@ class Notes(Actor):
 registry = Registry(Notes)
 
 
-async def test_db_crud_and_row_dicts(storage_url: str) -> None:
-    async with registry.test_client(storage_url) as client:
+async def test_db_crud_and_row_dicts(db_storage_url: str) -> None:
+    async with registry.test_client(db_storage_url) as client:
         notes = client.get_or_create(Notes, "u1")
         assert await notes.add("milk") == 1
         assert await notes.add("eggs") == 2
@@ -116,8 +116,8 @@ async def test_db_crud_and_row_dicts(storage_url: str) -> None:
         assert await notes.run_sql("SELECT 1 AS one WHERE 0") == []
 
 
-async def test_db_persists_across_restart_and_sleep(storage_url: str) -> None:
-    async with registry.test_client(storage_url) as client:
+async def test_db_persists_across_restart_and_sleep(db_storage_url: str) -> None:
+    async with registry.test_client(db_storage_url) as client:
         notes = client.get_or_create(Notes, "u1")
         await notes.add("milk")
         node = node_of(client)
@@ -125,13 +125,13 @@ async def test_db_persists_across_restart_and_sleep(storage_url: str) -> None:
         assert not node.instances
         assert await notes.texts() == ["milk"]
         await notes.add("eggs")
-    if storage_url.startswith("sqlite"):
-        async with registry.test_client(storage_url) as client:
+    if db_storage_url.startswith("sqlite"):
+        async with registry.test_client(db_storage_url) as client:
             assert await client.get(Notes, "u1").count() == {"rows": 2, "state": 2}
 
 
-async def test_db_one_database_per_actor(storage_url: str) -> None:
-    async with registry.test_client(storage_url) as client:
+async def test_db_one_database_per_actor(db_storage_url: str) -> None:
+    async with registry.test_client(db_storage_url) as client:
         a, b = client.get_or_create(Notes, "a"), client.get_or_create(Notes, "b")
         await a.add("only-a")
         await b.add("only-b")
@@ -139,8 +139,8 @@ async def test_db_one_database_per_actor(storage_url: str) -> None:
         assert await b.texts() == ["only-b"]
 
 
-async def test_db_action_error_rolls_back_db_and_state(storage_url: str) -> None:
-    async with registry.test_client(storage_url) as client:
+async def test_db_action_error_rolls_back_db_and_state(db_storage_url: str) -> None:
+    async with registry.test_client(db_storage_url) as client:
         notes = client.get_or_create(Notes, "u1")
         await notes.add("kept")
         with pytest.raises(ActorError) as info:
@@ -150,15 +150,15 @@ async def test_db_action_error_rolls_back_db_and_state(storage_url: str) -> None
         assert await notes.count() == {"rows": 1, "state": 1}
 
 
-async def test_db_explicit_transaction_rolls_back_only_its_block(storage_url: str) -> None:
-    async with registry.test_client(storage_url) as client:
+async def test_db_explicit_transaction_rolls_back_only_its_block(db_storage_url: str) -> None:
+    async with registry.test_client(db_storage_url) as client:
         notes = client.get_or_create(Notes, "u1")
         await notes.partial("keep", "drop")
         assert await notes.texts() == ["keep"]
 
 
-async def test_db_sql_errors_are_clear_and_actor_keeps_working(storage_url: str) -> None:
-    async with registry.test_client(storage_url, dev=False) as client:
+async def test_db_sql_errors_are_clear_and_actor_keeps_working(db_storage_url: str) -> None:
+    async with registry.test_client(db_storage_url, dev=False) as client:
         notes = client.get_or_create(Notes, "u1")
         await notes.add("milk")
         with pytest.raises(ActorError) as info:
@@ -175,29 +175,29 @@ async def test_db_sql_errors_are_clear_and_actor_keeps_working(storage_url: str)
         assert await notes.count() == {"rows": 2, "state": 2}
 
 
-async def test_db_large_blobs(storage_url: str) -> None:
+async def test_db_large_blobs(db_storage_url: str) -> None:
     size = 5 * 1024 * 1024 + 7
-    async with registry.test_client(storage_url) as client:
+    async with registry.test_client(db_storage_url) as client:
         notes = client.get_or_create(Notes, "u1")
         assert await notes.put_blob("big", size) == size
         await node_of(client).sleep_actor(await notes.resolve())
         assert await notes.blob_ok("big", size)
 
 
-async def test_db_executemany_100k_rows(storage_url: str) -> None:
-    async with registry.test_client(storage_url) as client:
+async def test_db_executemany_100k_rows(db_storage_url: str) -> None:
+    async with registry.test_client(db_storage_url) as client:
         notes = client.get_or_create(Notes, "u1")
         assert await notes.bulk(100_000) == 100_000
         assert await notes.count() == {"rows": 100_000, "state": 100_000}
 
 
-async def test_db_destroy_removes_database(storage_url: str, tmp_path: Path) -> None:
-    async with registry.test_client(storage_url) as client:
+async def test_db_destroy_removes_database(db_storage_url: str, tmp_path: Path) -> None:
+    async with registry.test_client(db_storage_url) as client:
         notes = client.get_or_create(Notes, "u1")
         await notes.add("milk")
         actor_id = await notes.resolve()
         db_file = tmp_path / "data" / "actors" / f"{actor_id}.db"
-        assert db_file.exists() == storage_url.startswith("sqlite")
+        assert db_file.exists() == db_storage_url.startswith("sqlite")
         await notes.finish()
         assert not db_file.exists()
         fresh = client.get_or_create(Notes, "u1")
@@ -226,8 +226,8 @@ class Bounded(Actor):
         return 0 if row is None else int(row["n"])
 
 
-async def test_db_size_limit_and_statement_timeout(storage_url: str) -> None:
-    async with Registry(Bounded).test_client(storage_url) as client:
+async def test_db_size_limit_and_statement_timeout(db_storage_url: str) -> None:
+    async with Registry(Bounded).test_client(db_storage_url) as client:
         h = client.get_or_create(Bounded, "x")
         await h.grow(64)
         with pytest.raises(ActorError) as info:
@@ -258,8 +258,8 @@ class Slow(Actor):
         return int(row["c"])
 
 
-async def test_db_slow_query_does_not_stall_other_actors(storage_url: str) -> None:
-    async with Registry(Slow).test_client(storage_url) as client:
+async def test_db_slow_query_does_not_stall_other_actors(db_storage_url: str) -> None:
+    async with Registry(Slow).test_client(db_storage_url) as client:
         a, b = client.get_or_create(Slow, "a"), client.get_or_create(Slow, "b")
         await a.ping(0)
         node = node_of(client)
@@ -339,8 +339,8 @@ class Copies(Actor):
         return 0 if row is None else int(row["seq"])
 
 
-async def test_db_state_copy_written_only_by_writing_turns(storage_url: str) -> None:
-    async with Registry(Copies).test_client(storage_url) as client:
+async def test_db_state_copy_written_only_by_writing_turns(db_storage_url: str) -> None:
+    async with Registry(Copies).test_client(db_storage_url) as client:
         h = client.get_or_create(Copies, "c")
         await h.ddl()  # a schema change is a write: it carries the state copy
         first = await h.copy_seq()

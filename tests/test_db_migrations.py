@@ -59,8 +59,8 @@ def restore_migrations() -> Iterator[None]:
     Items.migrations = list(ORIGINAL)
 
 
-async def test_migrations_run_once_across_many_wakes(storage_url: str) -> None:
-    async with registry.test_client(storage_url) as client:
+async def test_migrations_run_once_across_many_wakes(db_storage_url: str) -> None:
+    async with registry.test_client(db_storage_url) as client:
         h = client.get_or_create(Items, "x")
         node = node_of(client)
         actor_id = await h.resolve()
@@ -69,15 +69,15 @@ async def test_migrations_run_once_across_many_wakes(storage_url: str) -> None:
             await node.sleep_actor(actor_id)
         assert await h.applied() == [0, 1, 2]
         assert await h.wakes() == 21
-    if storage_url.startswith("sqlite"):
-        async with registry.test_client(storage_url) as client:
+    if db_storage_url.startswith("sqlite"):
+        async with registry.test_client(db_storage_url) as client:
             h = client.get(Items, "x")
             assert await h.items() == [{"name": "a", "qty": 1}, {"name": "b", "qty": 1}]
             assert await h.applied() == [0, 1, 2]
 
 
-async def test_failing_migration_blocks_wake_then_fixed_class_wakes(storage_url: str) -> None:
-    async with registry.test_client(storage_url) as client:
+async def test_failing_migration_blocks_wake_then_fixed_class_wakes(db_storage_url: str) -> None:
+    async with registry.test_client(db_storage_url) as client:
         h = client.get_or_create(Items, "x")
         node = node_of(client)
         actor_id = await h.resolve()
@@ -102,9 +102,9 @@ async def test_failing_migration_blocks_wake_then_fixed_class_wakes(storage_url:
         assert len(await h.items()) == 2  # seed ran exactly once
 
 
-async def test_failing_migration_on_create_frees_the_key(storage_url: str) -> None:
+async def test_failing_migration_on_create_frees_the_key(db_storage_url: str) -> None:
     Items.migrations = ["CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT)", "BOGUS SQL"]
-    async with registry.test_client(storage_url) as client:
+    async with registry.test_client(db_storage_url) as client:
         with pytest.raises(ActorError) as info:
             await client.get_or_create(Items, "new").resolve()
         assert info.value.code == "migration_failed"
@@ -116,12 +116,12 @@ async def test_failing_migration_on_create_frees_the_key(storage_url: str) -> No
         assert len(await client.get_or_create(Items, "new").items()) == 2
 
 
-async def test_callable_migration_exception_is_reported(storage_url: str) -> None:
+async def test_callable_migration_exception_is_reported(db_storage_url: str) -> None:
     def broken(db: SyncDb) -> None:
         raise ValueError("bad data")
 
     Items.migrations = [*ORIGINAL, broken]
-    async with registry.test_client(storage_url) as client:
+    async with registry.test_client(db_storage_url) as client:
         with pytest.raises(ActorError) as info:
             await client.get_or_create(Items, "y").items()
         assert info.value.metadata == {"migration": 3}

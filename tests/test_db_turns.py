@@ -65,8 +65,8 @@ class Journal(Actor):
 registry = Registry(Journal)
 
 
-async def test_db_action_timeout_interrupts_and_rolls_back(storage_url: str) -> None:
-    async with registry.test_client(storage_url) as client:
+async def test_db_action_timeout_interrupts_and_rolls_back(db_storage_url: str) -> None:
+    async with registry.test_client(db_storage_url) as client:
         h = client.get_or_create(Journal, "j")
         with pytest.raises(ActorError) as info:
             await h.write_then_hang()
@@ -76,16 +76,16 @@ async def test_db_action_timeout_interrupts_and_rolls_back(storage_url: str) -> 
         assert await h.add_and_call_side("after") == 2
 
 
-async def test_db_hooks_write_inside_their_turn(storage_url: str) -> None:
-    async with registry.test_client(storage_url) as client:
+async def test_db_hooks_write_inside_their_turn(db_storage_url: str) -> None:
+    async with registry.test_client(db_storage_url) as client:
         h = client.get_or_create(Journal, "j")
         await node_of(client).sleep_actor(await h.resolve())
         assert await h.texts() == ["created", "slept"]
         assert await h.counters() == {"entries": 1, "sleeps": 1}
 
 
-async def test_db_interleaved_actions_commit_on_their_own(storage_url: str) -> None:
-    async with registry.test_client(storage_url) as client:
+async def test_db_interleaved_actions_commit_on_their_own(db_storage_url: str) -> None:
+    async with registry.test_client(db_storage_url) as client:
         h = client.get_or_create(Journal, "j")
         results = await asyncio.gather(
             *(h.side_note(f"side-{i}") for i in range(10)),
@@ -98,8 +98,8 @@ async def test_db_interleaved_actions_commit_on_their_own(storage_url: str) -> N
         )
 
 
-async def test_db_failure_after_save_state_reloads_what_is_durable(storage_url: str) -> None:
-    async with registry.test_client(storage_url) as client:
+async def test_db_failure_after_save_state_reloads_what_is_durable(db_storage_url: str) -> None:
+    async with registry.test_client(db_storage_url) as client:
         h = client.get_or_create(Journal, "j")
         with pytest.raises(ActorError) as info:
             await h.save_midway_then_fail()
