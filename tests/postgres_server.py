@@ -213,6 +213,8 @@ class EmbeddedPostgres:
         self.startup_seconds = 0.0
         self.version = _embedded_version()
         self._creds: tuple[int, int] | None = None  # (uid, gid) to run as, when root
+        self._bin_dir: Path | None = None
+        self._data: Path | None = None
 
     @property
     def description(self) -> str:
@@ -241,6 +243,7 @@ class EmbeddedPostgres:
                 if not self._can_execute(bin_dir / "postgres"):
                     bin_dir = self._copy_binaries(bin_dir)
             data = self.tmp_dir / "data"
+            self._bin_dir, self._data = bin_dir, data
             self._run([str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres",
                        "--auth=trust", "--encoding=UTF8", "--no-locale", "--no-sync",
                        "--no-instructions"])  # fmt: skip
@@ -268,6 +271,19 @@ class EmbeddedPostgres:
                 proc.wait()
         if self.tmp_dir is not None:
             shutil.rmtree(self.tmp_dir, ignore_errors=True)
+
+    def halt(self) -> None:
+        """Shut the server down (fast) but keep its data: an outage, until ``resume``."""
+        proc, self.process = self.process, None
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=30)
+
+    def resume(self) -> None:
+        """Start the halted server again, with its data, on the same port."""
+        assert self._bin_dir is not None and self._data is not None and self.process is None
+        if not self._start_postgres(self._bin_dir, self._data, time.monotonic()):
+            raise RuntimeError(f"embedded postgres could not bind its port again:\n{self.log()}")
 
     def log(self) -> str:
         if self.tmp_dir is None:

@@ -176,6 +176,20 @@ def ownership_lost(actor_id: str) -> ActorError:
     )
 
 
+def storage_failure(exc: StorageError) -> ActorError:
+    """What a caller sees when storage failed under its request: unreachable storage is
+    the retryable 503 ``storage_unavailable`` (whether a write in flight committed is
+    unknown); anything else (unreadable or too new data, a failing disk) ``storage_error``."""
+    if isinstance(exc, StorageUnavailable):
+        return ActorError(
+            "internal",
+            Code.STORAGE_UNAVAILABLE,
+            f"storage is unreachable ({exc}); retry",
+            {"retryable": True, "outcome": "unknown"},
+        )
+    return ActorError("internal", Code.STORAGE_ERROR, str(exc))
+
+
 def internal_error() -> ActorError:
     return ActorError("internal", Code.INTERNAL_ERROR, "internal error")
 

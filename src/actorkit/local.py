@@ -15,7 +15,7 @@ from actorkit._runtime.sessions import ConnectionSession, QueuePipe
 from actorkit.client.base import AsyncClient
 from actorkit.client.connection import LinkClosed
 from actorkit.client.transport import ResolveMode
-from actorkit.errors import ActorError, Code, StorageError, validation_error
+from actorkit.errors import ActorError, StorageError, storage_failure, validation_error
 from actorkit.protocol.messages import MSGPACK_SUBPROTOCOL, Codec, codec_for
 from actorkit.protocol.records import record_to_dict
 
@@ -51,9 +51,9 @@ def _builtins(value: Any, what: str) -> Any:
 
 
 def _storage_error(exc: StorageError) -> ActorError:
-    # The transport contract is "raises ActorError": a StorageError (unreadable or too new
-    # persisted data, a failing disk) must not escape to the caller as a bare exception.
-    return ActorError("internal", Code.STORAGE_ERROR, str(exc))
+    # The transport contract is "raises ActorError": a StorageError (unreachable storage,
+    # unreadable or too new data) must not escape to the caller as a bare exception.
+    return storage_failure(exc)
 
 
 class LocalTransport:

@@ -186,6 +186,10 @@ class Membership:
             member = self._peers.get(member_id)
         return member
 
+    def hosted_elsewhere(self, name: str) -> bool:
+        """Whether a live peer's app has actors of type ``name``."""
+        return any(m.live and name in m.actor_types for m in self._peers.values())
+
     def host_for(self, actor_id: str, name: str, region: str | None) -> Member | None:
         """Where a sleeping actor should wake when this node should not take it: ``None``
         to activate here, else a live peer that hosts ``name`` (in ``region``, if any peer

@@ -200,7 +200,8 @@ class Node:
     ) -> ActorRecord:
         """Find (and, per ``mode``, create) the actor ``name[key]``."""
         validate_name(name, self.limits)
-        self.registry.definition(name)
+        if name not in self.registry.names and not self.membership.hosted_elsewhere(name):
+            self.registry.definition(name)  # raises: no node knows this actor type
         norm = normalize_key(key, self.limits)
         if mode == "get":
             record = await self.driver.find_actor(name, norm)

@@ -33,6 +33,7 @@ from actorkit.errors import (
     StorageError,
     StorageUnavailable,
     ownership_lost,
+    storage_failure,
 )
 from actorkit.storage.base import WriteBatch
 
@@ -268,12 +269,7 @@ class StatePersistence:
         except FencedError:
             raise ownership_lost(self.id) from None
         except StorageUnavailable as exc:
-            raise ActorError(
-                "internal",
-                Code.STORAGE_UNAVAILABLE,
-                "storage is unreachable: the change was not made durable (retry)",
-                {"retryable": True},
-            ) from exc
+            raise storage_failure(exc) from exc
         except StorageError as exc:
             raise ActorError(
                 "internal", Code.STORAGE_ERROR, "the change could not be made durable"

@@ -26,7 +26,15 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from actorkit.errors import ActorError, Code, internal_error, invalid_request, too_large
+from actorkit.errors import (
+    ActorError,
+    Code,
+    StorageError,
+    internal_error,
+    invalid_request,
+    storage_failure,
+    too_large,
+)
 from actorkit.protocol.messages import (
     CLOSE_INTERNAL,
     CLOSE_MOVED,
@@ -216,6 +224,10 @@ class ConnectionSession:
             retryable = isinstance(err.metadata, dict) and err.metadata.get("retryable") is True
             self.pipe.close(CLOSE_MOVED if retryable else CLOSE_REJECTED, err.code)
             return
+        except StorageError as exc:
+            self._error(None, storage_failure(exc))
+            self.pipe.close(CLOSE_MOVED, Code.STORAGE_UNAVAILABLE)
+            return
         except Exception:
             log.exception("connect to %s failed", self.actor_id)
             self._error(None, internal_error())
@@ -268,6 +280,9 @@ class ConnectionSession:
             output = await self.node.links.call(self.actor_id, conn_id, msg.name, msg.args)
         except ActorError as err:
             self._error(msg.id, err)
+            return
+        except StorageError as exc:
+            self._error(msg.id, storage_failure(exc))
             return
         except Exception:
             log.exception("action %r on %s failed", msg.name, self.actor_id)

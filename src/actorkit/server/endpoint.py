@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from actorkit.errors import ActorError, internal_error
+from actorkit.errors import ActorError, StorageError, internal_error, storage_failure
 from actorkit.server.encoding import error_response
 
 if TYPE_CHECKING:
@@ -61,6 +61,8 @@ def endpoint(
                 return await fn(request)
             except ActorError as err:
                 return error_response(request, err)
+            except StorageError as exc:
+                return error_response(request, storage_failure(exc))
             except Exception:
                 log.exception("unhandled error in %s %s", request.method, request.url.path)
                 return error_response(request, internal_error())

@@ -14,7 +14,7 @@ from starlette._utils import get_route_path
 from starlette.types import Receive, Scope, Send
 
 from actorkit._runtime import context
-from actorkit.errors import ActorError, internal_error
+from actorkit.errors import ActorError, StorageError, internal_error, storage_failure
 from actorkit.server.bodies import PARAMS_HEADER, action_args, parse_params
 from actorkit.server.encoding import (
     JSON,
@@ -104,6 +104,9 @@ class ActionFastPath:
             reply, status = {"output": output}, 200
         except ActorError as err:
             reply, status = err.to_wire(), http_status(err)
+        except StorageError as exc:
+            failure = storage_failure(exc)
+            reply, status = failure.to_wire(), http_status(failure)
         except Exception:
             log.exception("unhandled error in POST %s", scope["path"])
             failure = internal_error()

@@ -16,9 +16,9 @@ from typing import Any, TypeAlias
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from actorkit.errors import StorageError
+from actorkit.errors import StorageError, StorageUnavailable
 from actorkit.storage.postgres_schema import ensure_schema
 
 __all__ = ["Conn", "Params", "PostgresPool", "Row"]
@@ -177,7 +177,10 @@ class PostgresPool:
                         if attempt == 1 and repeatable:
                             log.info("PostgreSQL at %s: %s; trying again", self.where, reason(exc))
                             continue
-                    raise StorageError(f"PostgreSQL at {self.where}: {reason(exc)}") from exc
+                    # A dead connection, or none to be had: the server is away, not wrong.
+                    away = broken or isinstance(exc, PoolTimeout) or exc.sqlstate is None
+                    kind = StorageUnavailable if away else StorageError
+                    raise kind(f"PostgreSQL at {self.where}: {reason(exc)}") from exc
         raise AssertionError("unreachable")
 
     async def one(self, query: str, params: Params = (), *, repeatable: bool = True) -> Row | None:
