@@ -1,8 +1,8 @@
 """Several real ``actorkit serve`` processes sharing one PostgreSQL database.
 
-    def test_x(cluster: ClusterFactory) -> None:
-        nodes = cluster(3)                 # started and healthy
-        nodes[0].kill()                    # kill -9
+def test_x(cluster: ClusterFactory) -> None:
+    nodes = cluster(3)                 # started and healthy
+    nodes[0].kill()                    # kill -9
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from server_fixtures import ServerProcess, free_port
 CLUSTER_APP = "tests/apps/cluster_app.py:registry"
 #: A short lease keeps failover tests quick; the node self-fences after 90% of it.
 LEASE = 2.0
+#: The nodes' inspector is on, behind this token.
+INSPECTOR_TOKEN = "cluster-test-token"
 
 
 class Node(ServerProcess):
@@ -65,7 +67,10 @@ def cluster(postgres_url: str, events_file: Path) -> Iterator[ClusterFactory]:
                     "--lease-seconds",
                     str(lease),
                 ],
-                env={"ACTORKIT_TEST_EVENTS": str(events_file)},
+                env={
+                    "ACTORKIT_TEST_EVENTS": str(events_file),
+                    "ACTORKIT_INSPECTOR_TOKEN": INSPECTOR_TOKEN,
+                },
             )
             nodes.append(node)
             started.append(node.start())
@@ -93,4 +98,13 @@ def pids(nodes: list[Node]) -> set[int]:
     return {n.pid for n in nodes}
 
 
-__all__ = ["CLUSTER_APP", "LEASE", "ClusterFactory", "Node", "count", "pids", "read_events"]
+__all__ = [
+    "CLUSTER_APP",
+    "INSPECTOR_TOKEN",
+    "LEASE",
+    "ClusterFactory",
+    "Node",
+    "count",
+    "pids",
+    "read_events",
+]

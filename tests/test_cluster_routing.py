@@ -4,6 +4,8 @@ once, and calls between actors cross nodes (real processes sharing one PostgreSQ
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections import Counter as Tally
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ import httpx
 import websockets
 
 from actorkit import AsyncClient
-from cluster_fixtures import ClusterFactory, count, pids, read_events
+from cluster_fixtures import INSPECTOR_TOKEN, ClusterFactory, count, pids, read_events
 from ws_helpers import eventually
 
 
@@ -118,3 +120,40 @@ async def test_reentrant_chain_across_nodes_completes(cluster: ClusterFactory) -
 
 async def _value(x: Any) -> Any:
     return x
+
+
+async def test_every_node_shows_which_node_has_each_actor_awake(cluster: ClusterFactory) -> None:
+    nodes = cluster(2)
+    async with AsyncClient(nodes[0].url) as client, httpx.AsyncClient() as http:
+        awake_id = await client.get_or_create("counter", "seen").resolve()
+        await client.get_or_create("counter", "seen").increment(1)
+        owner_pid = await client.get("counter", "seen").pid()
+        owner = next(n for n in nodes if n.pid == owner_pid)
+        owner_id = (await http.get(f"{owner.url}/health")).json()["node"]["id"]
+        other_id = await (await client.create("counter", "another")).resolve()
+        other = next(n for n in nodes if n is not owner)
+
+        listed = (await http.get(f"{other.url}/actors?name=counter")).json()["actors"]
+        owners = {a["actor_id"]: a["owner"] for a in listed}
+        assert owners[awake_id] == owner_id
+        one = (await http.get(f"{other.url}/actors/{awake_id}")).json()
+        assert one["owner"] == owner_id
+
+        auth = {"Authorization": f"Bearer {INSPECTOR_TOKEN}"}
+        page = (
+            await http.get(f"{other.url}/inspector/api/actors?name=counter", headers=auth)
+        ).json()
+        summary = {a["actor_id"]: a for a in page["actors"]}
+        assert summary[awake_id]["awake"] is True
+        assert summary[awake_id]["owner_url"] == owner.url
+        assert other_id in summary
+
+        cli = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "actorkit", "actors", "counter", "--url", other.url],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert cli.returncode == 0, cli.stderr
+        assert owner_id in cli.stdout and awake_id in cli.stdout

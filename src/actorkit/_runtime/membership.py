@@ -175,6 +175,13 @@ class Membership:
                 continue
             await asyncio.sleep(min(lapse_at - now, self.lease / 3) + 0.01)
 
+    def url_of(self, member_id: str | None) -> str | None:
+        """The advertised URL of ``member_id`` (this node or a known peer)."""
+        if member_id == self.me.id:
+            return self.me.url
+        member = self._peers.get(member_id or "")
+        return None if member is None else member.url
+
     def peers(self) -> list[Member]:
         return sorted(self._peers.values(), key=lambda m: m.id)
 

@@ -86,7 +86,7 @@ def run_actors(args: argparse.Namespace) -> int:
             print(a["actor_id"], a["name"], json.dumps(a["key"]), _when(a["created_at"]))
         return 0
     table = Table(title=f"actors at {args.url}" + (f" ({args.name})" if args.name else ""))
-    for column in ("id", "name", "key", "created (UTC)", "region"):
+    for column in ("id", "name", "key", "created (UTC)", "region", "awake on"):
         table.add_column(column)
     for a in actors:
         table.add_row(
@@ -95,6 +95,7 @@ def run_actors(args: argparse.Namespace) -> int:
             json.dumps(a["key"]),
             _when(a["created_at"]),
             a.get("region") or "",
+            a.get("owner") or "",
         )
     Console(width=200).print(table)
     if not actors:

@@ -22,7 +22,8 @@ _PAGE = 500
 
 
 def _matches(node: Node, record: ActorRecord, query: str, status: str | None) -> bool:
-    if status is not None and (awake_instance(node, record.id) is not None) != (status == "awake"):
+    awake = record.owner is not None or awake_instance(node, record.id) is not None
+    if status is not None and awake != (status == "awake"):
         return False
     if not query:
         return True

@@ -87,9 +87,12 @@ def _type_name(t: Any) -> str:
 
 def actor_summary(node: Node, record: ActorRecord) -> dict[str, Any]:
     inst = awake_instance(node, record.id)
+    owner = node.id if inst is not None else record.owner
     return {
         **record_to_dict(record),
-        "awake": inst is not None,
+        "owner": owner,
+        "owner_url": node.membership.url_of(owner),
+        "awake": owner is not None,
         "connections": len(inst.conns) if inst is not None else 0,
         "woken_at": inst.woken_at if inst is not None else None,
     }

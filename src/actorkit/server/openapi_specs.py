@@ -30,13 +30,18 @@ SCHEMAS: dict[str, Any] = {
     },
     "Actor": {
         "type": "object",
-        "required": ["actor_id", "name", "key", "created_at", "region"],
+        "required": ["actor_id", "name", "key", "created_at", "region", "owner"],
         "properties": {
             "actor_id": {"type": "string"},
             "name": {"type": "string"},
             "key": {"type": "array", "items": {"type": "string"}},
             "created_at": {"type": "number"},
             "region": {"type": "string", "nullable": True},
+            "owner": {
+                "type": "string",
+                "nullable": True,
+                "description": "id of the node that has the actor awake (null: asleep)",
+            },
         },
     },
     "ResolveRequest": {

@@ -49,6 +49,9 @@ class ActorRecord:
     region: str | None = None
     initialized: bool = False  # create_state/on_create ran and their state is durable
     epoch: int = 0
+    # On reads: the live owner (node) that has the actor active, if any. Informational —
+    # ``activate`` alone decides ownership.
+    owner: str | None = None
 
 
 @dataclass(slots=True)

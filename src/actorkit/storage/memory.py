@@ -65,13 +65,16 @@ class MemoryDriver(Driver):
         s.data[record.id] = {}
         return replace(stored), True
 
+    def _read(self, record: ActorRecord) -> ActorRecord:
+        return replace(record, owner=self.store.holder(record.id))
+
     async def find_actor(self, name: str, key: Key) -> ActorRecord | None:
         actor_id = self.store.by_key.get((name, key))
-        return None if actor_id is None else replace(self.store.records[actor_id])
+        return None if actor_id is None else self._read(self.store.records[actor_id])
 
     async def get_actor(self, actor_id: str) -> ActorRecord | None:
         record = self.store.records.get(actor_id)
-        return None if record is None else replace(record)
+        return None if record is None else self._read(record)
 
     async def list_actors(
         self, name: str | None = None, *, after: str | None = None, limit: int = 100
@@ -83,7 +86,7 @@ class MemoryDriver(Driver):
         for actor_id in ids[start:]:
             record = records[actor_id]
             if name is None or record.name == name:
-                out.append(replace(record))
+                out.append(self._read(record))
                 if len(out) >= limit:
                     break
         return out

@@ -52,7 +52,12 @@ DEFAULT_POOL_SIZE = 10
 DEFAULT_LEASE = 10.0
 DEFAULT_CONNECT_TIMEOUT = 5.0
 
-_RECORD = "id, name, key, created_at, input, region, initialized, epoch"
+_FIELDS = "id, name, key, created_at, input, region, initialized, epoch"
+# Reads also name the owner, if its lease is live (informational: activate decides).
+_RECORD = (
+    f"{_FIELDS}, (SELECT m.id FROM actorkit.members m WHERE m.id = actors.owner "
+    "AND m.lease_until > clock_timestamp()) AS live_owner"
+)
 FIND_SQL = f"SELECT {_RECORD} FROM actorkit.actors WHERE name = %s AND key_hash = %s"
 GET_SQL = f"SELECT {_RECORD} FROM actorkit.actors WHERE id = %s"
 _LIST_SQL = {  # (name given, after given) → query; static texts, so each gets a good plan
@@ -92,6 +97,7 @@ def _record(row: Row) -> ActorRecord:
         region=row[5],
         initialized=row[6],
         epoch=row[7],
+        owner=row[8] if len(row) > 8 else None,
     )
 
 

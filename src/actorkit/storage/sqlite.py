@@ -245,6 +245,7 @@ class SQLiteDriver(Driver):
     def _with_pending_epoch(self, record: ActorRecord | None) -> ActorRecord | None:
         if record is not None:
             record.epoch = max(record.epoch, self._epochs.get(record.id, 0))
+            record.owner = self._holder(record.id)
         return record
 
     # -- directory ---------------------------------------------------------------------

@@ -85,13 +85,15 @@ export class Sidebar {
     return el;
   }
 
-  update(actorId, { awake, connections } = {}) {
+  update(actorId, { awake, connections, owner_url } = {}) {
     const el = this.rows.get(actorId);
     if (!el) return false;
     if (awake !== undefined) {
       el.classList.toggle("awake", awake);
       el.dataset.awake = String(awake);
-      el.querySelector(".dot").title = awake ? "awake" : "asleep";
+      // In a cluster the row says which node has the actor awake.
+      el.dataset.owner = owner_url || "";
+      el.querySelector(".dot").title = !awake ? "asleep" : owner_url ? `awake on ${owner_url}` : "awake";
     }
     if (connections !== undefined) {
       el.dataset.conns = String(connections);
