@@ -50,23 +50,29 @@ def events_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def cluster(postgres_url: str, events_file: Path) -> Iterator[ClusterFactory]:
-    """Start ``n`` nodes of ``app`` on the test's own PostgreSQL database."""
+    """Start ``n`` nodes of ``app`` on the test's own PostgreSQL database (in ``region``;
+    ``advertise_url`` overrides the URL the nodes tell their peers)."""
     nodes: list[Node] = []
 
-    def make(n: int, app: str = CLUSTER_APP, lease: float = LEASE) -> list[Node]:
+    def make(
+        n: int,
+        app: str = CLUSTER_APP,
+        lease: float = LEASE,
+        region: str | None = None,
+        advertise_url: str | None = None,
+    ) -> list[Node]:
         started = []
         for _ in range(n):
             port = free_port()
+            args = ["--advertise-url", advertise_url or f"http://127.0.0.1:{port}"]
+            args += ["--lease-seconds", str(lease)]
+            if region is not None:
+                args += ["--region", region]
             node = Node(
                 app,
                 postgres_url,
                 port=port,
-                args=[
-                    "--advertise-url",
-                    f"http://127.0.0.1:{port}",
-                    "--lease-seconds",
-                    str(lease),
-                ],
+                args=args,
                 env={
                     "ACTORKIT_TEST_EVENTS": str(events_file),
                     "ACTORKIT_INSPECTOR_TOKEN": INSPECTOR_TOKEN,

@@ -124,3 +124,36 @@ async def _try_increment(counter: Any) -> Any:
         return await counter.increment(1)
     except ActorError as err:
         return err
+
+
+async def test_region_on_create_places_the_actor_in_that_region(cluster: ClusterFactory) -> None:
+    (eu,) = cluster(1, region="eu")
+    (us,) = cluster(1, region="us")
+    async with AsyncClient(eu.url) as via_eu:
+        await eventually(lambda: _peer_types(eu.url), lambda types: "counter" in types, 30)
+        here = via_eu.get_or_create("counter", "local")
+        assert await here.pid() == eu.pid  # no region asked: where it was created
+        far = await via_eu.create("counter", "far", region="us")
+        assert await far.pid() == us.pid
+        assert await far.increment(1) == 1
+
+
+async def test_partitioned_peer_gets_a_retryable_error_and_ownership_holds(
+    cluster: ClusterFactory,
+) -> None:
+    # The owner advertises an address its peer cannot reach (as in a network partition);
+    # both nodes still reach PostgreSQL.
+    (owner,) = cluster(1, advertise_url=f"http://127.0.0.1:{free_port()}")
+    (peer,) = cluster(1)
+    async with AsyncClient(owner.url) as direct, AsyncClient(peer.url) as via_peer:
+        counter = direct.get_or_create("counter", "split")
+        assert await counter.increment(1) == 1
+        actor_id = await counter.resolve()
+        try:
+            await via_peer.get_for_id("counter", actor_id).increment(1)
+            raise AssertionError("a call through an unreachable owner succeeded")
+        except ActorError as err:
+            assert err.code == "node_unavailable" and err.metadata["retryable"] is True
+        # No split brain: the owner still owns and serves it; the failed call never ran.
+        assert await counter.pid() == owner.pid
+        assert await counter.increment(1) == 2

@@ -146,10 +146,15 @@ class Node:
         await self.housekeeper.stop()
         # Background sleeps must finish (they make state durable); wakes fail fast now.
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await asyncio.gather(
-            *(self._sleep(inst) for inst in list(self.instances.values())),
-            return_exceptions=True,
-        )
+        # Activations already under way finish (no new ones start); then everything sleeps.
+        for _ in range(10):  # each round can only find activations begun before the drain
+            if not (self.instances or self._activating):
+                break
+            await asyncio.gather(*self._activating.values(), return_exceptions=True)
+            await asyncio.gather(
+                *(self._sleep(inst) for inst in list(self.instances.values())),
+                return_exceptions=True,
+            )
         await self.committer.flush()
         await self.membership.stop()
 

@@ -67,11 +67,14 @@ _decoder = msgspec.msgpack.Decoder()
 
 
 def unreachable(url: str, exc: BaseException) -> ActorError:
+    """The call reached ``url`` (or may have) but no answer came back: its outcome is
+    unknown."""
     return ActorError(
         "actor",
         Code.NODE_UNAVAILABLE,
-        f"the node that owns the actor ({url}) did not answer: {exc}; retry",
-        {"retryable": True},
+        f"the node that owns the actor ({url}) did not answer ({type(exc).__name__}: {exc})"
+        "; the call may or may not have run",
+        {"retryable": True, "outcome": "unknown"},
     )
 
 
