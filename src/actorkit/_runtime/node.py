@@ -324,13 +324,18 @@ class Node:
         finally:
             del self._activating[actor_id]
 
-    async def _activate(self, actor_id: str) -> ActorInstance:
+    async def _record_once_stopped(self, actor_id: str) -> ActorRecord:
+        """The actor's record, read after a stop of its instance here (if any) is done."""
         stopping = self._stopping.get(actor_id)
         if stopping is not None:
             await asyncio.shield(stopping)
         record = await self.driver.get_actor(actor_id)
         if record is None:
             raise actor_not_found(f"no actor with id {actor_id!r}")
+        return record
+
+    async def _activate(self, actor_id: str) -> ActorInstance:
+        record = await self._record_once_stopped(actor_id)
         if self._shared or record.name not in self.registry.names:
             target = self.membership.host_for(actor_id, record.name, record.region)
             if target is not None:
@@ -375,12 +380,7 @@ class Node:
     async def _hand_over(self, actor_id: str) -> None:
         """Draining: once the actor's sleep (which releases it) is done, point the caller
         at the live node that should wake it."""
-        stopping = self._stopping.get(actor_id)
-        if stopping is not None:
-            await asyncio.shield(stopping)
-        record = await self.driver.get_actor(actor_id)
-        if record is None:
-            raise actor_not_found(f"no actor with id {actor_id!r}")
+        record = await self._record_once_stopped(actor_id)
         target = self.membership.host_for(actor_id, record.name, record.region)
         if target is not None:
             raise ActorElsewhere(actor_id, target)
