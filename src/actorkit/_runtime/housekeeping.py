@@ -116,7 +116,7 @@ class Housekeeper:
         async def wake() -> None:
             try:
                 inst = await self.node.instance(actor_id)
-                await inst.fire_due()
+                await inst.schedule.fire_due()
             except ActorError as exc:
                 log.warning("could not wake actor %s for its alarm: %s", actor_id, exc)
             except Exception:

@@ -18,7 +18,6 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import inspect
 import logging
@@ -36,7 +35,7 @@ from actorkit._runtime.db import ActorDatabase
 from actorkit._runtime.definition import ActionSpec, ActorDefinition
 from actorkit._runtime.lifecycle import NEXT, Lifecycle, Retry
 from actorkit._runtime.persistence import StatePersistence
-from actorkit._runtime.schedule import Schedule, ScheduledCall, ScheduleFiring, current_firing
+from actorkit._runtime.schedule import Schedule
 from actorkit._runtime.state import (
     STATE_KEY,
     decode_value,
@@ -421,40 +420,6 @@ class ActorInstance(StatePersistence):
         it raises, its changes persisted and durable before this returns (the inspector's
         state edits, console and cancels). Exceptions propagate unchanged."""
         return await self.turn(self._call, fn, self.actor)
-
-    async def fire_due(self) -> None:
-        """Run every scheduled call that is due, one turn each, earliest first."""
-        while self.serving:
-            now = self.node.clock.now()
-            due = [c for c in self.schedule.list() if c.at <= now]
-            if not due:
-                break
-            for call in due:
-                await self._fire(call)
-        if self.serving:
-            self.schedule.arm()
-
-    async def _fire(self, call: ScheduledCall) -> None:
-        async def body() -> None:
-            if call.id not in self.schedule.calls:
-                return  # cancelled, or fired by an earlier turn
-            firing = ScheduleFiring(call.id, call.at, self.node.clock.now(), call.attempt + 1)
-            token = current_firing.set((self.id, firing))
-            try:
-                self.emit("schedule", id=call.id, action=call.action, attempt=firing.attempt)
-                spec = self.definition.action(call.action)
-                await self._invoke(spec, spec.bind(call.args), None)
-                self.schedule.cancel(call.id)
-            finally:
-                current_firing.reset(token)
-
-        def retry(exc: BaseException) -> None:
-            self.log.warning("scheduled call %s (%s) failed: %s", call.id, call.action, exc)
-            self.schedule.retry_or_drop(call)
-
-        # A failure was logged by ``retry``; if the actor stopped, the call stays stored.
-        with contextlib.suppress(Exception, Retry):
-            await self.turn(body, recover=retry)
 
     def _check_serving(self) -> None:
         if self.lifecycle is Lifecycle.AWAKE:

@@ -10,6 +10,7 @@ that raises is retried with exponential backoff.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import uuid
 from contextvars import ContextVar
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from actorkit._runtime.lifecycle import Retry
 from actorkit.errors import ActorError, Code, validation_error
 
 if TYPE_CHECKING:
@@ -197,9 +199,46 @@ class Schedule:
         self._timer = None
         self._timer_at = None
 
+    async def fire_due(self) -> None:
+        """Run every scheduled call that is due, one turn each, earliest first."""
+        inst = self._inst
+        while inst.serving:
+            now = inst.node.clock.now()
+            due = [c for c in self.list() if c.at <= now]
+            if not due:
+                break
+            for call in due:
+                await self._fire(call)
+        if inst.serving:
+            self.arm()
+
+    async def _fire(self, call: ScheduledCall) -> None:
+        inst = self._inst
+
+        async def body() -> None:
+            if call.id not in self.calls:
+                return  # cancelled, or fired by an earlier turn
+            firing = ScheduleFiring(call.id, call.at, inst.node.clock.now(), call.attempt + 1)
+            token = current_firing.set((inst.id, firing))
+            try:
+                inst.emit("schedule", id=call.id, action=call.action, attempt=firing.attempt)
+                spec = inst.definition.action(call.action)
+                await inst._invoke(spec, spec.bind(call.args), None)
+                self.cancel(call.id)
+            finally:
+                current_firing.reset(token)
+
+        def retry(exc: BaseException) -> None:
+            inst.log.warning("scheduled call %s (%s) failed: %s", call.id, call.action, exc)
+            self.retry_or_drop(call)
+
+        # A failure was logged by ``retry``; if the actor stopped, the call stays stored.
+        with contextlib.suppress(Exception, Retry):
+            await inst.turn(body, recover=retry)
+
     async def _wait_and_fire(self, at: float) -> None:
         clock = self._inst.node.clock
         await clock.sleep(at - clock.now())
         self._timer = None
         self._timer_at = None
-        await self._inst.fire_due()
+        await self.fire_due()
