@@ -124,6 +124,21 @@ async def test_leave_clears_the_members_ownership(pg: PostgresDriver, postgres_u
     assert await pg.activate(other, "node-b") == OwnedElsewhere("node-c")
 
 
+async def test_join_removes_members_long_dead_and_keeps_the_rest(
+    pg: PostgresDriver, postgres_url: str
+) -> None:
+    await pg.join(Member("alive", "http://alive"), 30.0)
+    with sql(postgres_url) as conn:
+        conn.execute(  # killed half an hour ago, and just now
+            "INSERT INTO actorkit.members (id, url, region, actor_types, started_at, lease_until) "
+            "VALUES ('long-dead', 'http://x', NULL, '{}', 0, now() - interval '30 min'),"
+            " ('just-dead', 'http://y', NULL, '{}', 0, now() - interval '1 s')"
+        )
+    await pg.join(Member("newcomer", "http://new"), 30.0)
+    ids = {m.id for m in await pg.members()}
+    assert ids == {"alive", "just-dead", "newcomer"}
+
+
 async def test_leave_racing_commits_of_many_actors_does_not_deadlock(
     postgres_url: str,
 ) -> None:

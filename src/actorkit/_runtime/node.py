@@ -342,6 +342,12 @@ class Node:
                 raise ActorElsewhere(actor_id, target)
             if record.name not in self.registry.names:
                 raise actor_not_found(f"no live node can host actors of type {record.name!r}")
+        if record.owner is not None and record.owner != self.id:
+            # A plain read says another live node has it: hand the call over without the
+            # locking ``activate`` (which would refuse anyway, at the cost of a write).
+            owner = await self.membership.locate(record.owner)
+            if owner is not None and owner.url is not None:
+                raise ActorElsewhere(actor_id, owner)
         definition = self.registry.definition(record.name)
         activation = await self.driver.activate(actor_id, self.id)
         if activation is None:

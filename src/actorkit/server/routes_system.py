@@ -36,7 +36,7 @@ def system_routes(node: Node, _ensure: object = None) -> Sequence[BaseRoute]:
             with contextlib.suppress(Exception):  # storage away: report what we last knew
                 await membership.refresh()
         me = membership.me
-        return encode_response(
+        response = encode_response(
             request,
             {
                 "status": status,
@@ -63,6 +63,9 @@ def system_routes(node: Node, _ensure: object = None) -> Sequence[BaseRoute]:
                 ],
             },
         )
+        if status != "ok":  # a load balancer that only reads the status sends no more here
+            response.status_code = 503
+        return response
 
     @endpoint(spec.OPENAPI)
     async def openapi(request: Request) -> Response:

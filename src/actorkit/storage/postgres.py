@@ -47,6 +47,9 @@ from actorkit.storage.postgres_pool import PostgresPool, Row
 __all__ = ["DEFAULT_CONNECT_TIMEOUT", "DEFAULT_LEASE", "DEFAULT_POOL_SIZE", "PostgresDriver"]
 
 DEFAULT_POOL_SIZE = 10
+#: Seconds after its lease ran out that a member's row is removed (by the next ``join``).
+DEAD_MEMBER_SECONDS = 600.0
+
 #: Seconds an owner that never called ``join`` stays live after its first ``activate`` or
 #: ``claim_alarms`` through a handle (the runtime joins and renews explicitly).
 DEFAULT_LEASE = 10.0
@@ -170,6 +173,14 @@ class PostgresDriver(Driver):
         )
         self._known.add(member.id)
         self._mine.add(member.id)
+        # Rows of members long dead (killed, never to return under that id) go: their
+        # actors were free since their leases ran out; the table stays small.
+        await self.db.query(
+            "DELETE FROM actorkit.members WHERE lease_until < clock_timestamp() - "
+            "make_interval(secs => %s)",
+            (DEAD_MEMBER_SECONDS,),
+            fetch=False,
+        )
 
     async def renew(self, member_id: str, lease: float) -> bool:
         row = await self.db.one(
