@@ -24,13 +24,14 @@ the runtime sees ``FencedError`` / ``StorageError`` from ``COMMIT``.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
 from typing import Any
 
 import apsw
 import psycopg
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from actorkit.errors import FencedError, StorageError, StorageUnavailable
 
@@ -89,12 +90,21 @@ class ActorDbPages:
         self.pool.close()
 
     def _run(self, query: str, params: Any, *, fetch: bool) -> list[tuple[Any, ...]]:
+        broken = False
         try:
             with self.pool.connection() as conn:
-                cur = conn.execute(query, params, prepare=True, binary=True)
-                return cur.fetchall() if fetch else []
+                try:
+                    cur = conn.execute(query, params, prepare=True, binary=True)
+                    return cur.fetchall() if fetch else []
+                except psycopg.OperationalError:
+                    broken = conn.broken
+                    raise
         except psycopg.Error as exc:
-            away = isinstance(exc, psycopg.OperationalError) or exc.sqlstate is None
+            if broken:  # the server restarted? Replace the pool's other dead connections.
+                with contextlib.suppress(psycopg.Error):
+                    self.pool.check()
+            # Never tried again: a COMMIT whose answer was lost may have been applied.
+            away = broken or isinstance(exc, PoolTimeout) or exc.sqlstate is None
             kind = StorageUnavailable if away else StorageError
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise kind(f"PostgreSQL at {self.where}: actor database: {first}") from exc
@@ -178,11 +188,12 @@ class PageFile(apsw.VFSFile):
         self.broken: BaseException | None = None
 
     def _check(self) -> None:
-        if self.broken is not None:
-            raise StorageError(
-                f"actor {self.actor_id}'s database connection failed earlier "
-                f"({self.broken}); it must be reopened"
-            )
+        # Raised again with the first failure's type: SQLite's rollback after a failed
+        # xSync calls in here too, and APSW may report that later exception to the caller.
+        broken = self.broken
+        if broken is not None:
+            kind = type(broken) if isinstance(broken, StorageError) else StorageError
+            raise kind(f"{broken} (actor {self.actor_id}'s database must be reopened)")
 
     def _page(self, n: int) -> bytes:
         data = self.dirty.get(n)
@@ -238,12 +249,12 @@ class PageFile(apsw.VFSFile):
                 self.actor_id, self.epoch, self.page_size, self.dirty_size, self.dirty
             )
         except BaseException as exc:
-            # Fenced: nothing was written. Otherwise the outcome may be unknown (the
-            # connection died after COMMIT was sent): trust nothing local from here on.
+            # Fenced: nothing was written, and this epoch can never commit again.
+            # Otherwise the outcome may be unknown (the connection died after COMMIT was
+            # sent). Either way nothing local can be trusted from here on: refuse all work.
             self.dirty.clear()
             self.dirty_size = self.size
-            if not isinstance(exc, FencedError):
-                self.broken = exc
+            self.broken = exc
             raise
         self.pages.update(self.dirty)
         for n in [n for n in self.pages if n >= keep]:
@@ -252,7 +263,6 @@ class PageFile(apsw.VFSFile):
         self.size = self.dirty_size
 
     def xFileSize(self) -> int:
-        self._check()
         return self.dirty_size
 
     def xLock(self, level: int) -> None:  # one writer: single activation
