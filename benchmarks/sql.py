@@ -1,8 +1,11 @@
 """Per-actor SQLite: point insert and point select per call through an actor, against raw
 ``sqlite3`` on a file with the same settings (WAL, ``synchronous=FULL``, exclusive locking),
-in the same run.
+in the same run; then the same calls on the PostgreSQL driver (pages in PostgreSQL through
+the ``actorkit-pg`` VFS), and the cold wake of an actor with a 10 MB database there.
 
-Run: ``python -m benchmarks.sql [--quick] [--inserts N] [--selects N]``. Prints a table and
+Run: ``python -m benchmarks.sql [--quick] [--inserts N] [--selects N] [--postgres URL]``
+(``ACTORKIT_BENCH_POSTGRES``; default ``postgresql://postgres@127.0.0.1:5432/postgres``,
+where it creates and drops a scratch database; ``--no-postgres`` skips). Prints a table and
 writes ``benchmarks/results/sql-<time>.json``. Calls go through the in-process client (no
 HTTP), one at a time, so the numbers are per-call latency of the runtime path.
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -18,7 +22,8 @@ import sqlite3
 import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -94,9 +99,43 @@ async def _timed(n: int, call: Callable[[int], Awaitable[Any]]) -> list[float]:
     return samples
 
 
-async def _actor(directory: Path, inserts: int, selects: int) -> dict[str, dict[str, float]]:
+class Big(Actor):
+    """An actor with a database of ``size`` bytes, to time its cold wake."""
+
+    migrations = ["CREATE TABLE blob (id INTEGER PRIMARY KEY, data BLOB NOT NULL)"]
+
+    @action
+    async def fill(self, size: int) -> None:
+        chunk = 64 * 1024
+        rows = [(i, os.urandom(chunk)) for i in range(size // chunk)]
+        await self.db.executemany("INSERT INTO blob (id, data) VALUES (?, ?)", rows)
+
+    @action
+    async def first(self) -> int:
+        row = await self.db.fetch_one("SELECT length(data) AS n FROM blob WHERE id = 0")
+        return 0 if row is None else int(row["n"])
+
+
+async def _cold_wakes(url: str, size: int, wakes: int) -> dict[str, float]:
+    """Fill one actor's database with ``size`` bytes; then, ``wakes`` times, put it to
+    sleep and time the next call (activation + reading every page + the query)."""
+    async with Registry(Big).test_client(url) as client:
+        big = client.get_or_create(Big, "big")
+        await big.fill(size)
+        node = client._transport.node  # type: ignore[attr-defined]
+        actor_id = await big.resolve()
+        samples = []
+        for _ in range(wakes):
+            await node.sleep_actor(actor_id)
+            t0 = time.perf_counter()
+            await big.first()
+            samples.append(time.perf_counter() - t0)
+    return _summary(samples)
+
+
+async def _actor(url: str, inserts: int, selects: int) -> dict[str, dict[str, float]]:
     registry = Registry(Store, CountingStore)
-    async with registry.test_client(f"sqlite:///{directory / 'actorkit'}") as client:
+    async with registry.test_client(url) as client:
         store = client.get_or_create(Store, "bench")
         counting = client.get_or_create(CountingStore, "bench")
         await store.get(-1)  # wake and migrate outside the timing
@@ -107,25 +146,38 @@ async def _actor(directory: Path, inserts: int, selects: int) -> dict[str, dict[
     return {"insert": _summary(put), "select": _summary(get), "insert+state": _summary(put_state)}
 
 
-async def run(inserts: int, selects: int) -> dict[str, Any]:
+async def run(
+    inserts: int, selects: int, postgres: str | None, wake_mb: int, wakes: int
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(dir=os.environ.get("ACTORKIT_BENCH_DIR")) as tmp:
         directory = Path(tmp)
         raw = await asyncio.to_thread(_raw, directory, inserts, selects)
-        actor = await _actor(directory, inserts, selects)
+        drivers = {"sqlite": await _actor(f"sqlite:///{directory / 'actorkit'}", inserts, selects)}
+        wake = {"sqlite": await _cold_wakes(f"sqlite:///{directory / 'big'}", wake_mb << 20, wakes)}
+    if postgres is not None:
+        with _scratch_database(postgres) as url:
+            drivers["postgres"] = await _actor(url, inserts, selects)
+            wake["postgres"] = await _cold_wakes(url, wake_mb << 20, wakes)
     rows = []
-    for op, baseline in (("insert", "insert"), ("select", "select"), ("insert+state", "insert")):
-        a, r = actor[op], raw[baseline]
-        rows.append(
-            {
-                "op": op,
-                "actor_p50_ms": a["p50_ms"],
-                "actor_p99_ms": a["p99_ms"],
-                "raw_p50_ms": r["p50_ms"],
-                "raw_p99_ms": r["p99_ms"],
-                "p50_ratio": a["p50_ms"] / r["p50_ms"],
-                "throughput_ratio": a["ops_per_s"] / r["ops_per_s"],
-            }
-        )
+    for driver, actor in drivers.items():
+        for op, baseline in (
+            ("insert", "insert"),
+            ("select", "select"),
+            ("insert+state", "insert"),
+        ):
+            a, r = actor[op], raw[baseline]
+            rows.append(
+                {
+                    "driver": driver,
+                    "op": op,
+                    "actor_p50_ms": a["p50_ms"],
+                    "actor_p99_ms": a["p99_ms"],
+                    "raw_p50_ms": r["p50_ms"],
+                    "raw_p99_ms": r["p99_ms"],
+                    "p50_ratio": a["p50_ms"] / r["p50_ms"],
+                    "throughput_ratio": a["ops_per_s"] / r["ops_per_s"],
+                }
+            )
     return {
         "benchmark": "sql",
         "python": platform.python_version(),
@@ -135,7 +187,23 @@ async def run(inserts: int, selects: int) -> dict[str, Any]:
         "selects": selects,
         "note": "shared, noisy machine; same-run baseline: raw sqlite3, WAL, synchronous=FULL",
         "rows": rows,
+        "cold_wake": {"db_mb": wake_mb, **wake},
     }
+
+
+@contextlib.contextmanager
+def _scratch_database(server_url: str) -> Iterator[str]:
+    """A new database on the server at ``server_url``, dropped afterwards."""
+    import psycopg
+
+    name = f"actorkit_bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield f"{server_url.split('?')[0].rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def main() -> None:
@@ -143,19 +211,39 @@ def main() -> None:
     parser.add_argument("--inserts", type=int, default=1000)
     parser.add_argument("--selects", type=int, default=5000)
     parser.add_argument("--quick", action="store_true", help="smaller counts (smoke test)")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get(
+            "ACTORKIT_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
+    )
+    parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--wake-mb", type=int, default=10, help="cold-wake database size")
+    parser.add_argument("--wakes", type=int, default=20)
     args = parser.parse_args()
     if args.quick:
-        args.inserts, args.selects = 100, 500
-    result = asyncio.run(run(args.inserts, args.selects))
-    header = f"{'op':<13}{'actor p50':>11}{'actor p99':>11}{'raw p50':>10}{'raw p99':>10}"
+        args.inserts, args.selects, args.wake_mb, args.wakes = 100, 500, 1, 3
+    postgres = None if args.no_postgres else args.postgres
+    result = asyncio.run(run(args.inserts, args.selects, postgres, args.wake_mb, args.wakes))
+    header = (
+        f"{'driver':<10}{'op':<13}{'actor p50':>11}{'actor p99':>11}{'raw p50':>10}{'raw p99':>10}"
+    )
     print(header + f"{'p50 ×':>8}{'ops/s ×':>9}")
     for row in result["rows"]:
         print(
-            f"{row['op']:<13}{row['actor_p50_ms']:>9.3f}ms{row['actor_p99_ms']:>9.3f}ms"
+            f"{row['driver']:<10}{row['op']:<13}{row['actor_p50_ms']:>9.3f}ms{row['actor_p99_ms']:>9.3f}ms"
             f"{row['raw_p50_ms']:>8.3f}ms{row['raw_p99_ms']:>8.3f}ms"
             f"{row['p50_ratio']:>8.2f}{row['throughput_ratio']:>9.2f}"
         )
-    print("(ratios: actor / raw; ops/s × below 1 means the actor path is slower)")
+    print("(ratios: actor / raw sqlite3; ops/s × below 1 means the actor path is slower)")
+    wake = result["cold_wake"]
+    for driver in ("sqlite", "postgres"):
+        if driver in wake:
+            w = wake[driver]
+            print(
+                f"cold wake, {wake['db_mb']} MB database, {driver}: "
+                f"p50 {w['p50_ms']:.1f}ms p99 {w['p99_ms']:.1f}ms"
+            )
     out = Path(__file__).parent / "results" / f"sql-{time.strftime('%Y%m%dT%H%M%S')}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2))

@@ -24,9 +24,9 @@ def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]
         yield request.getfixturevalue("postgres_url")
 
 
-#: Drivers that store actor databases (``self.db``); PostgreSQL's pages come with the
-#: per-actor SQLite VFS (the next issue).
-DB_DRIVERS = ["memory", "sqlite"]
+#: Drivers that store actor databases (``self.db``): all of them (PostgreSQL keeps the
+#: pages in its own tables through an SQLite VFS).
+DB_DRIVERS = ["memory", "sqlite", "postgres"]
 
 
 @pytest.fixture(params=DB_DRIVERS)
@@ -34,8 +34,10 @@ def db_storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
     """Like ``storage_url``, for tests of ``self.db``."""
     if request.param == "memory":
         yield "memory://"
-    else:
+    elif request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'data'}"
+    else:
+        yield request.getfixturevalue("postgres_url")
 
 
 @pytest.fixture

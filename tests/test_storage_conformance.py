@@ -22,7 +22,6 @@ from pathlib import Path
 import pytest
 
 from actorkit import FencedError, StorageError
-from actorkit.errors import ActorError, Code
 from actorkit.storage import Driver, MemoryDriver, SQLiteDriver, WriteBatch
 from actorkit.storage.base import Activation, ActorRecord, Member, OwnedElsewhere
 from actorkit.storage.postgres import PostgresDriver
@@ -49,19 +48,6 @@ async def driver(request: pytest.FixtureRequest) -> AsyncIterator[Driver]:
         yield drv
     finally:
         await drv.close()
-
-
-def supports_actor_db(driver: Driver) -> bool:
-    """Drivers that keep the base class's ``open_actor_db`` store no actor databases."""
-    return type(driver).open_actor_db is not Driver.open_actor_db
-
-
-def assert_actor_db_not_supported(driver: Driver, actor_id: str, epoch: int) -> None:
-    """What such a driver must do instead: refuse with ``database_not_supported``."""
-    for create in (False, True):
-        with pytest.raises(ActorError) as info:
-            driver.open_actor_db(actor_id, epoch=epoch, create=create)
-        assert info.value.code == Code.DATABASE_NOT_SUPPORTED
 
 
 def record(name: str = "counter", key: tuple[str, ...] = ("a",), **kw: object) -> ActorRecord:
@@ -864,9 +850,6 @@ async def test_commit_now_matches_commit_when_supported(driver: Driver) -> None:
 async def test_actor_db_is_created_on_demand_and_persists_across_close(driver: Driver) -> None:
     actor_id = await new_actor(driver)
     epoch = await take(driver, actor_id)
-    if not supports_actor_db(driver):  # postgres, for now
-        assert_actor_db_not_supported(driver, actor_id, epoch)
-        return
     assert (
         await asyncio.to_thread(driver.open_actor_db, actor_id, epoch=epoch, create=False) is None
     )
@@ -902,9 +885,6 @@ async def test_actor_db_is_created_on_demand_and_persists_across_close(driver: D
 async def test_delete_actor_deletes_its_database_unless_fenced(driver: Driver) -> None:
     actor_id = await new_actor(driver)
     old = await take(driver, actor_id)
-    if not supports_actor_db(driver):
-        assert_actor_db_not_supported(driver, actor_id, old)
-        return
 
     def create() -> None:
         conn = driver.open_actor_db(actor_id, epoch=old, create=True)

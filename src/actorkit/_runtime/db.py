@@ -56,7 +56,7 @@ from actorkit._runtime.actor import actor_state
 from actorkit._runtime.db_engine import Engine, SyncDb, pool_future, run_in_pool
 from actorkit._runtime.migrations import apply_migrations
 from actorkit._runtime.state import STATE_KEY, encode_envelope, encode_state
-from actorkit.errors import ActorError, Code
+from actorkit.errors import ActorError, Code, FencedError, StorageError
 from actorkit.storage.base import WriteBatch
 
 if TYPE_CHECKING:
@@ -253,6 +253,15 @@ class ActorDatabase:
                     f"{exc.message} (the action's database transaction was rolled back)",
                     exc.metadata,
                 )
+            raise
+        except StorageError as exc:
+            # The driver could not make a COMMIT durable (a shared driver's VFS): the
+            # connection's view of the database can no longer be trusted. Fenced: another
+            # node owns the actor (a turn reports that itself); else reload on next use.
+            if not isinstance(exc, FencedError):
+                self._inst.node.evict(self._inst)
+            elif not in_turn:
+                self._inst.node.lose(self._inst)
             raise
         finally:
             self.running = False

@@ -18,9 +18,12 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -43,6 +46,10 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
     ) from exc
 
 from actorkit.storage.postgres_pool import PostgresPool, Row
+from actorkit.storage.postgres_vfs import ActorDbPages
+
+if TYPE_CHECKING:
+    import apsw
 
 __all__ = ["DEFAULT_CONNECT_TIMEOUT", "DEFAULT_LEASE", "DEFAULT_POOL_SIZE", "PostgresDriver"]
 
@@ -139,18 +146,29 @@ class PostgresDriver(Driver):
         self.pool_size = pool_size
         self.lease = lease
         self.db = PostgresPool(url, size=pool_size, connect_timeout=connect_timeout)
+        # Actor databases (self.db): pages in PostgreSQL through an SQLite VFS, on a small
+        # blocking pool of their own (the runtime calls the VFS from its database threads).
+        self.pages = ActorDbPages(url, self.db.where, timeout=2 * connect_timeout)
         self._known: set[str] = set()  # owners known to have a members row
         self._mine: set[str] = set()  # member rows this handle created: close() deletes them
 
     async def open(self) -> None:
         await self.db.open()
+        try:
+            await asyncio.to_thread(self.pages.open)
+        except BaseException:
+            await self.db.close()
+            raise
 
     async def close(self) -> None:
         mine, self._mine = sorted(self._mine), set()
         self._known.clear()
         # As leave(): our owners stop being live, their actors are free at once. (Should
         # that fail, their leases run out by themselves.)
-        await self.db.close((_LEAVE_SQL, {"ids": mine}) if mine else None)
+        try:
+            await self.db.close((_LEAVE_SQL, {"ids": mine}) if mine else None)
+        finally:
+            await asyncio.to_thread(self.pages.close)
 
     # -- membership ----------------------------------------------------------------------
 
@@ -344,3 +362,17 @@ class PostgresDriver(Driver):
             "SELECT * FROM actorkit.claim_alarms(%s, %s, %s, %s)", (owner, now, hold, limit)
         )
         return sorted(((actor_id, at) for actor_id, at in rows), key=lambda a: (a[1], a[0]))
+
+    # -- actor databases -------------------------------------------------------------------
+
+    def open_actor_db(self, actor_id: str, *, epoch: int, create: bool) -> apsw.Connection | None:
+        return self.pages.open_connection(actor_id, epoch=epoch, create=create)
+
+    def close_actor_db(self, actor_id: str, conn: apsw.Connection) -> None:
+        # Nothing to flush (every COMMIT is in PostgreSQL already); a connection whose
+        # file failed may complain while closing.
+        with contextlib.suppress(Exception):
+            conn.close()
+
+    def delete_actor_db(self, actor_id: str) -> None:
+        self.pages.delete(actor_id)

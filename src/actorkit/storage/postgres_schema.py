@@ -22,7 +22,7 @@ from actorkit.errors import StorageError
 
 __all__ = ["SCHEMA_VERSION", "ensure_schema"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: ``pg_advisory_xact_lock`` key serializing schema creation across nodes ("actorkit").
 SCHEMA_LOCK = 0x6163746F726B6974
@@ -174,21 +174,6 @@ BEGIN
     RETURN ok;
 END $$;
 
--- The actor's epoch before the call (NULL: unknown); deleted only if it was p_epoch.
-CREATE FUNCTION actorkit.delete_actor(p_id text, p_epoch bigint) RETURNS bigint
-LANGUAGE plpgsql AS $$
-DECLARE
-    found_epoch bigint;
-BEGIN
-    SELECT epoch INTO found_epoch FROM actorkit.actors WHERE id = p_id FOR UPDATE;
-    IF found_epoch = p_epoch THEN
-        DELETE FROM actorkit.kv WHERE actor_id = p_id;
-        DELETE FROM actorkit.alarms WHERE actor_id = p_id;
-        DELETE FROM actorkit.actors WHERE id = p_id;
-    END IF;
-    RETURN found_epoch;
-END $$;
-
 CREATE FUNCTION actorkit.claim_alarms(
     p_owner text, p_now double precision, p_hold double precision, p_limit integer
 ) RETURNS TABLE (o_actor_id text, o_at double precision) LANGUAGE plpgsql AS $$
@@ -211,8 +196,69 @@ BEGIN
 END $$;
 """
 
+
+# Actor databases (the VFS in ``postgres_vfs``): one row per SQLite page, and a head row with
+# the file's size. Pages are stored uncompressed out of line (SQLite pages compress poorly
+# and are read whole).
+_DB_TABLES = """
+CREATE TABLE actorkit.db_meta (
+    actor_id text PRIMARY KEY,
+    page_size integer NOT NULL,     -- bytes per db_pages row, fixed when the db is created
+    size_bytes bigint NOT NULL,     -- the database file's length
+    epoch bigint NOT NULL           -- the owner epoch of the last commit
+);
+
+CREATE TABLE actorkit.db_pages (
+    actor_id text NOT NULL,
+    page_no integer NOT NULL,       -- bytes [page_no * page_size, (page_no + 1) * page_size)
+    data bytea NOT NULL,
+    PRIMARY KEY (actor_id, page_no)
+);
+ALTER TABLE actorkit.db_pages ALTER COLUMN data SET STORAGE EXTERNAL;
+"""
+
+_DB_FUNCTIONS = """
+-- The actor's epoch before the call (NULL: unknown); deleted only if it was p_epoch.
+CREATE OR REPLACE FUNCTION actorkit.delete_actor(p_id text, p_epoch bigint) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    found_epoch bigint;
+BEGIN
+    SELECT epoch INTO found_epoch FROM actorkit.actors WHERE id = p_id FOR UPDATE;
+    IF found_epoch = p_epoch THEN
+        DELETE FROM actorkit.kv WHERE actor_id = p_id;
+        DELETE FROM actorkit.alarms WHERE actor_id = p_id;
+        DELETE FROM actorkit.db_pages WHERE actor_id = p_id;
+        DELETE FROM actorkit.db_meta WHERE actor_id = p_id;
+        DELETE FROM actorkit.actors WHERE id = p_id;
+    END IF;
+    RETURN found_epoch;
+END $$;
+
+-- One SQLite COMMIT of an actor database: its dirty pages and new size, applied only if
+-- p_epoch is still the actor's epoch (checked under the actor row's lock). False: fenced.
+CREATE OR REPLACE FUNCTION actorkit.db_commit(
+    p_id text, p_epoch bigint, p_page_size integer, p_size bigint,
+    p_nos integer[], p_data bytea[]
+) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM 1 FROM actorkit.actors WHERE id = p_id AND epoch = p_epoch FOR UPDATE;
+    IF NOT FOUND THEN RETURN false; END IF;
+    INSERT INTO actorkit.db_meta AS m (actor_id, page_size, size_bytes, epoch)
+        VALUES (p_id, p_page_size, p_size, p_epoch)
+        ON CONFLICT (actor_id) DO UPDATE SET size_bytes = excluded.size_bytes,
+            epoch = excluded.epoch;
+    DELETE FROM actorkit.db_pages
+        WHERE actor_id = p_id AND page_no::bigint * p_page_size >= p_size;
+    INSERT INTO actorkit.db_pages (actor_id, page_no, data)
+        SELECT p_id, x.n, x.d FROM unnest(p_nos, p_data) AS x(n, d)
+        ON CONFLICT (actor_id, page_no) DO UPDATE SET data = excluded.data;
+    RETURN true;
+END $$;
+"""
+
 #: version n → the SQL that upgrades a version n - 1 schema to n.
-UPGRADES: dict[int, str] = {}
+UPGRADES: dict[int, str] = {2: _DB_TABLES + _DB_FUNCTIONS}
 
 
 async def ensure_schema(conn: psycopg.AsyncConnection[Any], where: str) -> None:
@@ -224,7 +270,7 @@ async def ensure_schema(conn: psycopg.AsyncConnection[Any], where: str) -> None:
         cur = await conn.execute("SELECT to_regclass('actorkit.meta') IS NOT NULL")
         exists = await cur.fetchone()
         if exists is None or not exists[0]:
-            await conn.execute(_TABLES + _FUNCTIONS)
+            await conn.execute(_TABLES + _FUNCTIONS + _DB_TABLES + _DB_FUNCTIONS)
             await conn.execute(
                 "INSERT INTO actorkit.meta VALUES ('schema_version', %s)", (str(SCHEMA_VERSION),)
             )
