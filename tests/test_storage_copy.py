@@ -307,6 +307,9 @@ async def test_overwrite_replaces_and_a_failed_copy_says_so(tmp_path: Path) -> N
     assert not refused.value.partial
     again = await copy_store(a, b, CopyOptions(overwrite=True))
     assert again.replaced == 20 and (await verify_stores(a, b)).ok
+    with pytest.raises(CopyError, match="are the same store"):  # one store, two handles
+        await copy_store(a, MemoryDriver(a.store), CopyOptions(overwrite=True))
+    assert len(await a.list_actors(limit=100)) == 20  # the probe is gone, nothing replaced
     c = MemoryDriver()  # an actor awake on a live node of the target cannot be replaced
     await copy_store(a, c)
     held = (await c.list_actors(limit=1))[0]

@@ -47,8 +47,8 @@ def add_parser(sub: Any) -> None:
             action="store_true",
             help="go ahead although live cluster nodes use a store (not a consistent snapshot)",
         )
-        p.add_argument("--concurrency", type=int, default=32, metavar="N",
-                       help="actors in flight at once (default 32)")  # fmt: skip
+        p.add_argument("--concurrency", type=int, default=64, metavar="N",
+                       help="actors in flight at once (default 64)")  # fmt: skip
         p.add_argument(
             "--progress-interval",
             type=float,

@@ -57,7 +57,7 @@ class CopyError(Exception):
 class CopyOptions:
     overwrite: bool = False  # replace target actors that have a source actor's name and key
     skip_databases: bool = False  # the target cannot store actor databases: leave them out
-    concurrency: int = 32  # actors in flight at once
+    concurrency: int = 64  # actors in flight at once
     db_threads: int = 16  # threads copying actor databases
 
 
@@ -251,6 +251,21 @@ class _Copier:
         r.alarms += alarm is not None
         r.uninitialized += not record.initialized
 
+    async def check_distinct(self) -> None:
+        """Refuse to overwrite the source itself (one PostgreSQL database under two URLs):
+        replacing an actor would delete it from the source before it is copied. Checked
+        with a probe record created in the target and looked for in the source."""
+        probe = ActorRecord(uuid.uuid4().hex, "actorkit-copy-probe", (self.owner,), time.time())
+        await self.target.create_actor(probe)
+        try:
+            same = await self.source.get_actor(probe.id) is not None
+        finally:
+            taken = await self.target.activate(probe.id, self.owner)
+            if isinstance(taken, Activation):
+                await self.target.delete_actor(probe.id, taken.epoch)
+        if same:
+            raise CopyError("--from and --to are the same store")
+
     async def prescan(self, progress: Progress | None) -> None:
         """The target stores no databases and --skip-databases was not given: stop before
         writing anything if a source actor has one."""
@@ -310,6 +325,8 @@ async def copy_store(
                 "empty store, or pass --overwrite to replace the target's actors that the "
                 "source also has"
             )
+    else:
+        await copier.check_distinct()
     copier.read_dbs = await stores_databases(source)
     copier.copy_dbs = copier.read_dbs and await stores_databases(target)
     total = total or 0

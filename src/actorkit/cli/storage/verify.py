@@ -164,7 +164,7 @@ async def verify_stores(
     b: Driver,
     *,
     skip_databases: bool = False,
-    concurrency: int = 32,
+    concurrency: int = 64,
     total: int | None = None,
     progress_interval: float = 0.0,
     on_actor: Callable[[dict[str, Any]], None] | None = None,
