@@ -30,7 +30,7 @@ def actorkit(*args: str, cwd: Path = ROOT, check: bool = False) -> subprocess.Co
 def test_version_and_help() -> None:
     assert actorkit("--version").stdout.startswith("actorkit ")
     out = actorkit("--help").stdout
-    for command in ("dev", "serve", "call", "actors"):
+    for command in ("dev", "serve", "call", "actors", "storage"):
         assert command in out
 
 

@@ -1,4 +1,5 @@
-"""The ``actorkit`` command: ``dev``, ``serve``, ``call``, ``actors``. See ``docs/cli.md``.
+"""The ``actorkit`` command: ``dev``, ``serve``, ``call``, ``actors``, ``storage``. See
+``docs/cli.md``.
 
 Example::
 
@@ -87,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     actors.add_argument("name", metavar="NAME", nargs="?", default=None)
     actors.add_argument("--limit", type=int, default=100)
     actors.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    from actorkit.cli import storage
+
+    storage.add_parser(sub)
     return parser
 
 
@@ -102,13 +106,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    from actorkit.cli import remote, serving
+    from actorkit.cli import remote, serving, storage
 
     run = {
         "serve": serving.run_serve,
         "dev": serving.run_dev,
         "call": remote.run_call,
         "actors": remote.run_actors,
+        "storage": storage.run,
     }[args.command]
     try:
         return run(args)
