@@ -85,10 +85,16 @@ def _write_db(driver: Driver, actor_id: str, epoch: int, state: bytes, i: int) -
 
 
 async def generate(
-    driver: Driver, n: int, *, databases: bool = True, concurrency: int = 64
+    driver: Driver,
+    n: int,
+    *,
+    databases: bool = True,
+    concurrency: int = 64,
+    notebooks_only: bool = False,
 ) -> Generated:
-    """Write ``n`` actors into the open ``driver``: even ones are notebooks (with a database
-    when ``databases`` and the driver stores them), odd ones tallies; every 10th is created
+    """Write ``n`` actors into the open ``driver``: even ones (all, if ``notebooks_only``)
+    are notebooks (with a database when ``databases`` and the driver stores them), odd ones
+    tallies; every 10th is created
     but not initialised (create input kept); every 3rd has a schedule (and so an alarm),
     every 5th a connection record; epochs run from 1 to 3."""
     out = Generated()
@@ -100,7 +106,7 @@ async def generate(
 
     async def one(i: int) -> None:
         async with sem:
-            notebook = i % 2 == 0
+            notebook = notebooks_only or i % 2 == 0
             name = "notebook" if notebook else "tally"
             title = f"book {i}"
             uninit = i % 10 == 9
@@ -180,14 +186,20 @@ def _check(report: VerifyReport, what: str) -> None:
         raise SystemExit(f"{what}: NOT equal ({len(report.differ)} differ) {sample}")
 
 
-async def round_trip(n: int, pg_url: str, workdir: Path) -> dict[str, float]:
+async def round_trip(
+    n: int, pg_url: str, workdir: Path, *, notebooks_only: bool = False
+) -> dict[str, float]:
     src = await _opened(f"sqlite:///{workdir / 'source'}")
     pg = await _opened(pg_url)
     back = await _opened(f"sqlite:///{workdir / 'back'}")
     direct = await _opened(f"sqlite:///{workdir / 'direct'}")
     results: dict[str, float] = {}
     try:
-        gen = await _timed("generate (driver API, sqlite)", lambda: generate(src, n), n)
+        gen = await _timed(
+            "generate (driver API, sqlite)",
+            lambda: generate(src, n, notebooks_only=notebooks_only),
+            n,
+        )
         print(f"  {gen}")
         skip = not await stores_databases(pg)
         if skip:
@@ -251,9 +263,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--actors", type=int, default=10_000)
     parser.add_argument("--server", default=DEFAULT_SERVER, help="PostgreSQL maintenance URL")
+    parser.add_argument(
+        "--every-actor-with-database",
+        action="store_true",
+        help="every actor a notebook (state and a small database), not half of them",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, scratch_database(args.server) as pg_url:
-        asyncio.run(round_trip(args.actors, pg_url, Path(tmp)))
+        asyncio.run(
+            round_trip(
+                args.actors, pg_url, Path(tmp), notebooks_only=args.every_actor_with_database
+            )
+        )
 
 
 if __name__ == "__main__":
