@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from actorkit._runtime.committer import Committer
 from actorkit._runtime.db import SEQ_KEY, decode_seq, encode_seq
 from actorkit.cli.storage.dbfile import copy_database, database_size, normalise_state_copy
 from actorkit.cli.storage.progress import Progress
@@ -38,9 +39,6 @@ if TYPE_CHECKING:
 __all__ = ["CopyError", "CopyOptions", "CopyReport", "copy_store", "describe"]
 
 T = TypeVar("T")
-
-#: Group commit: at most this many actors' batches per ``commit`` call.
-MAX_GROUP = 1000
 
 
 class CopyError(Exception):
@@ -85,48 +83,12 @@ def describe(record: ActorRecord) -> str:
     return f"{record.name} {key} ({record.id})"
 
 
-class _GroupCommit:
-    """Queue batches; one ``commit`` call takes everything queued while the last ran."""
-
-    def __init__(self, driver: Driver) -> None:
-        self.driver = driver
-        self.queue: list[tuple[WriteBatch, asyncio.Future[None]]] = []
-        self.task: asyncio.Task[None] | None = None
-        self.commits = 0
-
-    async def write(self, batch: WriteBatch) -> None:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self.queue.append((batch, future))
-        if self.task is None:
-            self.task = asyncio.get_running_loop().create_task(self._drain())
-        await future
-
-    async def _drain(self) -> None:
-        try:
-            while self.queue:
-                group, self.queue = self.queue[:MAX_GROUP], self.queue[MAX_GROUP:]
-                try:
-                    results = await self.driver.commit([b for b, _ in group])
-                except Exception as exc:
-                    results = [exc] * len(group)
-                self.commits += 1
-                for (_, future), result in zip(group, results, strict=True):
-                    if future.done():
-                        continue
-                    if result is None:
-                        future.set_result(None)
-                    else:
-                        future.set_exception(result)
-        finally:
-            self.task = None
-
-
 class _Copier:
     def __init__(self, source: Driver, target: Driver, options: CopyOptions) -> None:
         self.source, self.target, self.options = source, target, options
         self.owner = f"actorkit-copy-{uuid.uuid4().hex[:8]}"
         self.report = CopyReport()
-        self.writer = _GroupCommit(target)
+        self.writer = Committer(target)  # group commit, as the runtime does it
         self.pool = ThreadPoolExecutor(options.db_threads, thread_name_prefix="actorkit-copy")
         self.alarms: dict[str, float] = {}
         self.copy_dbs = False  # both sides store databases
@@ -232,7 +194,7 @@ class _Copier:
         if main_seq is not None:
             puts[SEQ_KEY] = encode_seq(0, main_seq[1])
         alarm = self.alarms.get(record.id)
-        await self.writer.write(
+        await self.writer.submit(
             WriteBatch(
                 record.id,
                 epoch,
