@@ -68,6 +68,8 @@ _HOP_BY_HOP = {
     "content-length",
 }
 _decoder = msgspec.msgpack.Decoder()
+#: How aiohttp says the request could not be written (the connection was already closed).
+_REQUEST_NOT_WRITTEN = "Can not write request"
 
 
 def unreachable(url: str, exc: BaseException) -> ActorError:
@@ -148,6 +150,12 @@ class HttpForwarder:
                 return reply.status, _decode(reply.status, reply.content_type, content)
         except aiohttp.ClientConnectorError as exc:  # never connected: certainly not run
             raise NotDelivered(url, str(exc) or type(exc).__name__) from None
+        except aiohttp.ClientOSError as exc:
+            if _REQUEST_NOT_WRITTEN in str(exc):
+                # The request never went out whole (a kept-alive connection the other node
+                # had closed, e.g. as it restarted): it cannot have run there.
+                raise NotDelivered(url, str(exc)) from None
+            raise unreachable(url, exc) from None
         except (aiohttp.ClientError, TimeoutError) as exc:  # sent, maybe run: unknown
             raise unreachable(url, exc) from None
 
