@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import platform
@@ -22,12 +21,12 @@ import sqlite3
 import statistics
 import tempfile
 import time
-import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from actorkit import Actor, Registry, action
+from benchmarks.cluster import throwaway_database
 
 SCHEMA = "CREATE TABLE kv (k INTEGER PRIMARY KEY, v TEXT NOT NULL)"
 VALUE = "x" * 100
@@ -155,7 +154,7 @@ async def run(
         drivers = {"sqlite": await _actor(f"sqlite:///{directory / 'actorkit'}", inserts, selects)}
         wake = {"sqlite": await _cold_wakes(f"sqlite:///{directory / 'big'}", wake_mb << 20, wakes)}
     if postgres is not None:
-        with _scratch_database(postgres) as url:
+        with throwaway_database(postgres) as url:
             drivers["postgres"] = await _actor(url, inserts, selects)
             wake["postgres"] = await _cold_wakes(url, wake_mb << 20, wakes)
     rows = []
@@ -189,21 +188,6 @@ async def run(
         "rows": rows,
         "cold_wake": {"db_mb": wake_mb, **wake},
     }
-
-
-@contextlib.contextmanager
-def _scratch_database(server_url: str) -> Iterator[str]:
-    """A new database on the server at ``server_url``, dropped afterwards."""
-    import psycopg
-
-    name = f"actorkit_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    try:
-        yield f"{server_url.split('?')[0].rsplit('/', 1)[0]}/{name}"
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def main() -> None:

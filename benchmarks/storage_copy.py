@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +41,7 @@ from actorkit.cli.storage.stores import stores_databases
 from actorkit.cli.storage.verify import VerifyReport, verify_stores
 from actorkit.storage import Driver, WriteBatch, driver_from_url
 from actorkit.storage.base import Activation, ActorRecord
+from benchmarks.cluster import throwaway_database
 
 T = TypeVar("T")
 
@@ -243,22 +243,6 @@ async def round_trip(
     return results
 
 
-@contextlib.contextmanager
-def scratch_database(server_url: str) -> Iterator[str]:
-    import psycopg
-    from psycopg import sql
-
-    name = f"actorkit_copybench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    base, _, _ = server_url.rpartition("/")
-    try:
-        yield f"{base}/{name}"
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--actors", type=int, default=10_000)
@@ -269,7 +253,7 @@ def main() -> None:
         help="every actor a notebook (state and a small database), not half of them",
     )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, scratch_database(args.server) as pg_url:
+    with tempfile.TemporaryDirectory() as tmp, throwaway_database(args.server) as pg_url:
         asyncio.run(
             round_trip(
                 args.actors, pg_url, Path(tmp), notebooks_only=args.every_actor_with_database
