@@ -17,7 +17,9 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from actorkit import Actor, AuthRequest, Registry, UserError, action
+from actorkit import Actor, ActorError, AuthRequest, Registry, UserError, action
+from actorkit._runtime import auth as auth_module
+from actorkit._runtime.auth import authenticate
 from server_fixtures import ServerFactory, ServerProcess
 
 APP = "tests/apps/auth_app.py:registry"
@@ -200,3 +202,85 @@ def test_authenticate_is_not_an_action_name() -> None:
 
     with pytest.raises(TypeError, match="cannot be an action"):
         Registry(Bad)
+
+
+# -- the hook runner itself (actorkit._runtime.auth), without a server ---------------------
+
+
+trail: list[str] = []  # which hooks ran, in order
+
+
+class Door(Actor):
+    @staticmethod
+    async def authenticate(request: AuthRequest) -> None:
+        trail.append(f"class {request.intent}")
+        if request.intent == "destroy":
+            raise UserError("doors stay", code="forbidden", metadata={"door": request.key})
+
+    @action
+    def knock(self) -> None:
+        pass
+
+
+def judge(registry: Registry, request: AuthRequest) -> ActorError | None:
+    async def run() -> ActorError | None:
+        try:
+            await authenticate(registry, request)
+        except ActorError as err:
+            return err
+        return None
+
+    return asyncio.run(run())
+
+
+def test_hooks_run_registry_first_then_class_and_map_refusals() -> None:
+    trail.clear()
+
+    def gatekeeper(request: AuthRequest) -> None:
+        trail.append(f"registry {request.intent}")
+        if request.headers.get("authorization") is None:
+            raise UserError("no credentials")
+
+    registry = Registry(Door, authenticate=gatekeeper)
+    creds = {"authorization": "Bearer x"}
+    door = AuthRequest(intent="call", actor_name="door", key=("front",), headers=creds)
+    assert judge(registry, door) is None
+    assert trail == ["registry call", "class call"]
+
+    refused = judge(registry, AuthRequest(intent="call", actor_name="door"))
+    assert refused is not None and (refused.group, refused.code) == ("user", "unauthorized")
+    assert refused.message == "no credentials"
+    assert trail[-1] == "registry call"  # the class hook did not run after a refusal
+
+    destroy = AuthRequest(intent="destroy", actor_name="door", key=("front",), headers=creds)
+    refused = judge(registry, destroy)
+    assert refused is not None and refused.code == "forbidden"
+    assert refused.metadata == {"door": ("front",)}
+    # A type this node does not host: only the registry-level hook can run here.
+    assert (
+        judge(registry, AuthRequest(intent="create", actor_name="elsewhere", headers=creds)) is None
+    )
+
+
+@pytest.mark.parametrize(
+    "hook",
+    [
+        pytest.param(lambda request: 1 / 0, id="crash"),
+        pytest.param(lambda request: False, id="returns-false"),
+        pytest.param(lambda request: asyncio.sleep(0, result=True), id="async-returns-true"),
+    ],
+)
+def test_a_broken_hook_refuses_with_internal_error(hook: Any) -> None:
+    refused = judge(Registry(Door, authenticate=hook), AuthRequest(intent="call"))
+    assert refused is not None and refused.code == "internal_error"
+    assert refused.message == "internal error"  # details stay in the server log
+
+
+def test_a_hook_that_never_answers_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(auth_module, "AUTH_TIMEOUT", 0.01)
+
+    async def hangs(request: AuthRequest) -> None:
+        await asyncio.Event().wait()
+
+    refused = judge(Registry(Door, authenticate=hangs), AuthRequest(intent="connect"))
+    assert refused is not None and refused.code == "internal_error"

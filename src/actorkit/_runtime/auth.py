@@ -85,7 +85,8 @@ class AuthRequest:
     client: tuple[str, int] | None = None
 
 
-#: ``authenticate(request)``: return to accept, raise ``UserError`` to refuse. Sync or async.
+#: ``authenticate(request)``: return None to accept, raise ``UserError`` to refuse (any other
+#: return value refuses too, as ``internal_error``). Sync or async.
 Authenticator = Callable[[AuthRequest], "Awaitable[None] | None"]
 
 
@@ -120,10 +121,10 @@ async def authenticate(registry: Registry, request: AuthRequest) -> None:
 
 async def _run(hook: Authenticator, request: AuthRequest) -> None:
     try:
-        result = hook(request)
+        result: Any = hook(request)
         if inspect.isawaitable(result):
             async with asyncio.timeout(AUTH_TIMEOUT):
-                await result
+                result = await result
     except UserError as err:
         code = Code.UNAUTHORIZED if err.code == "user_error" else err.code
         raise ActorError("user", code, err.message, err.metadata) from None
@@ -135,3 +136,12 @@ async def _run(hook: Authenticator, request: AuthRequest) -> None:
     except Exception:
         log.exception("authenticate hook %r failed; the request is refused", hook)
         raise internal_error() from None
+    if result is not None:
+        # Fail closed: ``return False`` reads like a refusal, so it must not be an approval.
+        log.error(
+            "authenticate hook %r returned %r: return None to accept, raise UserError to "
+            "refuse; the request is refused",
+            hook,
+            result,
+        )
+        raise internal_error()
