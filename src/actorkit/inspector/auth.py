@@ -89,8 +89,8 @@ class InspectorAccess:
         raw = conn.headers.get("host")
         if raw is None:  # not a browser: every browser request names its host
             return
-        host = host_name(raw)
-        if host_allowed(host, self.allowed_hosts):
+        host = _host_name(raw)
+        if _host_allowed(host, self.allowed_hosts):
             return
         raise ActorError(
             "inspector",
@@ -102,7 +102,7 @@ class InspectorAccess:
         )
 
 
-def host_name(header: str) -> str:
+def _host_name(header: str) -> str:
     """The name in a ``Host`` header: lower case, without port or trailing dot."""
     host = header.strip().lower()
     if host.startswith("["):  # [::1]:6420
@@ -113,7 +113,7 @@ def host_name(header: str) -> str:
     return host.rstrip(".")
 
 
-def host_allowed(host: str, extra: tuple[str, ...] = ()) -> bool:
+def _host_allowed(host: str, extra: tuple[str, ...] = ()) -> bool:
     """Loopback names and IP addresses (DNS rebinding needs a DNS name), or one of
     ``extra`` (``name``, ``*.suffix``, ``*``)."""
     if host == "localhost" or host.endswith(".localhost"):
