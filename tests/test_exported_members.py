@@ -22,3 +22,10 @@ def test_public_members_are_exported() -> None:
         if not name.startswith("_") and getattr(value, "__module__", "").startswith("actorkit")
     }
     assert members <= exported, members - exported
+
+
+def test_auth_request_is_public() -> None:
+    """What an ``authenticate`` hook is given is part of the public API (docs/auth.md)."""
+    assert "AuthRequest" in actorkit.__all__
+    request = actorkit.AuthRequest(intent="call", actor_name="counter", action="increment")
+    assert request.headers == {} and request.params is None and request.client is None

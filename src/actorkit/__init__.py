@@ -16,6 +16,7 @@ Example::
 """
 
 from actorkit._runtime.actor import Actor, action
+from actorkit._runtime.auth import AuthRequest
 from actorkit.client.base import ActorHandle, AsyncClient
 from actorkit.client.sync import Client
 from actorkit.errors import ActorError, ActorkitError, FencedError, StorageError, UserError
@@ -31,6 +32,7 @@ __all__ = [
     "ActorOptions",
     "ActorkitError",
     "AsyncClient",
+    "AuthRequest",
     "Client",
     "FencedError",
     "Limits",

@@ -32,6 +32,10 @@ class Registry(runtime.Registry):
             await client.get_or_create(Counter, "a").increment(1)
 
         registry.run()                                    # http://127.0.0.1:6420
+
+    ``Registry(*actors, limits=Limits(...), authenticate=fn)``: ``fn(request: AuthRequest)``
+    runs before any actor is created or woken for a client of the server, for every actor
+    type, ahead of a class's own ``@staticmethod authenticate`` (see ``docs/auth.md``).
     """
 
     # The entry points import on use: ``import actorkit`` stays light, and the server needs

@@ -15,11 +15,13 @@ from typing import Any
 import msgspec
 
 from actorkit._runtime.actor import _NO_STATE, ActionMethod, Actor
+from actorkit._runtime.auth import Authenticator
 from actorkit.errors import ActorError, Code, validation_error
 
 __all__ = ["ActionSpec", "ActorDefinition", "Param"]
 
 HOOKS = (
+    "authenticate",
     "create_state",
     "create_vars",
     "create_conn_state",
@@ -128,6 +130,22 @@ def _type_hints(fn: Callable[..., Any]) -> dict[str, Any]:
         raise TypeError(f"cannot resolve type hints of {fn.__qualname__}: {exc}") from exc
 
 
+def _authenticator(cls: type[Actor]) -> Authenticator | None:
+    """The class's ``authenticate`` hook: a static method, as it runs before any instance
+    exists (see ``actorkit._runtime.auth``)."""
+    for klass in cls.__mro__:
+        if "authenticate" in vars(klass):
+            hook = vars(klass)["authenticate"]
+            if not isinstance(hook, staticmethod):
+                raise TypeError(
+                    f"{cls.__name__}.authenticate must be a @staticmethod: it runs before "
+                    "the actor is created or woken, so it has no self"
+                )
+            fn: Authenticator = hook.__func__
+            return fn
+    return None
+
+
 def _is_structured(t: Any) -> bool:
     return isinstance(t, type) and (
         issubclass(t, msgspec.Struct)
@@ -170,6 +188,7 @@ class ActorDefinition:
                     raise TypeError(f"{cls.__name__}.{attr}: this name cannot be an action")
                 self.actions[attr] = ActionSpec(attr, value)
         self.hooks = {h for h in HOOKS if callable(getattr(cls, h, None))}
+        self.authenticate: Authenticator | None = _authenticator(cls)
         self.has_state = cls._initial_state is not _NO_STATE or ("create_state" in self.hooks)
         self.state_type: Any = _declared_state_type(cls)  # else learnt from the first value
         self.state_version: int = cls.state_version

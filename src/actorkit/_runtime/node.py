@@ -334,7 +334,10 @@ class Node:
             raise actor_not_found(f"no actor with id {actor_id!r}")
         return record
 
-    async def _activate(self, actor_id: str) -> ActorInstance:
+    async def _placement(self, actor_id: str) -> ActorRecord:
+        """The actor's record (once a stop here is done) if it should be active on this
+        node; raises ``ActorElsewhere`` if it lives, or should wake, on another. Activates
+        nothing."""
         record = await self._record_once_stopped(actor_id)
         if self._shared or record.name not in self.registry.names:
             target = self.membership.host_for(actor_id, record.name, record.region)
@@ -348,6 +351,10 @@ class Node:
             owner = await self.membership.locate(record.owner)
             if owner is not None and owner.url is not None:
                 raise ActorElsewhere(actor_id, owner)
+        return record
+
+    async def _activate(self, actor_id: str) -> ActorInstance:
+        record = await self._placement(actor_id)
         definition = self.registry.definition(record.name)
         activation = await self.driver.activate(actor_id, self.id)
         if activation is None:
@@ -391,14 +398,18 @@ class Node:
         if target is not None:
             raise ActorElsewhere(actor_id, target)
 
-    async def locate(self, actor_id: str) -> ActorElsewhere | None:
-        """``None`` when ``actor_id`` is served here (activating it if needed), else where it
-        lives — for routes that proxy the whole request (raw HTTP, WebSockets)."""
+    async def locate(self, actor_id: str, *, wake: bool = True) -> ActorElsewhere | None:
+        """``None`` when ``actor_id`` is served here (activating it if needed, unless not
+        ``wake``), else where it lives — for routes that proxy the whole request (raw HTTP,
+        WebSockets)."""
         inst = self.instances.get(actor_id)
         if inst is not None and inst.serving and not self._shared:
             return None
         try:
-            await self.instance(actor_id)
+            if wake:
+                await self.instance(actor_id)
+            elif inst is None:
+                await self._placement(actor_id)
         except ActorElsewhere as moved:
             return moved
         return None

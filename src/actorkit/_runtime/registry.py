@@ -7,19 +7,33 @@ server, which the runtime does not import.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from actorkit._runtime.actor import Actor
 from actorkit._runtime.definition import ActorDefinition
 from actorkit.errors import ActorError, Code
 from actorkit.options import Limits
 
+if TYPE_CHECKING:
+    from actorkit._runtime.auth import Authenticator
+
 __all__ = ["Registry"]
 
 
 class Registry:
-    """Actor definitions by name, and the limits every actor runs under."""
+    """Actor definitions by name, the limits every actor runs under, and the
+    registry-level ``authenticate`` hook (see ``actorkit._runtime.auth``)."""
 
-    def __init__(self, *actors: type[Actor], limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        *actors: type[Actor],
+        limits: Limits | None = None,
+        authenticate: Authenticator | None = None,
+    ) -> None:
         self.limits = limits or Limits()
+        self.authenticator = authenticate
+        #: Whether any authenticate hook (registry or class) exists: checks are free if not.
+        self.authenticates = authenticate is not None
         self._definitions: dict[str, ActorDefinition] = {}
         for cls in actors:
             self.add(cls)
@@ -30,6 +44,7 @@ class Registry:
         if definition.name in self._definitions:
             raise ValueError(f"two actor classes are named {definition.name!r}")
         self._definitions[definition.name] = definition
+        self.authenticates = self.authenticates or definition.authenticate is not None
 
     @property
     def names(self) -> list[str]:

@@ -163,8 +163,16 @@ class QueuePipe:
 class ConnectionSession:
     """Serves the connection protocol on one socket to the actor ``actor_id``."""
 
-    def __init__(self, node: Node, actor_id: str, pipe: QueuePipe) -> None:
+    def __init__(
+        self,
+        node: Node,
+        actor_id: str,
+        pipe: QueuePipe,
+        gate: Callable[[Any], Awaitable[None]] | None = None,
+    ) -> None:
         self.node = node
+        # Authenticates the init's params before the actor is woken (a server socket's).
+        self.gate = gate
         self.actor_id = actor_id
         self.pipe = pipe
         self.codec = pipe.codec
@@ -214,6 +222,8 @@ class ConnectionSession:
         params = {} if msg.params is None else msg.params
         try:
             self._check_params(params)
+            if self.gate is not None:
+                await self.gate(params)
             opened = await self.node.links.open(
                 self.actor_id, params, msg.subscriptions, self.pipe, (msg.conn_id, msg.token)
             )

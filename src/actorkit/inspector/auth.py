@@ -1,6 +1,12 @@
 """Who may use the inspector: dev mode, or a bearer token compared in constant time.
 
-- Dev mode without a token: open (it is your machine).
+- Dev mode without a token: open (it is your machine) — to pages of its own origin, reached
+  by a name that only this machine can mean: ``localhost``, ``*.localhost``, or an IP
+  address (with any port), plus the names in ``ACTORKIT_ALLOWED_HOSTS`` (comma-separated;
+  ``*.example.com`` allows subdomains, ``*`` any host). Any other ``Host`` is refused
+  (``forbidden``, ``metadata.reason`` = ``"host_not_allowed"``): otherwise a web page whose
+  DNS name is re-pointed at 127.0.0.1 (DNS rebinding) is "same-origin" with the server and
+  could drive it, the Python console included.
 - ``ACTORKIT_INSPECTOR_TOKEN`` set (any mode): every API request and the live WebSocket must
   carry the token. HTTP: ``Authorization: Bearer <token>``. WebSocket (browsers cannot set
   headers): the same header, or the subprotocol ``actorkit.token.<base64url(token)>``, or
@@ -13,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import ipaddress
 import os
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -22,6 +29,7 @@ from starlette.requests import HTTPConnection
 from actorkit.errors import ActorError, Code
 
 __all__ = [
+    "ENV_ALLOWED_HOSTS",
     "ENV_TOKEN",
     "SUBPROTOCOL",
     "TOKEN_SUBPROTOCOL_PREFIX",
@@ -30,6 +38,8 @@ __all__ = [
 ]
 
 ENV_TOKEN = "ACTORKIT_INSPECTOR_TOKEN"
+#: Extra host names a token-less dev server answers the inspector on (comma-separated).
+ENV_ALLOWED_HOSTS = "ACTORKIT_ALLOWED_HOSTS"
 SUBPROTOCOL = "actorkit.inspector"
 TOKEN_SUBPROTOCOL_PREFIX = "actorkit.token."
 
@@ -44,10 +54,13 @@ class InspectorAccess:
 
     dev: bool
     token: str | None
+    allowed_hosts: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, dev: bool) -> InspectorAccess:
-        return cls(dev=dev, token=os.environ.get(ENV_TOKEN) or None)
+        hosts = os.environ.get(ENV_ALLOWED_HOSTS, "").split(",")
+        allowed = tuple(h.strip().lower().rstrip(".") for h in hosts if h.strip())
+        return cls(dev=dev, token=os.environ.get(ENV_TOKEN) or None, allowed_hosts=allowed)
 
     @property
     def enabled(self) -> bool:
@@ -59,8 +72,10 @@ class InspectorAccess:
         return self.dev
 
     def check(self, conn: HTTPConnection) -> None:
-        """Raise ``unauthorized`` unless ``conn`` (a request or WebSocket) carries the token."""
+        """Raise ``unauthorized`` unless ``conn`` (a request or WebSocket) carries the token;
+        without a token, ``forbidden`` unless its ``Host`` is allowed (see above)."""
         if self.token is None:
+            self._check_host(conn)
             return
         offered = _bearer(conn)
         if offered is None and conn.scope["type"] == "websocket":
@@ -69,6 +84,51 @@ class InspectorAccess:
             raise unauthorized("the inspector needs a token: Authorization: Bearer <token>")
         if not hmac.compare_digest(offered.encode(), self.token.encode()):
             raise unauthorized("wrong inspector token")
+
+    def _check_host(self, conn: HTTPConnection) -> None:
+        raw = conn.headers.get("host")
+        if raw is None:  # not a browser: every browser request names its host
+            return
+        host = _host_name(raw)
+        if _host_allowed(host, self.allowed_hosts):
+            return
+        raise ActorError(
+            "inspector",
+            Code.FORBIDDEN,
+            f"the inspector of a dev server without a token answers only on localhost; "
+            f"host {host!r} is not allowed (add it to {ENV_ALLOWED_HOSTS}, or set "
+            f"{ENV_TOKEN})",
+            {"reason": "host_not_allowed", "host": host},
+        )
+
+
+def _host_name(header: str) -> str:
+    """The name in a ``Host`` header: lower case, without port or trailing dot."""
+    host = header.strip().lower()
+    if host.startswith("["):  # [::1]:6420
+        return host[: host.find("]") + 1] if "]" in host else host
+    name, sep, port = host.rpartition(":")
+    if sep and port.isdigit():
+        host = name
+    return host.rstrip(".")
+
+
+def _host_allowed(host: str, extra: tuple[str, ...] = ()) -> bool:
+    """Loopback names and IP addresses (DNS rebinding needs a DNS name), or one of
+    ``extra`` (``name``, ``*.suffix``, ``*``)."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        ipaddress.ip_address(host.removeprefix("[").removesuffix("]"))
+        return True
+    except ValueError:
+        pass
+    for allowed in extra:
+        if allowed in ("*", host):
+            return True
+        if allowed.startswith("*.") and host.endswith(allowed[1:]):
+            return True
+    return False
 
 
 def check_origin(conn: HTTPConnection) -> None:

@@ -32,6 +32,7 @@ from actorkit.protocol.messages import (
     SUBPROTOCOLS,
     codec_for,
 )
+from actorkit.server.auth import admit_socket, connect_gate
 from actorkit.server.endpoint import endpoint
 from actorkit.server.forward import forwarded_hops, proxy_websocket
 
@@ -56,7 +57,8 @@ def connect_routes(
 
     async def connect(ws: WebSocket) -> None:
         await ensure_started()
-        if await _proxied(node, ws):
+        # With authentication, the actor wakes only once its init is admitted.
+        if await _proxied(node, ws, wake=not node.registry.authenticates):
             return
         offered = ws.scope.get("subprotocols") or []
         subprotocol = next((p for p in offered if p in SUBPROTOCOLS), None)
@@ -65,6 +67,8 @@ def connect_routes(
 
     async def raw(ws: WebSocket) -> None:
         await ensure_started()
+        if not await admit_socket(node, ws, "websocket"):
+            return
         if await _proxied(node, ws):
             return
         await serve_raw_websocket(node, ws, ws.path_params["actor_id"])
@@ -87,10 +91,10 @@ def connect_routes(
     ]
 
 
-async def _proxied(node: Node, ws: WebSocket) -> bool:
+async def _proxied(node: Node, ws: WebSocket, *, wake: bool = True) -> bool:
     """Hand the socket to the node that owns its actor, if that is not this one."""
     try:
-        moved = await node.locate(ws.path_params["actor_id"])
+        moved = await node.locate(ws.path_params["actor_id"], wake=wake)
     except ActorError as err:
         if not _retryable(err):
             return False  # answered here, in the route's own terms (e.g. actor_not_found)
@@ -146,7 +150,7 @@ async def serve_connection(
             await ws.close(code, reason)
 
     pipe = QueuePipe(codec, node.limits.max_conn_buffer_bytes, send, close)
-    session = ConnectionSession(node, actor_id, pipe)
+    session = ConnectionSession(node, actor_id, pipe, connect_gate(node, ws.scope, actor_id))
     writer = pipe.start()
     watchdog = asyncio.ensure_future(_watch(session, pipe))
     clean = False

@@ -15,6 +15,7 @@ from starlette.types import Receive, Scope, Send
 
 from actorkit._runtime import context
 from actorkit.errors import ActorError, StorageError, internal_error, storage_failure
+from actorkit.server.auth import admit
 from actorkit.server.bodies import PARAMS_HEADER, action_args, parse_params
 from actorkit.server.encoding import (
     JSON,
@@ -100,6 +101,10 @@ class ActionFastPath:
             conn_params = parse_params(params, self.node.limits, data or {})
             if chain:
                 context.call_chain.set(context.import_chain(self.node.id, chain))
+            if self.node.registry.authenticates:
+                await admit(
+                    self.node, scope, "call", actor_id=actor_id, action=action, params=conn_params
+                )
             output = await self.node.call(actor_id, action, args, params=conn_params, hops=hops)
             reply, status = {"output": output}, 200
         except ActorError as err:

@@ -36,6 +36,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 from actorkit._runtime.forwarding import NotDelivered
 from actorkit.errors import ActorError, Code
 from actorkit.protocol.messages import CLOSE_MOVED
+from actorkit.server.auth import client_headers, forwardable
 from actorkit.server.bodies import PARAMS_HEADER
 
 __all__ = [
@@ -122,6 +123,7 @@ class HttpForwarder:
         hops: int,
     ) -> Any:
         headers = {
+            **client_headers(),  # the owner authenticates the call again
             "content-type": _MSGPACK,
             "accept": _MSGPACK,
             HOPS_HEADER: str(hops),
@@ -160,7 +162,7 @@ class HttpForwarder:
             raise unreachable(url, exc) from None
 
     async def destroy(self, url: str, actor_id: str, *, hops: int) -> None:
-        headers = {"accept": _MSGPACK, HOPS_HEADER: str(hops)}
+        headers = {**client_headers(), "accept": _MSGPACK, HOPS_HEADER: str(hops)}
         status, data = await self._send("DELETE", url, f"/actors/{actor_id}", headers, None)
         if status >= 400:
             raise ActorError.from_wire(data)
@@ -237,7 +239,7 @@ async def proxy_websocket(ws: WebSocket, base_url: str, path: str) -> None:
             open_timeout=5,
             max_size=None,
             ping_interval=None,
-            additional_headers={HOPS_HEADER: "1"},
+            additional_headers={**forwardable(ws.headers), HOPS_HEADER: "1"},
         )
     except (OSError, InvalidStatus, WebSocketException, TimeoutError) as exc:
         log.warning("could not reach %s to proxy a socket: %s", target, exc)

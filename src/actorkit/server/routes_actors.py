@@ -20,6 +20,7 @@ from actorkit._runtime.forwarding import MAX_HOPS
 from actorkit.errors import ActorError, Code, too_large, validation_error
 from actorkit.protocol.records import record_to_dict
 from actorkit.server import openapi_specs as spec
+from actorkit.server.auth import admit
 from actorkit.server.bodies import body_dict
 from actorkit.server.encoding import decode_body, encode_response, query_int, read_body
 from actorkit.server.endpoint import Starter, endpoint
@@ -28,6 +29,7 @@ from actorkit.server.forward import forwarded_hops, http_forwarder, proxy_reques
 
 if TYPE_CHECKING:
     from actorkit._runtime.actor import Actor
+    from actorkit._runtime.auth import Intent
     from actorkit._runtime.node import Node, ResolveMode
 
 __all__ = ["actor_routes"]
@@ -98,6 +100,8 @@ def actor_routes(node: Node, ensure_started: Starter) -> Sequence[BaseRoute]:
         region = body.get("region")
         if region is not None and not isinstance(region, str):
             raise validation_error("region must be a string")
+        intent: Intent = "create" if mode == "create" else "get_or_create"
+        await admit(node, request.scope, intent, name=name, key=body.get("key"))
         record = await node.resolve(
             name,
             body.get("key"),
@@ -123,10 +127,13 @@ def actor_routes(node: Node, ensure_started: Starter) -> Sequence[BaseRoute]:
         if "key" in query:
             if name is None:
                 raise validation_error("finding by key needs a name")
-            record = await node.resolve(name, _query_key(request), "get")
+            key = _query_key(request)
+            await admit(node, request.scope, "get", name=name, key=key)
+            record = await node.resolve(name, key, "get")
             return encode_response(request, record_to_dict(record))
         if name is not None:
             node.registry.definition(name)
+        await admit(node, request.scope, "list", name=name)
         limit = query_int(request, "limit", 100, 1, MAX_LIST_LIMIT)
         after = query.get("after") or None
         records = await node.list_actors(name, after=after, limit=limit)
@@ -138,12 +145,14 @@ def actor_routes(node: Node, ensure_started: Starter) -> Sequence[BaseRoute]:
     async def get_actor(request: Request) -> Response:
         await ensure_started()
         record = await node.get_record(request.path_params["actor_id"])
+        await admit(node, request.scope, "get", actor_id=record.id)
         return encode_response(request, record_to_dict(record))
 
     @endpoint(spec.DESTROY)
     async def destroy(request: Request) -> Response:
         await ensure_started()
         actor_id = request.path_params["actor_id"]
+        await admit(node, request.scope, "destroy", actor_id=actor_id)
         await node.get_record(actor_id)
         await node.destroy(actor_id, hops=forwarded_hops(request.headers))
         return encode_response(request, {"actor_id": actor_id, "destroyed": True})
@@ -156,6 +165,7 @@ def actor_routes(node: Node, ensure_started: Starter) -> Sequence[BaseRoute]:
     async def raw_request(request: Request) -> Response:
         await ensure_started()
         actor_id = request.path_params["actor_id"]
+        await admit(node, request.scope, "request", actor_id=actor_id)
         moved = await node.locate(actor_id)
         if moved is not None:
             if forwarded_hops(request.headers) >= MAX_HOPS:
