@@ -1,4 +1,4 @@
-"""Crashes found by the fuzzer whose fix is in flight elsewhere (issue 14), by signature.
+"""Crashes found by the fuzzer whose fix is in flight or not yet assigned, by signature.
 
 ``tests/test_fuzz.py`` expects-to-fail a target only while every failure it finds matches one
 of these signatures; any other failure fails the test. Remove an entry once its fix has
@@ -20,6 +20,16 @@ KNOWN: tuple[tuple[str, str, str], ...] = (
         "issue 14, item 6",
         "JSON nested ~1,000 deep in the X-Actorkit-Params header or the key query (json.loads)",
         "RecursionError: maximum recursion depth exceeded while decoding a JSON",
+    ),
+    (
+        "found by scripts/fuzz (server/fastpath.py)",
+        "X-Actorkit-Hops of more than 4,300 digits: int() raises ValueError out of the app",
+        "hops = int(value) if value.isdigit() else 0",
+    ),
+    (
+        "found by scripts/fuzz (server/forward.py forwarded_hops)",
+        "X-Actorkit-Hops with a non-ASCII digit ('\\xb2') or > 4,300 digits: 500",
+        "return int(value) if value and value.isdigit() else 0",
     ),
     (
         "issue 14, item 5",

@@ -294,6 +294,13 @@ def _http_route() -> Iterator[bytes]:
     yield req(4, 0, 0, 0, b"[" * DEEP, b"")  # deep key in the query
     yield req(5, 0, 0, 0, b"no-such-actor", b"")
     yield req(6, 0, 0, 0, b"increment", b"")
+    for header in range(6):  # each parsed header, with a plain and a nasty value
+        yield req(7, 0, 0, header, b"1", _j({"args": [1]}))
+        yield req(7, 0, 0, header, b"9" * 5000, _j({"args": [1]}))
+    yield req(7, 0, 0, 1, b"\xb2", b"")  # a latin-1 digit that int() refuses
+    yield req(7, 0, 0, 2, b"node:1:secret,other,,::", b"")
+    yield req(8, 0, 0, 0, b"0", b"")
+    yield req(8, 0, 0, 0, b"\xb2", b"")
     yield req(6, 0, 0, 0, b"\xff/..%00", b"")
 
 

@@ -231,12 +231,37 @@ CONTENT_TYPES = (
 )
 ACCEPTS = (None, b"application/msgpack", b"application/json", b"*/*", b"text/html")
 ACTIONS = ("increment", "echo", "put", "fail", "shout", "leave", "nope", "_private")
-ROUTES = ("action", "action", "action", "resolve", "find", "get", "named_action")
+ROUTES = (
+    "action",
+    "action",
+    "action",
+    "resolve",
+    "find",
+    "get",
+    "named_action",
+    "action_header",
+    "destroy",
+)
+# Headers a client controls that the server parses (the value field goes into one of them).
+HEADERS = (
+    b"x-actorkit-params",
+    b"x-actorkit-hops",
+    b"x-actorkit-chain",
+    b"content-length",
+    b"content-type",
+    b"accept",
+)
+
+
+def _header_value(value: bytes) -> bytes:
+    """As an HTTP server would pass it on: no CR, LF or NUL, no surrounding blanks."""
+    return value.translate(None, b"\r\n\x00").strip(b" \t")
 
 
 def http_route_target(data: bytes) -> None:
     """One HTTP request into the ASGI app. Bytes 0-3 pick the route, Content-Type, Accept
-    and action; then ``\\0\\0``-separated: a header/path value, and body chunks."""
+    and action (or header); then ``\\0\\0``-separated: a header/path/query value, and body
+    chunks."""
     if len(data) < 4:
         return
     h = harness()
@@ -259,6 +284,16 @@ def http_route_target(data: bytes) -> None:
             path = f"/actors/{aid}/actions/{pick(ACTIONS, data[3])}"
             if value:
                 headers.append((b"x-actorkit-params", value))
+        elif route == "action_header":
+            path = f"/actors/{aid}/actions/echo"
+            name = pick(HEADERS, data[3])
+            headers[:] = [(k, v) for k, v in headers if k != name]
+            headers.append((name, _header_value(value)))
+        elif route == "destroy":
+            node = h.app.state.node
+            victim = await node.resolve("fuzz_room", ("victim",), "get_or_create", None, None)
+            method, path = "DELETE", f"/actors/{victim.id}"
+            headers.append((b"x-actorkit-hops", _header_value(value)))
         elif route == "named_action":
             path = f"/actors/{aid}/actions/{quote(text, safe='')}"
         elif route == "resolve":
