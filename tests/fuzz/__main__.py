@@ -147,9 +147,24 @@ def run_atheris(target: Target, cases: int, timeout: int, preload: str | None) -
             shutil.copy(log, saved)
             print(f"--- {target.name}: exit {proc.returncode}, log {saved}", file=sys.stderr)
             sys.stderr.buffer.write(text[-6000:])
+            for artifact in artifacts:
+                _drop_duplicate(target, Path(artifact.decode()))
         merge(target, new, cmd)
     crashes = len(artifacts) or (1 if proc.returncode != 0 else 0)
     return ran, crashes
+
+
+def _drop_duplicate(target: Target, artifact: Path) -> None:
+    """A crash on an input already in the corpus needs no second copy: name the original."""
+    if not artifact.is_file():
+        return
+    data = artifact.read_bytes()
+    for path in target.corpus.iterdir():
+        if path != artifact and path.is_file() and path.read_bytes() == data:
+            artifact.unlink()
+            print(f"--- {target.name}: the crashing input is {path}", file=sys.stderr)
+            return
+    print(f"--- {target.name}: reproducer {artifact}", file=sys.stderr)
 
 
 def merge(target: Target, new: Path, cmd: list[str]) -> None:
