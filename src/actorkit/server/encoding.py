@@ -1,11 +1,14 @@
 """Request and response bodies: JSON (default) or msgpack (``application/msgpack``).
 
 A request body is read incrementally and refused with ``message_too_large`` as soon as it
-passes the limit, so a huge body is never buffered.
+passes the limit, so a huge body is never buffered. A decoded value nested deeper than
+``MAX_DEPTH`` is refused with ``invalid_request``: deeper values would hit Python's
+recursion limit somewhere later (validation, encoding the reply, storing state).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -17,10 +20,12 @@ from actorkit.server.errors import http_status, unsupported_media_type
 
 __all__ = [
     "JSON",
+    "MAX_DEPTH",
     "MSGPACK",
     "decode_body",
     "encode_response",
     "error_response",
+    "parse_json",
     "query_int",
     "read_body",
 ]
@@ -34,6 +39,12 @@ _json_decode = msgspec.json.Decoder().decode
 _msgpack_encode = msgspec.msgpack.Encoder().encode
 _msgpack_decode = msgspec.msgpack.Decoder().decode
 
+#: How deeply arrays/objects may nest in a request body, a params header or a query value.
+MAX_DEPTH = 128
+# Bytes that may open a container: a body with at most MAX_DEPTH of them cannot nest deeper,
+# so only bodies with more are walked (counting runs at C speed; most bodies have a few).
+_MSGPACK_OPENERS = bytes([*range(0x80, 0xA0), 0xDC, 0xDD, 0xDE, 0xDF])  # fixmap/fixarray, 16/32
+
 
 def _media_type(header: str) -> str:
     return header.split(";", 1)[0].strip().lower()
@@ -41,6 +52,37 @@ def _media_type(header: str) -> str:
 
 def is_msgpack(content_type: str) -> bool:
     return _media_type(content_type) in _MSGPACK_ALIASES
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests lists/dicts (or tuples, msgpack's array keys) past ``limit``."""
+    containers = (list, dict, tuple)
+    stack = [(value, 1)] if isinstance(value, containers) else []
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, containers))
+    return False
+
+
+def _too_deep(what: str) -> str:
+    return f"{what} is nested deeper than {MAX_DEPTH} levels"
+
+
+def parse_json(text: str | bytes, what: str) -> Any:
+    """Decode JSON from a header or query parameter; ``ValueError`` (its message names
+    ``what``) if malformed or nested deeper than ``MAX_DEPTH``."""
+    try:
+        value = _json_decode(text)
+    except msgspec.DecodeError as exc:
+        raise ValueError(f"{what} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ValueError(_too_deep(what)) from None
+    if _deeper_than(value, MAX_DEPTH):
+        raise ValueError(_too_deep(what))
+    return value
 
 
 def check_declared_length(declared: str | None, limit: int) -> None:
@@ -76,15 +118,24 @@ def decode_payload(content_type: str, body: bytes) -> Any:
     if not body:
         return None
     media = JSON if content_type == JSON else _media_type(content_type)
+    decode: Callable[[bytes], Any]
+    if media in ("", JSON) or media.endswith("+json"):
+        kind, decode = "JSON", _json_decode
+        openers = body.count(b"[") + body.count(b"{")
+    elif media in _MSGPACK_ALIASES:
+        kind, decode = "msgpack", _msgpack_decode
+        openers = len(body) - len(body.translate(None, _MSGPACK_OPENERS))
+    else:
+        raise unsupported_media_type(content_type)
     try:
-        if media in ("", JSON) or media.endswith("+json"):
-            return _json_decode(body)
-        if media in _MSGPACK_ALIASES:
-            return _msgpack_decode(body)
+        value = decode(body)
     except msgspec.DecodeError as exc:
-        kind = "msgpack" if media in _MSGPACK_ALIASES else "JSON"
         raise invalid_request(f"malformed {kind} body: {exc}") from None
-    raise unsupported_media_type(content_type)
+    except RecursionError:
+        raise invalid_request(_too_deep(f"the {kind} body")) from None
+    if openers > MAX_DEPTH and _deeper_than(value, MAX_DEPTH):
+        raise invalid_request(_too_deep(f"the {kind} body"))
+    return value
 
 
 def decode_body(request: Request, body: bytes) -> Any:
@@ -117,7 +168,7 @@ def encode_payload(msgpack: bool, content: Any, status: int) -> tuple[bytes, str
         if msgpack:
             return _msgpack_encode(content), MSGPACK, status
         return _json_encode(content), JSON, status
-    except (TypeError, ValueError, OverflowError) as exc:
+    except (TypeError, ValueError, OverflowError, RecursionError) as exc:
         err = ActorError("actor", "output_not_serializable", f"cannot encode reply: {exc}")
         return encode_payload(msgpack, err.to_wire(), http_status(err))
 

@@ -5,7 +5,6 @@ See ``docs/protocol.md`` for the wire contract of every route.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -21,7 +20,13 @@ from actorkit.errors import ActorError, Code, too_large, validation_error
 from actorkit.protocol.records import record_to_dict
 from actorkit.server import openapi_specs as spec
 from actorkit.server.bodies import body_dict
-from actorkit.server.encoding import decode_body, encode_response, query_int, read_body
+from actorkit.server.encoding import (
+    decode_body,
+    encode_response,
+    parse_json,
+    query_int,
+    read_body,
+)
 from actorkit.server.endpoint import Starter, endpoint
 from actorkit.server.fastpath import ActionFastPath
 from actorkit.server.forward import forwarded_hops, http_forwarder, proxy_request
@@ -44,9 +49,9 @@ def _query_key(request: Request) -> Any:
     values = request.query_params.getlist("key")
     if len(values) == 1 and values[0].startswith("["):
         try:
-            key = json.loads(values[0])
-        except ValueError:
-            raise validation_error("key is not a valid JSON array") from None
+            key = parse_json(values[0], "key")
+        except ValueError as exc:
+            raise validation_error(f"key is not a valid JSON array: {exc}") from None
         return key
     return values
 
