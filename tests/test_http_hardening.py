@@ -209,6 +209,68 @@ def test_params_limit_is_the_same_both_ways(server_factory: ServerFactory) -> No
             assert body.status_code == header.status_code == expected, (body.text, header.text)
 
 
+# -- CSRF (item 13) --------------------------------------------------------------------------
+
+SIMPLE_CONTENT_TYPES = [
+    None,
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=x",
+]
+
+
+@pytest.mark.parametrize("content_type", SIMPLE_CONTENT_TYPES)
+def test_action_call_a_browser_could_send_cross_site_is_refused(
+    http: httpx.Client, content_type: str | None
+) -> None:
+    actor_id = counter(http, f"csrf-{content_type}")
+    headers = {"origin": "http://attacker.example"}
+    if content_type is not None:
+        headers["content-type"] = content_type
+    reply = http.post(f"/actors/{actor_id}/actions/increment", headers=headers)
+    body = refused(reply, 415, "unsupported_media_type")
+    assert "X-Actorkit-Client" in str(body["message"])
+    assert count(http, actor_id) == 0  # the zero-argument action did not run
+
+
+def test_create_and_destroy_need_a_content_type_or_the_client_header(http: httpx.Client) -> None:
+    create = json.dumps({"name": "counter", "key": ["csrf-create"]}).encode()
+    for method in ("PUT", "POST"):
+        reply = http.request(method, "/actors", content=create, headers={"content-type": ""})
+        refused(reply, 415, "unsupported_media_type")
+        reply = http.request(
+            method, "/actors", content=create, headers={"content-type": "text/plain"}
+        )
+        refused(reply, 415, "unsupported_media_type")
+    found = http.get("/actors", params={"name": "counter", "key": "csrf-create"})
+    refused(found, 404, "actor_not_found")
+
+    actor_id = counter(http, "csrf-destroy")
+    refused(http.delete(f"/actors/{actor_id}"), 415, "unsupported_media_type")
+    assert http.get(f"/actors/{actor_id}").status_code == 200
+    reply = http.delete(f"/actors/{actor_id}", headers={"x-actorkit-client": "curl"})
+    assert reply.json() == {"actor_id": actor_id, "destroyed": True}
+
+
+def test_the_client_header_or_an_api_content_type_lets_calls_through(http: httpx.Client) -> None:
+    actor_id = counter(http, "csrf-ok")
+    url = f"/actors/{actor_id}/actions/increment"
+    assert http.post(url, headers={"x-actorkit-client": "x"}).json() == {"output": 1}
+    assert http.post(url, content=b'{"args": [2]}', headers={"x-actorkit-client": "x"}).json() == {
+        "output": 3
+    }
+    media_types = ("application/json", "application/json; charset=utf-8", "application/msgpack")
+    for expected, media in enumerate(media_types, start=4):
+        reply = http.post(url, headers={"content-type": media, "accept": "application/json"})
+        assert reply.json() == {"output": expected}
+    reply = http.put(
+        "/actors",
+        content=b'{"name": "counter", "key": ["csrf-header"]}',
+        headers={"x-actorkit-client": "x"},
+    )
+    assert reply.status_code == 200, reply.text
+
+
 # -- bodies refused before they are buffered (item 3, HTTP) ----------------------------------
 
 

@@ -1,26 +1,34 @@
-"""Request helpers shared by the actor routes and the action fast path: the body's fields
-and connection params."""
+"""Request helpers shared by the actor routes and the action fast path: the body's fields,
+connection params, and the cross-site request (CSRF) check."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
 
-from actorkit.errors import invalid_request, too_large, validation_error
+from actorkit.errors import ActorError, invalid_request, too_large, validation_error
 from actorkit.options import Limits
-from actorkit.server.encoding import parse_json
+from actorkit.server.encoding import is_api_media, parse_json
+from actorkit.server.errors import UNSUPPORTED_MEDIA_TYPE
 
 __all__ = [
+    "CLIENT_HEADER",
     "PARAMS_HEADER",
     "action_args",
     "body_dict",
+    "check_not_cross_site",
     "check_params_size",
     "decode_params",
     "parse_params",
 ]
 
 PARAMS_HEADER = "x-actorkit-params"
+#: Marks a request as sent by a program, not a page: a browser sends a custom header
+#: cross-site only after a CORS preflight. Any value.
+CLIENT_HEADER = "x-actorkit-client"
+_CLIENT = CLIENT_HEADER.encode()
 
 _params_encoder = msgspec.msgpack.Encoder()
 
@@ -31,6 +39,24 @@ def body_dict(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise validation_error("request body must be an object")
     return data
+
+
+def check_not_cross_site(content_type: str, headers: Iterable[tuple[bytes, bytes]]) -> None:
+    """Refuse a state-changing request a browser page on another site could have sent
+    without a CORS preflight (a form post, a ``no-cors`` fetch, a beacon): one whose
+    Content-Type is absent or not JSON/msgpack and that lacks ``X-Actorkit-Client``.
+
+    ``headers`` are the raw ASGI headers (lower-case names), looked at only in that case.
+    """
+    if is_api_media(content_type) or any(name == _CLIENT for name, _ in headers):
+        return
+    raise ActorError(
+        "request",
+        UNSUPPORTED_MEDIA_TYPE,
+        f"unsupported Content-Type {content_type!r}: this request changes state, so it needs "
+        "Content-Type application/json or application/msgpack, or an X-Actorkit-Client "
+        "header (without either it could be a cross-site form post; see docs/protocol.md#csrf)",
+    )
 
 
 def check_params_size(params: Any, limits: Limits) -> None:

@@ -25,6 +25,7 @@ __all__ = [
     "decode_body",
     "encode_response",
     "error_response",
+    "is_api_media",
     "parse_json",
     "query_int",
     "read_body",
@@ -52,6 +53,14 @@ def _media_type(header: str) -> str:
 
 def is_msgpack(content_type: str) -> bool:
     return _media_type(content_type) in _MSGPACK_ALIASES
+
+
+def is_api_media(content_type: str) -> bool:
+    """JSON (also ``+json``) or msgpack: a type no browser sends cross-site unpreflighted."""
+    if content_type == JSON:
+        return True
+    media = _media_type(content_type)
+    return media == JSON or media.endswith("+json") or media in _MSGPACK_ALIASES
 
 
 def _deeper_than(value: Any, limit: int) -> bool:

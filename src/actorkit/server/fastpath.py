@@ -15,7 +15,12 @@ from starlette.types import Receive, Scope, Send
 
 from actorkit._runtime import context
 from actorkit.errors import ActorError, StorageError, internal_error, storage_failure
-from actorkit.server.bodies import PARAMS_HEADER, action_args, parse_params
+from actorkit.server.bodies import (
+    PARAMS_HEADER,
+    action_args,
+    check_not_cross_site,
+    parse_params,
+)
 from actorkit.server.encoding import (
     JSON,
     MSGPACK,
@@ -92,6 +97,7 @@ class ActionFastPath:
         msgpack = reply_in_msgpack(accept, content_type)
         reply: Any
         try:
+            check_not_cross_site(content_type, scope["headers"])
             if not self.ensure_started.started:
                 await self.ensure_started()
             body = await self._read(receive, length)

@@ -36,7 +36,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 from actorkit._runtime.forwarding import NotDelivered
 from actorkit.errors import ActorError, Code
 from actorkit.protocol.messages import CLOSE_MOVED
-from actorkit.server.bodies import PARAMS_HEADER
+from actorkit.server.bodies import CLIENT_HEADER, PARAMS_HEADER
 
 __all__ = [
     "CHAIN_HEADER",
@@ -160,7 +160,7 @@ class HttpForwarder:
             raise unreachable(url, exc) from None
 
     async def destroy(self, url: str, actor_id: str, *, hops: int) -> None:
-        headers = {"accept": _MSGPACK, HOPS_HEADER: str(hops)}
+        headers = {"accept": _MSGPACK, CLIENT_HEADER: "actorkit-node", HOPS_HEADER: str(hops)}
         status, data = await self._send("DELETE", url, f"/actors/{actor_id}", headers, None)
         if status >= 400:
             raise ActorError.from_wire(data)

@@ -19,7 +19,7 @@ from actorkit._runtime.forwarding import MAX_HOPS
 from actorkit.errors import ActorError, Code, too_large, validation_error
 from actorkit.protocol.records import record_to_dict
 from actorkit.server import openapi_specs as spec
-from actorkit.server.bodies import body_dict
+from actorkit.server.bodies import body_dict, check_not_cross_site
 from actorkit.server.encoding import (
     decode_body,
     encode_response,
@@ -94,6 +94,7 @@ def actor_routes(node: Node, ensure_started: Starter) -> Sequence[BaseRoute]:
     limits = node.limits
 
     async def resolve(request: Request, mode: ResolveMode, status: int) -> Response:
+        check_not_cross_site(request.headers.get("content-type", ""), request.headers.raw)
         await ensure_started()
         limit = limits.max_input_bytes + _CREATE_OVERHEAD
         body = body_dict(decode_body(request, await read_body(request, limit)))
@@ -147,6 +148,7 @@ def actor_routes(node: Node, ensure_started: Starter) -> Sequence[BaseRoute]:
 
     @endpoint(spec.DESTROY)
     async def destroy(request: Request) -> Response:
+        check_not_cross_site(request.headers.get("content-type", ""), request.headers.raw)
         await ensure_started()
         actor_id = request.path_params["actor_id"]
         await node.get_record(actor_id)
