@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import msgspec
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from actorkit.errors import ActorError, invalid_request, too_large, validation_error
@@ -109,16 +109,24 @@ def over_limit(limit: int) -> ActorError:
     return too_large(f"request body exceeds the limit of {limit} bytes", limit)
 
 
+def client_gone() -> ActorError:
+    """The request must not run on a body cut short (no one reads this reply)."""
+    return invalid_request("the client disconnected before the request body was complete")
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, or ``message_too_large`` once more than ``limit`` bytes arrive."""
     check_declared_length(request.headers.get("content-length"), limit)
     chunks: list[bytes] = []
     total = 0
-    async for chunk in request.stream():
-        total += len(chunk)
-        if total > limit:
-            raise over_limit(limit)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            total += len(chunk)
+            if total > limit:
+                raise over_limit(limit)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise client_gone() from None
     return b"".join(chunks)
 
 

@@ -25,6 +25,7 @@ from actorkit.server.encoding import (
     JSON,
     MSGPACK,
     check_declared_length,
+    client_gone,
     decode_payload,
     encode_payload,
     over_limit,
@@ -134,6 +135,8 @@ class ActionFastPath:
         limit = self.limit
         check_declared_length(declared, limit)
         message = await receive()
+        if message["type"] != "http.request":
+            raise client_gone()
         body: bytes = message.get("body", b"")
         if not message.get("more_body", False):
             if len(body) > limit:
@@ -144,7 +147,7 @@ class ActionFastPath:
         while message.get("more_body", False):
             message = await receive()
             if message["type"] != "http.request":
-                break
+                raise client_gone()
             chunk = message.get("body", b"")
             total += len(chunk)
             if total > limit:
