@@ -288,19 +288,28 @@ def _read_status(sock: socket.socket) -> int:
     return int(head.split(b" ", 2)[1])
 
 
-def test_chunked_action_body_is_refused_before_it_is_complete(actor_server: ServerProcess) -> None:
-    """No Content-Length: the fast path answers 413 once 64 KiB have arrived, while the
-    client has not even finished the body (so the server cannot have buffered it)."""
+@pytest.mark.parametrize(
+    ("method", "path", "limit"),
+    [
+        ("POST", "/actors/{id}/actions/echo", 64 * 1024),  # the fast path
+        ("PUT", "/actors", 4 * 1024 * 1024 + 16 * 1024),  # a Starlette route
+    ],
+)
+def test_chunked_body_is_refused_before_it_is_complete(
+    actor_server: ServerProcess, method: str, path: str, limit: int
+) -> None:
+    """No Content-Length: the answer is 413 once the limit has arrived, while the client
+    has not even finished the body (so the server cannot have buffered it whole)."""
     with httpx.Client(base_url=actor_server.url) as http:
-        actor_id = counter(http, "chunked")
+        path = path.format(id=counter(http, "chunked"))
     with _open(actor_server) as sock:
         sock.sendall(
-            f"POST /actors/{actor_id}/actions/echo HTTP/1.1\r\nHost: x\r\n"
+            f"{method} {path} HTTP/1.1\r\nHost: x\r\n"
             "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
         )
         sock.sendall(b'b\r\n{"args": ["\r\n')
         chunk = b"x" * 8192
-        for _ in range(10):  # 80 KiB, and no terminating 0-chunk
+        for _ in range(limit // len(chunk) + 2):  # past the limit, and no final 0-chunk
             sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
         assert _read_status(sock) == 413
     assert actor_server.alive
