@@ -2,8 +2,7 @@
 
 A request body is read incrementally and refused with ``message_too_large`` as soon as it
 passes the limit, so a huge body is never buffered. A decoded value nested deeper than
-``MAX_DEPTH`` is refused with ``invalid_request``: deeper values would hit Python's
-recursion limit somewhere later (validation, encoding the reply, storing state).
+``MAX_DEPTH`` is refused with ``invalid_request`` (see ``nesting.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ from starlette.responses import Response
 
 from actorkit.errors import ActorError, invalid_request, too_large, validation_error
 from actorkit.server.errors import http_status, unsupported_media_type
+from actorkit.server.nesting import MAX_DEPTH, TooDeep, decode_bounded
 
 __all__ = [
     "JSON",
@@ -39,12 +39,8 @@ _json_encode = msgspec.json.Encoder().encode
 _json_decode = msgspec.json.Decoder().decode
 _msgpack_encode = msgspec.msgpack.Encoder().encode
 _msgpack_decode = msgspec.msgpack.Decoder().decode
-
-#: How deeply arrays/objects may nest in a request body, a params header or a query value.
-MAX_DEPTH = 128
-# Bytes that may open a container: a body with at most MAX_DEPTH of them cannot nest deeper,
-# so only bodies with more are walked (counting runs at C speed; most bodies have a few).
-_MSGPACK_OPENERS = bytes([*range(0x80, 0xA0), 0xDC, 0xDD, 0xDE, 0xDF])  # fixmap/fixarray, 16/32
+# Bytes that may open a msgpack container: fixmap, fixarray, array 16/32, map 16/32.
+_MSGPACK_OPENERS = bytes([*range(0x80, 0xA0), 0xDC, 0xDD, 0xDE, 0xDF])
 
 
 def _media_type(header: str) -> str:
@@ -63,35 +59,19 @@ def is_api_media(content_type: str) -> bool:
     return media == JSON or media.endswith("+json") or media in _MSGPACK_ALIASES
 
 
-def _deeper_than(value: Any, limit: int) -> bool:
-    """Whether ``value`` nests lists/dicts (or tuples, msgpack's array keys) past ``limit``."""
-    containers = (list, dict, tuple)
-    stack = [(value, 1)] if isinstance(value, containers) else []
-    while stack:
-        item, depth = stack.pop()
-        if depth > limit:
-            return True
-        children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
-        stack.extend((child, depth + 1) for child in children if isinstance(child, containers))
-    return False
-
-
 def _too_deep(what: str) -> str:
     return f"{what} is nested deeper than {MAX_DEPTH} levels"
 
 
-def parse_json(text: str | bytes, what: str) -> Any:
+def parse_json(text: str, what: str) -> Any:
     """Decode JSON from a header or query parameter; ``ValueError`` (its message names
     ``what``) if malformed or nested deeper than ``MAX_DEPTH``."""
     try:
-        value = _json_decode(text)
+        return decode_bounded(_json_decode, text, text.count("[") + text.count("{"))
     except msgspec.DecodeError as exc:
         raise ValueError(f"{what} is not valid JSON: {exc}") from None
-    except RecursionError:
+    except TooDeep:
         raise ValueError(_too_deep(what)) from None
-    if _deeper_than(value, MAX_DEPTH):
-        raise ValueError(_too_deep(what))
-    return value
 
 
 def check_declared_length(declared: str | None, limit: int) -> None:
@@ -145,14 +125,11 @@ def decode_payload(content_type: str, body: bytes) -> Any:
     else:
         raise unsupported_media_type(content_type)
     try:
-        value = decode(body)
+        return decode_bounded(decode, body, openers)
     except msgspec.DecodeError as exc:
         raise invalid_request(f"malformed {kind} body: {exc}") from None
-    except RecursionError:
+    except TooDeep:
         raise invalid_request(_too_deep(f"the {kind} body")) from None
-    if openers > MAX_DEPTH and _deeper_than(value, MAX_DEPTH):
-        raise invalid_request(_too_deep(f"the {kind} body"))
-    return value
 
 
 def decode_body(request: Request, body: bytes) -> Any:
