@@ -50,12 +50,13 @@ def check_not_cross_site(content_type: str, headers: Iterable[tuple[bytes, bytes
     """
     if is_api_media(content_type) or any(name == _CLIENT for name, _ in headers):
         return
+    sent = f"Content-Type {content_type!r}" if content_type else "no Content-Type"
     raise ActorError(
         "request",
         UNSUPPORTED_MEDIA_TYPE,
-        f"unsupported Content-Type {content_type!r}: this request changes state, so it needs "
-        "Content-Type application/json or application/msgpack, or an X-Actorkit-Client "
-        "header (without either it could be a cross-site form post; see docs/protocol.md#csrf)",
+        f"{sent}: a request that changes state needs Content-Type application/json or "
+        "application/msgpack, or an X-Actorkit-Client header; without either it could be a "
+        "cross-site form post (see docs/protocol.md#csrf)",
     )
 
 
