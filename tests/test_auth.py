@@ -24,6 +24,8 @@ from server_fixtures import ServerFactory, ServerProcess
 
 APP = "tests/apps/auth_app.py:registry"
 GOOD = {"authorization": "Bearer good"}
+#: What a script (not a browser form) sends on DELETE: see docs/protocol.md "CSRF".
+SCRIPT = {**GOOD, "x-actorkit-client": "test"}
 
 
 def lines(log: Path, kind: str) -> list[str]:
@@ -116,7 +118,7 @@ def test_refused_clients_do_not_wake_a_sleeping_actor(server: ServerProcess, eve
     refused(httpx.get(f"{server.url}/actors/{actor_id}"), 401, "unauthorized")
     refused(httpx.get(f"{server.url}/actors/{actor_id}/request/x"), 401, "unauthorized")
     # Authenticated, but the class-level hook lets only admins destroy.
-    refused(httpx.delete(f"{server.url}/actors/{actor_id}", headers=GOOD), 403, "forbidden")
+    refused(httpx.delete(f"{server.url}/actors/{actor_id}", headers=SCRIPT), 403, "forbidden")
     # A crashing hook refuses too, as an internal error.
     crash = {**GOOD, "x-crash": "1"}
     refused(httpx.post(call, json={"args": []}, headers=crash), 500, "internal_error")
@@ -153,7 +155,7 @@ def test_refused_clients_do_not_wake_a_sleeping_actor(server: ServerProcess, eve
     assert [c["params"] for c in connects] == [{"token": "bad"}, {"token": "good"}]
     assert {s["intent"] for s in seen} >= {"request", "websocket", "destroy", "get"}
 
-    admin = {**GOOD, "x-role": "admin"}
+    admin = {**SCRIPT, "x-role": "admin"}
     assert httpx.delete(f"{server.url}/actors/{actor_id}", headers=admin).status_code == 200
 
 

@@ -68,7 +68,9 @@ async def test_every_route_works_through_every_node(
 
         # Destroy through any node.
         async with httpx.AsyncClient() as http:
-            reply = await http.delete(f"{nodes[2].url}/actors/{actor_id}")
+            reply = await http.delete(
+                f"{nodes[2].url}/actors/{actor_id}", headers={"x-actorkit-client": "test"}
+            )
             assert reply.status_code in (200, 204)
             gone = await http.get(f"{nodes[1].url}/actors/{actor_id}")
             assert gone.status_code == 404

@@ -143,7 +143,8 @@ def test_invalid_bodies_are_400_validation_error(http: httpx.Client) -> None:
 def test_unknown_actor_type_id_and_action_are_404(http: httpx.Client) -> None:
     assert_error(http.put("/actors", json={"name": "nobody"}), 404, "actor_not_found")
     assert_error(http.get("/actors/0000"), 404, "actor_not_found")
-    assert_error(http.delete("/actors/0000"), 404, "actor_not_found")
+    reply = http.delete("/actors/0000", headers={"x-actorkit-client": "test"})
+    assert_error(reply, 404, "actor_not_found")
     assert_error(http.post("/actors/0000/actions/increment", json={}), 404, "actor_not_found")
     reply = http.get("/actors", params={"name": "counter", "key": '["never-created"]'})
     assert_error(reply, 404, "actor_not_found")

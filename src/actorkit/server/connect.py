@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from importlib import resources
@@ -33,6 +32,7 @@ from actorkit.protocol.messages import (
     codec_for,
 )
 from actorkit.server.auth import admit_socket, connect_gate
+from actorkit.server.bodies import decode_params
 from actorkit.server.endpoint import endpoint
 from actorkit.server.forward import forwarded_hops, proxy_websocket
 
@@ -201,9 +201,10 @@ async def serve_raw_websocket(node: Node, ws: WebSocket, actor_id: str) -> None:
     ``on_before_connect``; a refusal is an HTTP 403 before the socket opens.
     """
     try:
-        params: Any = json.loads(ws.query_params.get("params") or "{}")
-    except ValueError:
-        await ws.close(1008, "params must be JSON")
+        query = ws.query_params.get("params") or "{}"
+        params = decode_params(query, node.limits, "the params query parameter")
+    except ActorError as err:
+        await ws.close(1008, err.code)
         return
     try:
         inst = await node.instance(actor_id)

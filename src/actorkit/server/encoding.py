@@ -1,26 +1,32 @@
 """Request and response bodies: JSON (default) or msgpack (``application/msgpack``).
 
 A request body is read incrementally and refused with ``message_too_large`` as soon as it
-passes the limit, so a huge body is never buffered.
+passes the limit, so a huge body is never buffered. A decoded value nested deeper than
+``MAX_DEPTH`` is refused with ``invalid_request`` (see ``nesting.py``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from actorkit.errors import ActorError, invalid_request, too_large, validation_error
 from actorkit.server.errors import http_status, unsupported_media_type
+from actorkit.server.nesting import MAX_DEPTH, TooDeep, decode_bounded
 
 __all__ = [
     "JSON",
+    "MAX_DEPTH",
     "MSGPACK",
     "decode_body",
     "encode_response",
     "error_response",
+    "is_api_media",
+    "parse_json",
     "query_int",
     "read_body",
 ]
@@ -33,6 +39,8 @@ _json_encode = msgspec.json.Encoder().encode
 _json_decode = msgspec.json.Decoder().decode
 _msgpack_encode = msgspec.msgpack.Encoder().encode
 _msgpack_decode = msgspec.msgpack.Decoder().decode
+# Bytes that may open a msgpack container: fixmap, fixarray, array 16/32, map 16/32.
+_MSGPACK_OPENERS = bytes([*range(0x80, 0xA0), 0xDC, 0xDD, 0xDE, 0xDF])
 
 
 def _media_type(header: str) -> str:
@@ -41,6 +49,29 @@ def _media_type(header: str) -> str:
 
 def is_msgpack(content_type: str) -> bool:
     return _media_type(content_type) in _MSGPACK_ALIASES
+
+
+def is_api_media(content_type: str) -> bool:
+    """JSON (also ``+json``) or msgpack: a type no browser sends cross-site unpreflighted."""
+    if content_type == JSON:
+        return True
+    media = _media_type(content_type)
+    return media == JSON or media.endswith("+json") or media in _MSGPACK_ALIASES
+
+
+def _too_deep(what: str) -> str:
+    return f"{what} is nested deeper than {MAX_DEPTH} levels"
+
+
+def parse_json(text: str, what: str) -> Any:
+    """Decode JSON from a header or query parameter; ``ValueError`` (its message names
+    ``what``) if malformed or nested deeper than ``MAX_DEPTH``."""
+    try:
+        return decode_bounded(_json_decode, text, text.count("[") + text.count("{"))
+    except msgspec.DecodeError as exc:
+        raise ValueError(f"{what} is not valid JSON: {exc}") from None
+    except TooDeep:
+        raise ValueError(_too_deep(what)) from None
 
 
 def check_declared_length(declared: str | None, limit: int) -> None:
@@ -58,16 +89,24 @@ def over_limit(limit: int) -> ActorError:
     return too_large(f"request body exceeds the limit of {limit} bytes", limit)
 
 
+def client_gone() -> ActorError:
+    """The request must not run on a body cut short (no one reads this reply)."""
+    return invalid_request("the client disconnected before the request body was complete")
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, or ``message_too_large`` once more than ``limit`` bytes arrive."""
     check_declared_length(request.headers.get("content-length"), limit)
     chunks: list[bytes] = []
     total = 0
-    async for chunk in request.stream():
-        total += len(chunk)
-        if total > limit:
-            raise over_limit(limit)
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            total += len(chunk)
+            if total > limit:
+                raise over_limit(limit)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise client_gone() from None
     return b"".join(chunks)
 
 
@@ -76,15 +115,21 @@ def decode_payload(content_type: str, body: bytes) -> Any:
     if not body:
         return None
     media = JSON if content_type == JSON else _media_type(content_type)
+    decode: Callable[[bytes], Any]
+    if media in ("", JSON) or media.endswith("+json"):
+        kind, decode = "JSON", _json_decode
+        openers = body.count(b"[") + body.count(b"{")
+    elif media in _MSGPACK_ALIASES:
+        kind, decode = "msgpack", _msgpack_decode
+        openers = len(body) - len(body.translate(None, _MSGPACK_OPENERS))
+    else:
+        raise unsupported_media_type(content_type)
     try:
-        if media in ("", JSON) or media.endswith("+json"):
-            return _json_decode(body)
-        if media in _MSGPACK_ALIASES:
-            return _msgpack_decode(body)
+        return decode_bounded(decode, body, openers)
     except msgspec.DecodeError as exc:
-        kind = "msgpack" if media in _MSGPACK_ALIASES else "JSON"
         raise invalid_request(f"malformed {kind} body: {exc}") from None
-    raise unsupported_media_type(content_type)
+    except TooDeep:
+        raise invalid_request(_too_deep(f"the {kind} body")) from None
 
 
 def decode_body(request: Request, body: bytes) -> Any:
@@ -117,7 +162,7 @@ def encode_payload(msgpack: bool, content: Any, status: int) -> tuple[bytes, str
         if msgpack:
             return _msgpack_encode(content), MSGPACK, status
         return _json_encode(content), JSON, status
-    except (TypeError, ValueError, OverflowError) as exc:
+    except (TypeError, ValueError, OverflowError, RecursionError) as exc:
         err = ActorError("actor", "output_not_serializable", f"cannot encode reply: {exc}")
         return encode_payload(msgpack, err.to_wire(), http_status(err))
 

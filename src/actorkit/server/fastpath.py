@@ -16,11 +16,17 @@ from starlette.types import Receive, Scope, Send
 from actorkit._runtime import context
 from actorkit.errors import ActorError, StorageError, internal_error, storage_failure
 from actorkit.server.auth import admit
-from actorkit.server.bodies import PARAMS_HEADER, action_args, parse_params
+from actorkit.server.bodies import (
+    PARAMS_HEADER,
+    action_args,
+    check_not_cross_site,
+    parse_params,
+)
 from actorkit.server.encoding import (
     JSON,
     MSGPACK,
     check_declared_length,
+    client_gone,
     decode_payload,
     encode_payload,
     over_limit,
@@ -93,6 +99,7 @@ class ActionFastPath:
         msgpack = reply_in_msgpack(accept, content_type)
         reply: Any
         try:
+            check_not_cross_site(content_type, scope["headers"])
             if not self.ensure_started.started:
                 await self.ensure_started()
             body = await self._read(receive, length)
@@ -133,6 +140,8 @@ class ActionFastPath:
         limit = self.limit
         check_declared_length(declared, limit)
         message = await receive()
+        if message["type"] != "http.request":
+            raise client_gone()
         body: bytes = message.get("body", b"")
         if not message.get("more_body", False):
             if len(body) > limit:
@@ -143,7 +152,7 @@ class ActionFastPath:
         while message.get("more_body", False):
             message = await receive()
             if message["type"] != "http.request":
-                break
+                raise client_gone()
             chunk = message.get("body", b"")
             total += len(chunk)
             if total > limit:

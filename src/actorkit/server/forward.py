@@ -37,7 +37,7 @@ from actorkit._runtime.forwarding import NotDelivered
 from actorkit.errors import ActorError, Code
 from actorkit.protocol.messages import CLOSE_MOVED
 from actorkit.server.auth import client_headers, forwardable
-from actorkit.server.bodies import PARAMS_HEADER
+from actorkit.server.bodies import CLIENT_HEADER, PARAMS_HEADER
 
 __all__ = [
     "CHAIN_HEADER",
@@ -162,7 +162,12 @@ class HttpForwarder:
             raise unreachable(url, exc) from None
 
     async def destroy(self, url: str, actor_id: str, *, hops: int) -> None:
-        headers = {**client_headers(), "accept": _MSGPACK, HOPS_HEADER: str(hops)}
+        headers = {
+            **client_headers(),
+            "accept": _MSGPACK,
+            CLIENT_HEADER: "actorkit-node",
+            HOPS_HEADER: str(hops),
+        }
         status, data = await self._send("DELETE", url, f"/actors/{actor_id}", headers, None)
         if status >= 400:
             raise ActorError.from_wire(data)

@@ -153,6 +153,18 @@ def _body(name: str, required: bool = True) -> dict[str, Any]:
 
 ACTOR_ID = {"name": "actor_id", "in": "path", "required": True, "schema": {"type": "string"}}
 
+
+def _client_header(required: bool) -> dict[str, Any]:
+    return {
+        "name": "X-Actorkit-Client",
+        "in": "header",
+        "required": required,
+        "description": "any value; needed (against CSRF) when the request has no JSON or "
+        "msgpack Content-Type, else 415 unsupported_media_type",
+        "schema": {"type": "string"},
+    }
+
+
 GET_OR_CREATE = {
     "put": {
         "operationId": "getOrCreateActor",
@@ -212,7 +224,7 @@ DESTROY = {
     "delete": {
         "operationId": "destroyActor",
         "summary": "Destroy the actor (on_destroy runs, all data is deleted, the key is free)",
-        "parameters": [ACTOR_ID],
+        "parameters": [ACTOR_ID, _client_header(required=True)],
         "responses": {
             **_ok(
                 200,
@@ -226,7 +238,7 @@ DESTROY = {
                 },
                 "destroyed",
             ),
-            **_errors(404),
+            **_errors(404, 415),
         },
     }
 }
@@ -243,6 +255,7 @@ ACTION = {
                 "description": "JSON connection params for on_before_connect",
                 "schema": {"type": "string"},
             },
+            _client_header(required=False),
         ],
         "requestBody": _body("ActionRequest", required=False),
         "responses": {

@@ -5,7 +5,6 @@ See ``docs/protocol.md`` for the wire contract of every route.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -21,8 +20,14 @@ from actorkit.errors import ActorError, Code, too_large, validation_error
 from actorkit.protocol.records import record_to_dict
 from actorkit.server import openapi_specs as spec
 from actorkit.server.auth import admit
-from actorkit.server.bodies import body_dict
-from actorkit.server.encoding import decode_body, encode_response, query_int, read_body
+from actorkit.server.bodies import body_dict, check_not_cross_site
+from actorkit.server.encoding import (
+    decode_body,
+    encode_response,
+    parse_json,
+    query_int,
+    read_body,
+)
 from actorkit.server.endpoint import Starter, endpoint
 from actorkit.server.fastpath import ActionFastPath
 from actorkit.server.forward import forwarded_hops, http_forwarder, proxy_request
@@ -46,9 +51,9 @@ def _query_key(request: Request) -> Any:
     values = request.query_params.getlist("key")
     if len(values) == 1 and values[0].startswith("["):
         try:
-            key = json.loads(values[0])
-        except ValueError:
-            raise validation_error("key is not a valid JSON array") from None
+            key = parse_json(values[0], "key")
+        except ValueError as exc:
+            raise validation_error(f"key is not a valid JSON array: {exc}") from None
         return key
     return values
 
@@ -91,6 +96,7 @@ def actor_routes(node: Node, ensure_started: Starter) -> Sequence[BaseRoute]:
     limits = node.limits
 
     async def resolve(request: Request, mode: ResolveMode, status: int) -> Response:
+        check_not_cross_site(request.headers.get("content-type", ""), request.headers.raw)
         await ensure_started()
         limit = limits.max_input_bytes + _CREATE_OVERHEAD
         body = body_dict(decode_body(request, await read_body(request, limit)))
@@ -150,6 +156,7 @@ def actor_routes(node: Node, ensure_started: Starter) -> Sequence[BaseRoute]:
 
     @endpoint(spec.DESTROY)
     async def destroy(request: Request) -> Response:
+        check_not_cross_site(request.headers.get("content-type", ""), request.headers.raw)
         await ensure_started()
         actor_id = request.path_params["actor_id"]
         await admit(node, request.scope, "destroy", actor_id=actor_id)
