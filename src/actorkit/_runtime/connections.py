@@ -7,8 +7,10 @@ Invariants:
   trace (the turn is rolled back).
 - A connection whose socket broke is *detached*, not gone: it keeps its id, state and
   subscriptions and buffers its events (bounded) for ``reconnect_grace`` seconds, so a client
-  can resume it. Its record (id, token, params, state, subscriptions) is persisted under
-  ``conn/<id>``, so a restarted server resumes it too.
+  can resume it. Its record (id, token, params, state) is persisted under ``conn/<id>`` and
+  each subscribed event under ``connsub/<id>/<event>``, so a restarted server resumes it too.
+- A subscription change writes one key (never the whole record), and a connection holds at
+  most ``Limits.max_subscriptions`` events: what one connection costs stays bounded.
 - Events obey the output gate: an event sent inside a turn is released only once the writes
   of that turn are durable, and is dropped if the turn rolls back.
 """
@@ -40,11 +42,20 @@ from actorkit.storage.base import WriteBatch
 if TYPE_CHECKING:
     from actorkit._runtime.instance import ActorInstance
 
-__all__ = ["CONN_PREFIX", "Connection", "ConnectionManager", "Pipe"]
+__all__ = [
+    "CONN_PREFIX",
+    "SUB_PREFIX",
+    "Connection",
+    "ConnectionManager",
+    "Pipe",
+    "too_many_subscriptions",
+]
 
 T = TypeVar("T")
 
 CONN_PREFIX = b"conn/"
+#: ``connsub/<conn id>/<event>`` (empty value): one key per subscription.
+SUB_PREFIX = b"connsub/"
 
 _record_encoder = msgspec.msgpack.Encoder()
 
@@ -56,11 +67,27 @@ class ConnRecord(msgspec.Struct):
     token: str
     params: Any
     state: Any
+    # Written empty: subscriptions have keys of their own (SUB_PREFIX). A record written
+    # before that lists them here; ``restore`` moves them to their keys.
     subscriptions: list[str]
     created_at: float
 
 
 _record_decoder = msgspec.msgpack.Decoder(ConnRecord)
+
+
+def _sub_key(conn_id: str, event: str) -> bytes:
+    return SUB_PREFIX + conn_id.encode() + b"/" + event.encode("utf-8", "surrogatepass")
+
+
+def too_many_subscriptions(limit: int) -> ActorError:
+    """A connection asked for more than ``Limits.max_subscriptions`` events."""
+    return ActorError(
+        "request",
+        Code.OVERLOADED,
+        f"a connection may subscribe to at most {limit} events",
+        {"limit": limit},
+    )
 
 
 class Pipe(Protocol):
@@ -164,7 +191,7 @@ class Connection:
                 self._token,
                 self.params,
                 self._state,
-                sorted(self.subscriptions),
+                [],
                 self.created_at,
             )
         )
@@ -219,6 +246,11 @@ class ConnectionManager:
 
     def restore(self, data: dict[bytes, bytes]) -> None:
         """On wake: connections persisted by an earlier instance wait (detached) for a resume."""
+        subs: dict[str, set[str]] = {}
+        for key in data:
+            if key.startswith(SUB_PREFIX):
+                conn_id, _, event = key[len(SUB_PREFIX) :].partition(b"/")
+                subs.setdefault(conn_id.decode(), set()).add(event.decode("utf-8", "surrogatepass"))
         for key, value in data.items():
             if not key.startswith(CONN_PREFIX):
                 continue
@@ -233,12 +265,22 @@ class ConnectionManager:
                 rec.token,
                 rec.params,
                 rec.state,
-                set(rec.subscriptions),
+                subs.pop(rec.id, set()) | set(rec.subscriptions),
                 rec.created_at,
             )
             conn._persisted = value
             self.conns[conn.id] = conn
+            if rec.subscriptions:  # an older record: give its subscriptions their keys
+                conn._persisted = conn._record()
+                puts: dict[bytes, bytes | None] = {key: conn._persisted}
+                puts.update((_sub_key(conn.id, e), b"") for e in rec.subscriptions)
+                self._write(puts)
             self._start_timer(conn)
+        orphans: dict[bytes, bytes | None] = {
+            _sub_key(c, e): None for c, events in subs.items() for e in events
+        }
+        if orphans:  # subscriptions whose connection record is gone (a drop removes both)
+            self._write(orphans)
 
     async def connect(self, params: Any, subscriptions: list[str] | None) -> Connection:
         """Run the connect flow in one turn; raises the hook's error to reject.
@@ -272,6 +314,8 @@ class ConnectionManager:
                 conn._state = await inst._hook("create_conn_state", params)
             self.conns[conn.id] = conn
             self.dirty.add(conn.id)
+            for event in conn.subscriptions:
+                inst.stage(_sub_key(conn.id, event), b"")
             if "on_connect" in hooks:
                 with as_current(inst.id, conn):
                     await inst._hook("on_connect", conn)
@@ -314,9 +358,13 @@ class ConnectionManager:
             conn._pipe.close(CLOSE_REPLACED, "resumed on another socket")
             conn._pipe = None
         conn.params = params
+        changes: dict[bytes, bytes | None] = {}
         if subscriptions is not None:
-            conn.subscriptions = set(subscriptions)
-        self.persist_soon(conn)
+            wanted = set(subscriptions)
+            changes.update((_sub_key(conn.id, e), b"") for e in wanted - conn.subscriptions)
+            changes.update((_sub_key(conn.id, e), None) for e in conn.subscriptions - wanted)
+            conn.subscriptions = wanted
+        self.persist_soon(conn, changes)
 
     def attach(self, conn: Connection, pipe: Pipe) -> None:
         """Route ``conn``'s events to ``pipe``, starting with those buffered while detached."""
@@ -371,14 +419,22 @@ class ConnectionManager:
             if "on_disconnect" in inst.definition.hooks:
                 with as_current(inst.id, conn):
                     await inst._hook("on_disconnect", conn)
-            inst.stage(CONN_PREFIX + conn.id.encode(), None)
+            for key in self._keys(conn):
+                inst.stage(key, None)
 
         try:
             await inst.turn(flow)
         except Exception as exc:  # the hook failed, or the actor began to stop meanwhile
             inst.log.warning("on_disconnect of %s did not complete: %r", conn.id, exc)
             if inst.serving:
-                self._write({CONN_PREFIX + conn.id.encode(): None})
+                self._write(dict.fromkeys(self._keys(conn)))
+
+    @staticmethod
+    def _keys(conn: Connection) -> list[bytes]:
+        """Every key ``conn`` is stored under."""
+        keys = [_sub_key(conn.id, event) for event in conn.subscriptions]
+        keys.append(CONN_PREFIX + conn.id.encode())
+        return keys
 
     def _start_timer(self, conn: Connection) -> None:
         self._cancel_timer(conn.id)
@@ -404,30 +460,33 @@ class ConnectionManager:
     # -- subscriptions and persistence --------------------------------------------------------
 
     def subscribe(self, conn: Connection, event: str, on: bool) -> None:
-        before = len(conn.subscriptions)
+        """Add or remove one subscription: one key written, whatever the connection holds."""
+        if (event in conn.subscriptions) == on:
+            return
         if on:
             limit = self.inst.node.limits.max_subscriptions
-            if event not in conn.subscriptions and before >= limit:
-                raise ActorError(
-                    "request",
-                    Code.OVERLOADED,
-                    f"a connection may subscribe to at most {limit} events",
-                    {"limit": limit},
-                )
+            if len(conn.subscriptions) >= limit:
+                raise too_many_subscriptions(limit)
             conn.subscriptions.add(event)
         else:
             conn.subscriptions.discard(event)
-        if len(conn.subscriptions) != before:
-            self.persist_soon(conn)
+        self._save(conn, {_sub_key(conn.id, event): b"" if on else None})
 
-    def persist_soon(self, conn: Connection) -> None:
-        """Write ``conn``'s record now, outside any turn (subscriptions, resume)."""
-        if not self.inst.serving or self.conns.get(conn.id) is not conn:
-            return
+    def persist_soon(self, conn: Connection, changes: dict[bytes, bytes | None]) -> None:
+        """Write ``conn``'s record (if it changed) and ``changes`` now, outside any turn."""
         data = conn._record()
+        puts = dict(changes)
         if data != conn._persisted:
+            puts[CONN_PREFIX + conn.id.encode()] = data
+        if self._save(conn, puts):
             conn._persisted = data
-            self._write({CONN_PREFIX + conn.id.encode(): data})
+
+    def _save(self, conn: Connection, puts: dict[bytes, bytes | None]) -> bool:
+        """Write ``puts`` of a connection the awake actor still has; False if not written."""
+        if not puts or not self.inst.serving or self.conns.get(conn.id) is not conn:
+            return False
+        self._write(puts)
+        return True
 
     def _write(self, puts: dict[bytes, bytes | None]) -> None:
         inst = self.inst

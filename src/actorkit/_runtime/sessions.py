@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from actorkit._runtime.connections import too_many_subscriptions
 from actorkit.errors import (
     ActorError,
     Code,
@@ -34,6 +35,7 @@ from actorkit.errors import (
     invalid_request,
     storage_failure,
     too_large,
+    validation_error,
 )
 from actorkit.protocol.messages import (
     CLOSE_INTERNAL,
@@ -214,6 +216,7 @@ class ConnectionSession:
         params = {} if msg.params is None else msg.params
         try:
             self._check_params(params)
+            self._check_subscriptions(msg.subscriptions)
             opened = await self.node.links.open(
                 self.actor_id, params, msg.subscriptions, self.pipe, (msg.conn_id, msg.token)
             )
@@ -254,6 +257,24 @@ class ConnectionSession:
         limit = self.limits.max_params_bytes
         if size > limit:
             raise too_large(f"connection params are {size} bytes; the limit is {limit}", limit)
+
+    def _check_subscriptions(self, events: list[str] | None) -> None:
+        """The ``init`` subscriptions obey the limits of ``sub``."""
+        if events is None:
+            return
+        limit = self.limits.max_subscriptions
+        if len(events) > limit and len(set(events)) > limit:
+            raise too_many_subscriptions(limit)
+        for event in events:
+            self._check_event(event)
+
+    def _check_event(self, event: str) -> None:
+        limit = self.limits.max_event_name_bytes
+        size = len(event.encode("utf-8", "surrogatepass"))
+        if size > limit:
+            raise validation_error(
+                f"event name is {size} bytes; the limit is {limit}", {"limit": limit}
+            )
 
     def _action(self, msg: ActionRequest) -> None:
         if self.conn is None:
@@ -302,6 +323,7 @@ class ConnectionSession:
             self._error(None, invalid_request("send init before subscribing"))
             return
         try:
+            self._check_event(event)
             self.node.links.subscribe(self.actor_id, self.conn[0], event, on)
         except ActorError as err:
             self._error(None, err)
