@@ -38,10 +38,12 @@ from actorkit.server.forward import forwarded_hops, proxy_websocket
 if TYPE_CHECKING:
     from actorkit._runtime.node import Node
 
-__all__ = ["INIT_TIMEOUT", "connect_routes"]
+__all__ = ["CLOSE_TIMEOUT", "INIT_TIMEOUT", "connect_routes"]
 
 #: Seconds a new socket has to send ``init``.
 INIT_TIMEOUT = 10.0
+#: Seconds the last frames and the close of a socket the server closes may take to leave.
+CLOSE_TIMEOUT = 1.0
 
 _STATIC = {
     "actorkit.js": "text/javascript; charset=utf-8",
@@ -147,30 +149,53 @@ async def serve_connection(
 
     pipe = QueuePipe(codec, node.limits.max_conn_buffer_bytes, send, close)
     session = ConnectionSession(node, actor_id, pipe)
-    writer = pipe.start()
+    pipe.start()
     watchdog = asyncio.ensure_future(_watch(session, pipe))
-    clean = False
-    try:
-        while True:
+    feeding = False
+
+    async def receive() -> bool:
+        """Feed frames to the session until the socket closes (True: the client said goodbye)
+        or the server decided to close it."""
+        nonlocal feeding
+        while pipe.closing is None:
             message = await ws.receive()
             if message["type"] == "websocket.disconnect":
-                clean = message.get("code") in (1000, 1001)
-                break
+                return message.get("code") in (1000, 1001)
             data = message.get("bytes")
             if data is None:
                 data = message.get("text") or ""
-            await session.feed(data)
+            feeding = True
+            try:
+                await session.feed(data)
+            finally:
+                feeding = False
+        return False
+
+    receiver = asyncio.ensure_future(receive())
+
+    def stop_receiving() -> None:
+        # Closing: read no more. A frame being handled finishes first (never cut a connect
+        # or a wake in half); the loop then sees ``pipe.closing`` and stops.
+        if not feeding:
+            receiver.cancel()
+
+    pipe.on_closing = stop_receiving
+    clean = False
+    try:
+        await asyncio.wait({receiver})
+        if not receiver.cancelled():
+            clean = receiver.result()
     except Exception:
         pipe.close(CLOSE_INTERNAL, "internal error")
         raise
     finally:
+        receiver.cancel()
         watchdog.cancel()
         session.closed(clean=clean)
-        # Give queued frames (a final error, a close) a moment; then stop writing.
-        with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
-            async with asyncio.timeout(1.0):
-                await asyncio.shield(writer)
-        writer.cancel()
+        # Give queued frames (a final error, a close) a moment; a client that does not read
+        # them does not hold the server any longer than that.
+        with contextlib.suppress(asyncio.CancelledError):
+            await pipe.finish(CLOSE_TIMEOUT)
 
 
 async def _watch(session: ConnectionSession, pipe: QueuePipe) -> None:
