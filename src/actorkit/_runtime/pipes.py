@@ -66,13 +66,11 @@ class QueuePipe:
 
     async def send_now(self, data: bytes) -> None:
         """Like ``write``, but an idle pipe sends from the caller's task (one hop fewer)."""
-        if self._queue or self._sender is not None or self.closing is not None:
+        busy = self._queue or self._sender is not None or self.closing is not None
+        if busy or self._task is None:
             self.write(data)
-            return
-        if self._task is None or not self._admit(len(data)):
-            self.write(data)
-            return
-        await self._send_one(data)
+        elif self._admit(len(data)):
+            await self._send_one(data)
 
     def close(self, code: int, reason: str) -> None:
         """Close after the frames already queued have been sent."""
