@@ -23,20 +23,24 @@ import secrets
 import time
 import uuid
 from collections.abc import Awaitable, Iterator
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
 from actorkit._runtime import context
-from actorkit.errors import ActorError, Code, too_large
-from actorkit.protocol.messages import (
-    CLOSE_ACTOR_DESTROYED,
-    CLOSE_DISCONNECTED,
-    CLOSE_REPLACED,
-    CLOSE_RESTARTING,
-    Codec,
-    Event,
+from actorkit._runtime.connection import (
+    CONN_PREFIX,
+    SUB_PREFIX,
+    Connection,
+    ConnRecord,
+    Pipe,
+    record_decoder,
+    record_encoder,
+    sub_key,
+    too_many_subscriptions,
 )
+from actorkit.errors import ActorError, Code, too_large
+from actorkit.protocol.messages import CLOSE_DISCONNECTED, CLOSE_REPLACED, Event
 from actorkit.storage.base import WriteBatch
 
 if TYPE_CHECKING:
@@ -45,6 +49,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CONN_PREFIX",
     "SUB_PREFIX",
+    "ConnRecord",
     "Connection",
     "ConnectionManager",
     "Pipe",
@@ -52,175 +57,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-CONN_PREFIX = b"conn/"
-#: ``connsub/<conn id>/<event>`` (empty value): one key per subscription.
-SUB_PREFIX = b"connsub/"
-
-_record_encoder = msgspec.msgpack.Encoder()
-
-
-class ConnRecord(msgspec.Struct):
-    """What is persisted per connection (``conn/<id>`` in the actor's data)."""
-
-    id: str
-    token: str
-    params: Any
-    state: Any
-    # Written empty: subscriptions have keys of their own (SUB_PREFIX). A record written
-    # before that lists them here; ``restore`` moves them to their keys.
-    subscriptions: list[str]
-    created_at: float
-
-
-_record_decoder = msgspec.msgpack.Decoder(ConnRecord)
-
-
-def _sub_key(conn_id: str, event: str) -> bytes:
-    return SUB_PREFIX + conn_id.encode() + b"/" + event.encode("utf-8", "surrogatepass")
-
-
-def too_many_subscriptions(limit: int) -> ActorError:
-    """A connection asked for more than ``Limits.max_subscriptions`` events."""
-    return ActorError(
-        "request",
-        Code.OVERLOADED,
-        f"a connection may subscribe to at most {limit} events",
-        {"limit": limit},
-    )
-
-
-class Pipe(Protocol):
-    """The server end of one socket: bounded outgoing bytes in the socket's codec."""
-
-    codec: Codec
-
-    def write(self, data: bytes) -> bool:
-        """Queue ``data``; False when the outgoing bound was hit (the pipe then closes)."""
-        ...
-
-    def close(self, code: int, reason: str) -> None: ...
-
-
-class Connection:
-    """One client connection to an actor (``self.conn`` in an action, items of ``self.conns``).
-
-    Example::
-
-        @action
-        def whisper(self, to: str, text: str) -> None:
-            self.conns[to].send("whisper", {"from": self.conn.id, "text": text})
-    """
-
-    def __init__(
-        self,
-        manager: ConnectionManager,
-        conn_id: str,
-        token: str,
-        params: Any,
-        state: Any,
-        subscriptions: set[str],
-        created_at: float,
-    ) -> None:
-        self._manager = manager
-        self.id = conn_id
-        self.params = params
-        self._state = state
-        self.subscriptions = subscriptions
-        self.created_at = created_at
-        self._token = token
-        self._pipe: Pipe | None = None
-        self._backlog: list[Event] = []  # events for a detached connection
-        self._backlog_bytes = 0
-        self._persisted: bytes | None = None
-
-    def __repr__(self) -> str:
-        return f"<Connection {self.id} {'connected' if self.connected else 'detached'}>"
-
-    @property
-    def state(self) -> Any:
-        """This connection's state (from ``create_conn_state``); persisted like actor state."""
-        self._manager.dirty.add(self.id)
-        return self._state
-
-    @state.setter
-    def state(self, value: Any) -> None:
-        self._manager.dirty.add(self.id)
-        self._state = value
-
-    @property
-    def connected(self) -> bool:
-        """True while a socket is attached (False while the client is reconnecting)."""
-        return self._pipe is not None
-
-    def send(self, event: str, *args: Any) -> None:
-        """Send ``event`` to this connection only (whether or not it subscribed)."""
-        self._manager.emit(event, args, [self])
-
-    def disconnect(self, reason: str = "disconnected") -> None:
-        """Close this connection; the client does not reconnect. ``on_disconnect`` runs."""
-        self._manager.disconnect_soon(self, reason)
-
-    # -- used by the manager --------------------------------------------------------------
-
-    def _push(self, event: Event, cache: dict[str, bytes]) -> None:
-        pipe = self._pipe
-        if pipe is None:
-            self._buffer(event)
-            return
-        codec = pipe.codec
-        data = cache.get(codec.subprotocol)
-        if data is None:
-            data = cache[codec.subprotocol] = codec.encode(event)
-        pipe.write(data)
-
-    def _buffer(self, event: Event) -> None:
-        size = 64 + len(_record_encoder.encode(event.args))
-        self._backlog_bytes += size
-        if self._backlog_bytes > self._manager.buffer_limit:
-            # The client is too far behind to catch up: give the connection up.
-            self._backlog.clear()
-            self._manager.drop_soon(self)
-            return
-        self._backlog.append(event)
-
-    def _record(self) -> bytes:
-        return _record_encoder.encode(
-            ConnRecord(
-                self.id,
-                self._token,
-                self.params,
-                self._state,
-                [],
-                self.created_at,
-            )
-        )
-
-    @property
-    def hibernatable(self) -> bool:
-        """Whether this connection lets the actor sleep (its socket can wait for the wake)."""
-        if not self._manager.inst.definition.options.hibernate_connections:
-            return False
-        return self._pipe is None or getattr(self._pipe, "on_hibernate", None) is not None
-
-    async def close_for_stop(self, destroy: bool) -> None:
-        """The actor is stopping: hibernate the socket (going to sleep) or close it (destroy,
-        server shutdown); the record stays for a resume on wake."""
-        self._manager._cancel_timer(self.id)
-        hibernate = getattr(self._pipe, "on_hibernate", None)
-        if (
-            hibernate is not None
-            and not destroy
-            and self.hibernatable
-            and not self._manager.inst.node.closing
-        ):
-            self._pipe = None
-            hibernate()
-            return
-        if self._pipe is not None:
-            code = CLOSE_ACTOR_DESTROYED if destroy else CLOSE_RESTARTING
-            self._pipe.close(code, "actor destroyed" if destroy else "actor is restarting")
-            self._pipe = None
 
 
 class ConnectionManager:
@@ -255,7 +91,7 @@ class ConnectionManager:
             if not key.startswith(CONN_PREFIX):
                 continue
             try:
-                rec = _record_decoder.decode(value)
+                rec = record_decoder.decode(value)
             except msgspec.DecodeError:
                 self.inst.log.warning("dropping unreadable connection record %r", key)
                 continue
@@ -273,11 +109,11 @@ class ConnectionManager:
             if rec.subscriptions:  # an older record: give its subscriptions their keys
                 conn._persisted = conn._record()
                 puts: dict[bytes, bytes | None] = {key: conn._persisted}
-                puts.update((_sub_key(conn.id, e), b"") for e in rec.subscriptions)
+                puts.update((sub_key(conn.id, e), b"") for e in rec.subscriptions)
                 self._write(puts)
             self._start_timer(conn)
         orphans: dict[bytes, bytes | None] = {
-            _sub_key(c, e): None for c, events in subs.items() for e in events
+            sub_key(c, e): None for c, events in subs.items() for e in events
         }
         if orphans:  # subscriptions whose connection record is gone (a drop removes both)
             self._write(orphans)
@@ -315,7 +151,7 @@ class ConnectionManager:
             self.conns[conn.id] = conn
             self.dirty.add(conn.id)
             for event in conn.subscriptions:
-                inst.stage(_sub_key(conn.id, event), b"")
+                inst.stage(sub_key(conn.id, event), b"")
             if "on_connect" in hooks:
                 with as_current(inst.id, conn):
                     await inst._hook("on_connect", conn)
@@ -361,8 +197,8 @@ class ConnectionManager:
         changes: dict[bytes, bytes | None] = {}
         if subscriptions is not None:
             wanted = set(subscriptions)
-            changes.update((_sub_key(conn.id, e), b"") for e in wanted - conn.subscriptions)
-            changes.update((_sub_key(conn.id, e), None) for e in conn.subscriptions - wanted)
+            changes.update((sub_key(conn.id, e), b"") for e in wanted - conn.subscriptions)
+            changes.update((sub_key(conn.id, e), None) for e in conn.subscriptions - wanted)
             conn.subscriptions = wanted
         self.persist_soon(conn, changes)
 
@@ -432,7 +268,7 @@ class ConnectionManager:
     @staticmethod
     def _keys(conn: Connection) -> list[bytes]:
         """Every key ``conn`` is stored under."""
-        keys = [_sub_key(conn.id, event) for event in conn.subscriptions]
+        keys = [sub_key(conn.id, event) for event in conn.subscriptions]
         keys.append(CONN_PREFIX + conn.id.encode())
         return keys
 
@@ -470,7 +306,7 @@ class ConnectionManager:
             conn.subscriptions.add(event)
         else:
             conn.subscriptions.discard(event)
-        self._save(conn, {_sub_key(conn.id, event): b"" if on else None})
+        self._save(conn, {sub_key(conn.id, event): b"" if on else None})
 
     def persist_soon(self, conn: Connection, changes: dict[bytes, bytes | None]) -> None:
         """Write ``conn``'s record (if it changed) and ``changes`` now, outside any turn."""
@@ -535,7 +371,7 @@ class ConnectionManager:
                 "actor", Code.VALIDATION_ERROR, f"event arguments cannot be serialized: {exc}"
             ) from None
         limit = self.inst.node.limits.max_outgoing_message_bytes
-        size = len(_record_encoder.encode(msg))
+        size = len(record_encoder.encode(msg))
         if size > limit:
             raise too_large(f"event {event!r} is {size} bytes; the limit is {limit}", limit)
         inst = self.inst

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from actorkit._runtime.connections import too_many_subscriptions
+from actorkit._runtime.connection import too_many_subscriptions
 from actorkit._runtime.pipes import QueuePipe
 from actorkit.errors import (
     ActorError,
