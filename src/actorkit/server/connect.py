@@ -151,45 +151,43 @@ async def serve_connection(
     session = ConnectionSession(node, actor_id, pipe)
     pipe.start()
     watchdog = asyncio.ensure_future(_watch(session, pipe))
-    feeding = False
-
-    async def receive() -> bool:
-        """Feed frames to the session until the socket closes (True: the client said goodbye)
-        or the server decided to close it."""
-        nonlocal feeding
-        while pipe.closing is None:
-            message = await ws.receive()
-            if message["type"] == "websocket.disconnect":
-                return message.get("code") in (1000, 1001)
-            data = message.get("bytes")
-            if data is None:
-                data = message.get("text") or ""
-            feeding = True
-            try:
-                await session.feed(data)
-            finally:
-                feeding = False
-        return False
-
-    receiver = asyncio.ensure_future(receive())
+    task = asyncio.current_task()
+    assert task is not None
+    waiting = False  # suspended in ws.receive(): the one place a close may interrupt us
+    interrupted = False
 
     def stop_receiving() -> None:
         # Closing: read no more. A frame being handled finishes first (never cut a connect
         # or a wake in half); the loop then sees ``pipe.closing`` and stops.
-        if not feeding:
-            receiver.cancel()
+        nonlocal interrupted
+        if waiting and not interrupted:
+            interrupted = True
+            task.cancel()
 
     pipe.on_closing = stop_receiving
     clean = False
     try:
-        await asyncio.wait({receiver})
-        if not receiver.cancelled():
-            clean = receiver.result()
+        while pipe.closing is None:
+            waiting = True
+            try:
+                message = await ws.receive()
+            except asyncio.CancelledError:
+                if interrupted and task.uncancel() == 0:
+                    break  # our own interruption (not the server's shutdown)
+                raise
+            finally:
+                waiting = False
+            if message["type"] == "websocket.disconnect":
+                clean = message.get("code") in (1000, 1001)
+                break
+            data = message.get("bytes")
+            if data is None:
+                data = message.get("text") or ""
+            await session.feed(data)
     except Exception:
         pipe.close(CLOSE_INTERNAL, "internal error")
         raise
     finally:
-        receiver.cancel()
         watchdog.cancel()
         session.closed(clean=clean)
         # Give queued frames (a final error, a close) a moment; a client that does not read
