@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import struct
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
+import msgspec
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -35,22 +37,33 @@ def actor_id(server: ServerProcess, key: str) -> str:
     return str(r.json()["actor_id"])
 
 
-async def open_raw(server: ServerProcess, key: str, *, init: bool = True) -> ClientConnection:
+async def open_raw(
+    server: ServerProcess, key: str, *, init: bool = True, msgpack: bool = False
+) -> ClientConnection:
     url = server.url.replace("http", "ws") + f"/actors/{actor_id(server, key)}/connect"
-    ws = await connect(url, subprotocols=[Subprotocol("actorkit.json")], max_size=None)
-    assert ws.subprotocol == "actorkit.json"
+    protocol = "actorkit.msgpack" if msgpack else "actorkit.json"
+    ws = await connect(url, subprotocols=[Subprotocol(protocol)], max_size=None)
+    assert ws.subprotocol == protocol
     if init:
-        await ws.send(json.dumps({"t": "init", "params": room_params("raw")}))
-        welcome = json.loads(await ws.recv())
+        hello = {"t": "init", "params": room_params("raw")}
+        await ws.send(msgspec.msgpack.encode(hello) if msgpack else json.dumps(hello))
+        welcome = decode(await ws.recv())
         assert welcome["t"] == "init" and welcome["resumed"] is False
     return ws
 
 
+def decode(frame: str | bytes) -> dict[str, Any]:
+    msg = msgspec.msgpack.decode(frame) if isinstance(frame, bytes) else json.loads(frame)
+    assert isinstance(msg, dict)
+    return msg
+
+
 async def recv_json(ws: ClientConnection) -> dict[str, Any]:
+    """The next message other than a ping (JSON or msgpack, as the socket speaks)."""
     while True:
-        msg = json.loads(await ws.recv())
+        msg = decode(await ws.recv())
         if msg["t"] != "ping":
-            return msg  # type: ignore[no-any-return]
+            return msg
 
 
 async def still_serving(server: ServerProcess, key: str) -> None:
@@ -64,14 +77,23 @@ async def still_serving(server: ServerProcess, key: str) -> None:
 
 async def test_oversized_frame_closes_with_1009(server: ServerProcess) -> None:
     ws = await open_raw(server, "big")
-    await ws.send(json.dumps({"t": "action", "id": 1, "name": "say", "args": ["x" * 70_000]}))
-    err = await recv_json(ws)
-    assert (err["t"], err["id"], err["code"]) == ("error", None, "message_too_large")
-    assert err["metadata"] == {"limit": 65536}
+    # Only the header of a text frame one byte over the limit: the server refuses it from
+    # the header alone (it never waits for, or buffers, the payload).
+    header = struct.pack("!BBQ", 0x81, 0x80 | 127, 65_537) + b"\0\0\0\0"
+    ws.transport.write(header)
     with pytest.raises(ConnectionClosed) as info:
-        await ws.recv()
+        await recv_json(ws)
     assert info.value.rcvd is not None and info.value.rcvd.code == 1009
     await still_serving(server, "big")
+
+
+async def test_frame_at_the_limit_is_served(server: ServerProcess) -> None:
+    ws = await open_raw(server, "edge")
+    head = '{"t":"action","id":1,"name":"say","args":["'
+    text = "x" * (65_536 - len(head) - len('"]}'))
+    await ws.send(head + text + '"]}')
+    assert await recv_json(ws) == {"t": "result", "id": 1, "output": 1}
+    await ws.close()
 
 
 async def test_malformed_and_unknown_frames_get_invalid_request(server: ServerProcess) -> None:
@@ -92,6 +114,94 @@ async def test_malformed_and_unknown_frames_get_invalid_request(server: ServerPr
     assert (err["id"], err["code"]) == (9, "validation_error")
     await ws.close()
     await still_serving(server, "bad")
+
+
+async def test_wrong_frame_type_gets_invalid_request(server: ServerProcess) -> None:
+    # A text frame on a msgpack socket is no msgpack message; the socket stays usable.
+    ws = await open_raw(server, "kinds", msgpack=True)
+    await ws.send(json.dumps({"t": "action", "id": 1, "name": "say", "args": ["text"]}))
+    err = await recv_json(ws)
+    assert (err["t"], err["id"], err["code"]) == ("error", None, "invalid_request")
+    await ws.send(msgspec.msgpack.encode({"t": "action", "id": 2, "name": "say", "args": ["x"]}))
+    assert await recv_json(ws) == {"t": "result", "id": 2, "output": 1}
+    await ws.close()
+    # A binary frame holding JSON on a JSON socket is read as JSON.
+    ws = await open_raw(server, "kinds")
+    await ws.send(json.dumps({"t": "action", "id": 3, "name": "say", "args": ["y"]}).encode())
+    assert await recv_json(ws) == {"t": "result", "id": 3, "output": 1}
+    await ws.close()
+    await still_serving(server, "kinds")
+
+
+@pytest.mark.parametrize("use_msgpack", [False, True], ids=["json", "msgpack"])
+async def test_deeply_nested_frames_get_invalid_request(
+    server: ServerProcess, use_msgpack: bool
+) -> None:
+    ws = await open_raw(server, "deep", msgpack=use_msgpack)
+    for depth in (1_000, 20_000):
+        if use_msgpack:  # fixarray of one element, `depth` times, around an empty array
+            args = b"\x91" * depth + b"\x90"
+            head = msgspec.msgpack.encode({"t": "action", "id": 1, "name": "say", "args": 0})
+            frame: str | bytes = head[:-1] + args
+        else:
+            frame = '{"t":"action","id":1,"name":"say","args":' + "[" * depth + "]" * depth + "}"
+        await ws.send(frame)
+        err = await recv_json(ws)
+        assert (err["t"], err["id"], err["code"]) == ("error", None, "invalid_request"), depth
+    hello = {"t": "action", "id": 2, "name": "say", "args": ["still open"]}
+    await ws.send(msgspec.msgpack.encode(hello) if use_msgpack else json.dumps(hello))
+    assert await recv_json(ws) == {"t": "result", "id": 2, "output": 1}
+    await ws.close()
+
+
+async def test_event_names_are_bounded(server: ServerProcess) -> None:
+    ws = await open_raw(server, "names")
+    for name in ["e" * 257, "é" * 129, "e" * 60_000]:  # bytes of UTF-8, not characters
+        await ws.send(json.dumps({"t": "sub", "event": name}))
+        err = await recv_json(ws)
+        assert (err["id"], err["code"], err["metadata"]) == (
+            None,
+            "validation_error",
+            {"limit": 256},
+        )
+    await ws.send(json.dumps({"t": "unsub", "event": "e" * 257}))
+    err = await recv_json(ws)
+    assert (err["id"], err["code"]) == (None, "validation_error")
+    # 256 bytes is allowed: no error comes before the reply to the next action.
+    await ws.send(json.dumps({"t": "sub", "event": "é" * 128}))
+    await ws.send(json.dumps({"t": "action", "id": 1, "name": "say", "args": ["hi"]}))
+    assert await recv_json(ws) == {"t": "result", "id": 1, "output": 1}
+    await ws.close()
+
+
+async def test_init_subscriptions_obey_the_sub_limits(server: ServerProcess) -> None:
+    async with AsyncClient(server.url) as client:
+        admin = client.get_or_create("room", "initsubs", params=room_params("admin"))
+        before = (await admin.stats())["connects"]
+    cases = [
+        ([f"e{i}" for i in range(1001)], "overloaded", {"limit": 1000}),
+        (["ok", "e" * 257], "validation_error", {"limit": 256}),
+    ]
+    for subscriptions, code, metadata in cases:
+        ws = await open_raw(server, "initsubs", init=False)
+        hello = {"t": "init", "params": room_params("many"), "subscriptions": subscriptions}
+        await ws.send(json.dumps(hello))
+        err = await recv_json(ws)
+        assert (err["id"], err["code"], err["metadata"]) == (None, code, metadata)
+        with pytest.raises(ConnectionClosed) as info:
+            await ws.recv()
+        assert info.value.rcvd is not None and info.value.rcvd.code == 4001
+    # The limit itself is allowed (duplicates count once).
+    ws = await open_raw(server, "initsubs", init=False)
+    events = [f"e{i}" for i in range(1000)]
+    hello = {"t": "init", "params": room_params("full"), "subscriptions": [*events, "e0"]}
+    await ws.send(json.dumps(hello))
+    welcome = await recv_json(ws)
+    assert welcome["t"] == "init" and sorted(welcome["subscriptions"]) == sorted(events)
+    await ws.close()
+    async with AsyncClient(server.url) as client:
+        admin = client.get_or_create("room", "initsubs", params=room_params("admin"))
+        assert (await admin.stats())["connects"] == [*before, "full"]  # refused ones never ran
 
 
 async def test_action_before_init_is_refused(server: ServerProcess) -> None:

@@ -107,8 +107,9 @@ class Limits:
     max_message_bytes: int = 64 * 1024
     max_outgoing_message_bytes: int = 1024 * 1024
     # Per connection: outgoing bytes queued for a slow client, actions awaiting their reply,
-    # event subscriptions.
+    # event subscriptions (each event name at most max_event_name_bytes of UTF-8).
     max_conn_buffer_bytes: int = 1024 * 1024
     max_conn_pending_actions: int = 64
     max_subscriptions: int = 1000
+    max_event_name_bytes: int = 256
     max_request_body_bytes: int = 4 * 1024 * 1024  # raw HTTP bodies for on_request

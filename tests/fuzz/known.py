@@ -10,33 +10,7 @@ from __future__ import annotations
 __all__ = ["KNOWN", "known_issue"]
 
 #: (issue item, what, a substring of the failure's traceback)
-KNOWN: tuple[tuple[str, str, str], ...] = (
-    (
-        "issue 14, item 6",
-        "JSON/msgpack nested ~1,000 deep: uncaught RecursionError",
-        "RecursionError: maximum recursion depth exceeded while deserializing",
-    ),
-    (
-        "issue 14, item 6",
-        "JSON nested ~1,000 deep in the X-Actorkit-Params header or the key query (json.loads)",
-        "RecursionError: maximum recursion depth exceeded while decoding a JSON",
-    ),
-    (
-        "found by scripts/fuzz (server/fastpath.py)",
-        "X-Actorkit-Hops of more than 4,300 digits: int() raises ValueError out of the app",
-        "hops = int(value) if value.isdigit() else 0",
-    ),
-    (
-        "found by scripts/fuzz (server/forward.py forwarded_hops)",
-        "X-Actorkit-Hops with a non-ASCII digit ('\\xb2') or > 4,300 digits: 500",
-        "return int(value) if value and value.isdigit() else 0",
-    ),
-    (
-        "issue 14, item 5",
-        "a text frame on an actorkit.msgpack connection: TypeError",
-        "TypeError: a bytes-like object is required, not 'str'",
-    ),
-)
+KNOWN: tuple[tuple[str, str, str], ...] = ()
 
 
 def known_issue(traceback: str) -> str | None:

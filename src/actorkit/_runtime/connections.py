@@ -7,8 +7,10 @@ Invariants:
   trace (the turn is rolled back).
 - A connection whose socket broke is *detached*, not gone: it keeps its id, state and
   subscriptions and buffers its events (bounded) for ``reconnect_grace`` seconds, so a client
-  can resume it. Its record (id, token, params, state, subscriptions) is persisted under
-  ``conn/<id>``, so a restarted server resumes it too.
+  can resume it. Its record (id, token, params, state) is persisted under ``conn/<id>`` and
+  each subscribed event under ``connsub/<id>/<event>``, so a restarted server resumes it too.
+- A subscription change writes one key (never the whole record), and a connection holds at
+  most ``Limits.max_subscriptions`` events: what one connection costs stays bounded.
 - Events obey the output gate: an event sent inside a turn is released only once the writes
   of that turn are durable, and is dropped if the turn rolls back.
 """
@@ -21,179 +23,40 @@ import secrets
 import time
 import uuid
 from collections.abc import Awaitable, Iterator
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 
 from actorkit._runtime import context
-from actorkit.errors import ActorError, Code, too_large
-from actorkit.protocol.messages import (
-    CLOSE_ACTOR_DESTROYED,
-    CLOSE_DISCONNECTED,
-    CLOSE_REPLACED,
-    CLOSE_RESTARTING,
-    Codec,
-    Event,
+from actorkit._runtime.connection import (
+    CONN_PREFIX,
+    SUB_PREFIX,
+    Connection,
+    ConnRecord,
+    Pipe,
+    record_decoder,
+    record_encoder,
+    sub_key,
+    too_many_subscriptions,
 )
+from actorkit.errors import ActorError, Code, too_large
+from actorkit.protocol.messages import CLOSE_DISCONNECTED, CLOSE_REPLACED, Event
 from actorkit.storage.base import WriteBatch
 
 if TYPE_CHECKING:
     from actorkit._runtime.instance import ActorInstance
 
-__all__ = ["CONN_PREFIX", "Connection", "ConnectionManager", "Pipe"]
+__all__ = [
+    "CONN_PREFIX",
+    "SUB_PREFIX",
+    "ConnRecord",
+    "Connection",
+    "ConnectionManager",
+    "Pipe",
+    "too_many_subscriptions",
+]
 
 T = TypeVar("T")
-
-CONN_PREFIX = b"conn/"
-
-_record_encoder = msgspec.msgpack.Encoder()
-
-
-class ConnRecord(msgspec.Struct):
-    """What is persisted per connection (``conn/<id>`` in the actor's data)."""
-
-    id: str
-    token: str
-    params: Any
-    state: Any
-    subscriptions: list[str]
-    created_at: float
-
-
-_record_decoder = msgspec.msgpack.Decoder(ConnRecord)
-
-
-class Pipe(Protocol):
-    """The server end of one socket: bounded outgoing bytes in the socket's codec."""
-
-    codec: Codec
-
-    def write(self, data: bytes) -> bool:
-        """Queue ``data``; False when the outgoing bound was hit (the pipe then closes)."""
-        ...
-
-    def close(self, code: int, reason: str) -> None: ...
-
-
-class Connection:
-    """One client connection to an actor (``self.conn`` in an action, items of ``self.conns``).
-
-    Example::
-
-        @action
-        def whisper(self, to: str, text: str) -> None:
-            self.conns[to].send("whisper", {"from": self.conn.id, "text": text})
-    """
-
-    def __init__(
-        self,
-        manager: ConnectionManager,
-        conn_id: str,
-        token: str,
-        params: Any,
-        state: Any,
-        subscriptions: set[str],
-        created_at: float,
-    ) -> None:
-        self._manager = manager
-        self.id = conn_id
-        self.params = params
-        self._state = state
-        self.subscriptions = subscriptions
-        self.created_at = created_at
-        self._token = token
-        self._pipe: Pipe | None = None
-        self._backlog: list[Event] = []  # events for a detached connection
-        self._backlog_bytes = 0
-        self._persisted: bytes | None = None
-
-    def __repr__(self) -> str:
-        return f"<Connection {self.id} {'connected' if self.connected else 'detached'}>"
-
-    @property
-    def state(self) -> Any:
-        """This connection's state (from ``create_conn_state``); persisted like actor state."""
-        self._manager.dirty.add(self.id)
-        return self._state
-
-    @state.setter
-    def state(self, value: Any) -> None:
-        self._manager.dirty.add(self.id)
-        self._state = value
-
-    @property
-    def connected(self) -> bool:
-        """True while a socket is attached (False while the client is reconnecting)."""
-        return self._pipe is not None
-
-    def send(self, event: str, *args: Any) -> None:
-        """Send ``event`` to this connection only (whether or not it subscribed)."""
-        self._manager.emit(event, args, [self])
-
-    def disconnect(self, reason: str = "disconnected") -> None:
-        """Close this connection; the client does not reconnect. ``on_disconnect`` runs."""
-        self._manager.disconnect_soon(self, reason)
-
-    # -- used by the manager --------------------------------------------------------------
-
-    def _push(self, event: Event, cache: dict[str, bytes]) -> None:
-        pipe = self._pipe
-        if pipe is None:
-            self._buffer(event)
-            return
-        codec = pipe.codec
-        data = cache.get(codec.subprotocol)
-        if data is None:
-            data = cache[codec.subprotocol] = codec.encode(event)
-        pipe.write(data)
-
-    def _buffer(self, event: Event) -> None:
-        size = 64 + len(_record_encoder.encode(event.args))
-        self._backlog_bytes += size
-        if self._backlog_bytes > self._manager.buffer_limit:
-            # The client is too far behind to catch up: give the connection up.
-            self._backlog.clear()
-            self._manager.drop_soon(self)
-            return
-        self._backlog.append(event)
-
-    def _record(self) -> bytes:
-        return _record_encoder.encode(
-            ConnRecord(
-                self.id,
-                self._token,
-                self.params,
-                self._state,
-                sorted(self.subscriptions),
-                self.created_at,
-            )
-        )
-
-    @property
-    def hibernatable(self) -> bool:
-        """Whether this connection lets the actor sleep (its socket can wait for the wake)."""
-        if not self._manager.inst.definition.options.hibernate_connections:
-            return False
-        return self._pipe is None or getattr(self._pipe, "on_hibernate", None) is not None
-
-    async def close_for_stop(self, destroy: bool) -> None:
-        """The actor is stopping: hibernate the socket (going to sleep) or close it (destroy,
-        server shutdown); the record stays for a resume on wake."""
-        self._manager._cancel_timer(self.id)
-        hibernate = getattr(self._pipe, "on_hibernate", None)
-        if (
-            hibernate is not None
-            and not destroy
-            and self.hibernatable
-            and not self._manager.inst.node.closing
-        ):
-            self._pipe = None
-            hibernate()
-            return
-        if self._pipe is not None:
-            code = CLOSE_ACTOR_DESTROYED if destroy else CLOSE_RESTARTING
-            self._pipe.close(code, "actor destroyed" if destroy else "actor is restarting")
-            self._pipe = None
 
 
 class ConnectionManager:
@@ -219,11 +82,16 @@ class ConnectionManager:
 
     def restore(self, data: dict[bytes, bytes]) -> None:
         """On wake: connections persisted by an earlier instance wait (detached) for a resume."""
+        subs: dict[str, set[str]] = {}
+        for key in data:
+            if key.startswith(SUB_PREFIX):
+                conn_id, _, event = key[len(SUB_PREFIX) :].partition(b"/")
+                subs.setdefault(conn_id.decode(), set()).add(event.decode("utf-8", "surrogatepass"))
         for key, value in data.items():
             if not key.startswith(CONN_PREFIX):
                 continue
             try:
-                rec = _record_decoder.decode(value)
+                rec = record_decoder.decode(value)
             except msgspec.DecodeError:
                 self.inst.log.warning("dropping unreadable connection record %r", key)
                 continue
@@ -233,12 +101,22 @@ class ConnectionManager:
                 rec.token,
                 rec.params,
                 rec.state,
-                set(rec.subscriptions),
+                subs.pop(rec.id, set()) | set(rec.subscriptions),
                 rec.created_at,
             )
             conn._persisted = value
             self.conns[conn.id] = conn
+            if rec.subscriptions:  # an older record: give its subscriptions their keys
+                conn._persisted = conn._record()
+                puts: dict[bytes, bytes | None] = {key: conn._persisted}
+                puts.update((sub_key(conn.id, e), b"") for e in rec.subscriptions)
+                self._write(puts)
             self._start_timer(conn)
+        orphans: dict[bytes, bytes | None] = {
+            sub_key(c, e): None for c, events in subs.items() for e in events
+        }
+        if orphans:  # subscriptions whose connection record is gone (a drop removes both)
+            self._write(orphans)
 
     async def connect(self, params: Any, subscriptions: list[str] | None) -> Connection:
         """Run the connect flow in one turn; raises the hook's error to reject.
@@ -272,6 +150,8 @@ class ConnectionManager:
                 conn._state = await inst._hook("create_conn_state", params)
             self.conns[conn.id] = conn
             self.dirty.add(conn.id)
+            for event in conn.subscriptions:
+                inst.stage(sub_key(conn.id, event), b"")
             if "on_connect" in hooks:
                 with as_current(inst.id, conn):
                     await inst._hook("on_connect", conn)
@@ -314,9 +194,13 @@ class ConnectionManager:
             conn._pipe.close(CLOSE_REPLACED, "resumed on another socket")
             conn._pipe = None
         conn.params = params
+        changes: dict[bytes, bytes | None] = {}
         if subscriptions is not None:
-            conn.subscriptions = set(subscriptions)
-        self.persist_soon(conn)
+            wanted = set(subscriptions)
+            changes.update((sub_key(conn.id, e), b"") for e in wanted - conn.subscriptions)
+            changes.update((sub_key(conn.id, e), None) for e in conn.subscriptions - wanted)
+            conn.subscriptions = wanted
+        self.persist_soon(conn, changes)
 
     def attach(self, conn: Connection, pipe: Pipe) -> None:
         """Route ``conn``'s events to ``pipe``, starting with those buffered while detached."""
@@ -371,14 +255,22 @@ class ConnectionManager:
             if "on_disconnect" in inst.definition.hooks:
                 with as_current(inst.id, conn):
                     await inst._hook("on_disconnect", conn)
-            inst.stage(CONN_PREFIX + conn.id.encode(), None)
+            for key in self._keys(conn):
+                inst.stage(key, None)
 
         try:
             await inst.turn(flow)
         except Exception as exc:  # the hook failed, or the actor began to stop meanwhile
             inst.log.warning("on_disconnect of %s did not complete: %r", conn.id, exc)
             if inst.serving:
-                self._write({CONN_PREFIX + conn.id.encode(): None})
+                self._write(dict.fromkeys(self._keys(conn)))
+
+    @staticmethod
+    def _keys(conn: Connection) -> list[bytes]:
+        """Every key ``conn`` is stored under."""
+        keys = [sub_key(conn.id, event) for event in conn.subscriptions]
+        keys.append(CONN_PREFIX + conn.id.encode())
+        return keys
 
     def _start_timer(self, conn: Connection) -> None:
         self._cancel_timer(conn.id)
@@ -404,30 +296,33 @@ class ConnectionManager:
     # -- subscriptions and persistence --------------------------------------------------------
 
     def subscribe(self, conn: Connection, event: str, on: bool) -> None:
-        before = len(conn.subscriptions)
+        """Add or remove one subscription: one key written, whatever the connection holds."""
+        if (event in conn.subscriptions) == on:
+            return
         if on:
             limit = self.inst.node.limits.max_subscriptions
-            if event not in conn.subscriptions and before >= limit:
-                raise ActorError(
-                    "request",
-                    Code.OVERLOADED,
-                    f"a connection may subscribe to at most {limit} events",
-                    {"limit": limit},
-                )
+            if len(conn.subscriptions) >= limit:
+                raise too_many_subscriptions(limit)
             conn.subscriptions.add(event)
         else:
             conn.subscriptions.discard(event)
-        if len(conn.subscriptions) != before:
-            self.persist_soon(conn)
+        self._save(conn, {sub_key(conn.id, event): b"" if on else None})
 
-    def persist_soon(self, conn: Connection) -> None:
-        """Write ``conn``'s record now, outside any turn (subscriptions, resume)."""
-        if not self.inst.serving or self.conns.get(conn.id) is not conn:
-            return
+    def persist_soon(self, conn: Connection, changes: dict[bytes, bytes | None]) -> None:
+        """Write ``conn``'s record (if it changed) and ``changes`` now, outside any turn."""
         data = conn._record()
+        puts = dict(changes)
         if data != conn._persisted:
+            puts[CONN_PREFIX + conn.id.encode()] = data
+        if self._save(conn, puts):
             conn._persisted = data
-            self._write({CONN_PREFIX + conn.id.encode(): data})
+
+    def _save(self, conn: Connection, puts: dict[bytes, bytes | None]) -> bool:
+        """Write ``puts`` of a connection the awake actor still has; False if not written."""
+        if not puts or not self.inst.serving or self.conns.get(conn.id) is not conn:
+            return False
+        self._write(puts)
+        return True
 
     def _write(self, puts: dict[bytes, bytes | None]) -> None:
         inst = self.inst
@@ -476,7 +371,7 @@ class ConnectionManager:
                 "actor", Code.VALIDATION_ERROR, f"event arguments cannot be serialized: {exc}"
             ) from None
         limit = self.inst.node.limits.max_outgoing_message_bytes
-        size = len(_record_encoder.encode(msg))
+        size = len(record_encoder.encode(msg))
         if size > limit:
             raise too_large(f"event {event!r} is {size} bytes; the limit is {limit}", limit)
         inst = self.inst

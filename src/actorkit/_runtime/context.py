@@ -42,7 +42,7 @@ def import_chain(node_id: str, header: str | None) -> frozenset[int | str]:
         owner, _, rest = token.partition(":")
         number, _, secret = rest.partition(":")
         if owner == node_id:
-            if secret == _SECRET and number.isdigit():
+            if secret == _SECRET and number.isascii() and number.isdigit() and len(number) < 19:
                 tokens.add(int(number))
         elif token:
             tokens.add(token)

@@ -2,8 +2,9 @@
 
 A transport (the WebSocket route, or the in-process link of ``registry.test_client()``)
 feeds each incoming frame to ``feed`` in order and calls ``closed`` once; the session
-answers through a ``QueuePipe``, whose outgoing bytes are bounded (a consumer that falls
-behind is closed with ``CLOSE_SLOW_CONSUMER`` rather than growing memory).
+answers through a ``QueuePipe`` (``_runtime/pipes.py``), whose outgoing bytes are bounded
+(a consumer that falls behind is closed with ``CLOSE_SLOW_CONSUMER`` rather than growing
+memory).
 
 Invariants:
 - Nothing but ``init`` is served before ``init``; actions run concurrently (the actor
@@ -17,15 +18,15 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from actorkit._runtime.connection import too_many_subscriptions
+from actorkit._runtime.pipes import QueuePipe
 from actorkit.errors import (
     ActorError,
     Code,
@@ -34,18 +35,16 @@ from actorkit.errors import (
     invalid_request,
     storage_failure,
     too_large,
+    validation_error,
 )
 from actorkit.protocol.messages import (
-    CLOSE_INTERNAL,
     CLOSE_MOVED,
     CLOSE_PROTOCOL_ERROR,
     CLOSE_REJECTED,
     CLOSE_RESTARTING,
-    CLOSE_SLOW_CONSUMER,
     CLOSE_TOO_LARGE,
     ActionRequest,
     ActionResponse,
-    Codec,
     Error,
     Init,
     Ping,
@@ -64,100 +63,6 @@ log = logging.getLogger("actorkit.connections")
 
 DEFAULT_PING_INTERVAL = 15.0
 _params_encoder = msgspec.msgpack.Encoder()
-
-
-class QueuePipe:
-    """Outgoing frames of one socket, bounded in bytes, written by ``run()`` in order."""
-
-    def __init__(
-        self,
-        codec: Codec,
-        limit: int,
-        send: Callable[[bytes], Awaitable[None]],
-        close: Callable[[int, str], Awaitable[None]],
-    ) -> None:
-        self.codec = codec
-        self.limit = limit
-        self._send = send
-        self._close = close
-        self._queue: deque[bytes] = deque()
-        self._bytes = 0
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._sending = False
-        self.closing: tuple[int, str] | None = None
-        self.on_hibernate: Callable[[], None] | None = None  # set by the session
-
-    def start(self) -> asyncio.Task[None]:
-        """Start writing frames in the background; the task ends once the socket is closed."""
-        self._task = asyncio.ensure_future(self.run())
-        return self._task
-
-    @property
-    def buffered(self) -> int:
-        return self._bytes
-
-    def write(self, data: bytes) -> bool:
-        if self.closing is not None:
-            return False
-        if self._bytes + len(data) > self.limit:
-            self._queue.clear()
-            self._bytes = 0
-            self.close(CLOSE_SLOW_CONSUMER, "slow consumer: outgoing buffer full")
-            if self._sending and self._task is not None:
-                # The writer is stuck on a socket the client does not read: abandon the send.
-                self._task.cancel()
-                self._task = asyncio.ensure_future(self._close(*self.closing))  # type: ignore[misc]
-            return False
-        self._queue.append(data)
-        self._bytes += len(data)
-        self._wake.set()
-        return True
-
-    async def send_now(self, data: bytes) -> None:
-        """Like ``write``, but an idle pipe sends from the caller's task (one hop fewer)."""
-        if self._queue or self._sending or self.closing is not None or self._task is None:
-            self.write(data)
-            return
-        self._sending = True
-        try:
-            await self._send(data)
-        except Exception:
-            self.close(CLOSE_INTERNAL, "send failed")
-        finally:
-            self._sending = False
-        if self._queue or self.closing is not None:
-            self._wake.set()
-
-    def close(self, code: int, reason: str) -> None:
-        """Close after the frames already queued have been sent."""
-        if self.closing is None:
-            self.closing = (code, reason)
-            self._wake.set()
-
-    async def run(self) -> None:
-        """Send queued frames until closed; then close the socket."""
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            if self._sending:
-                continue  # send_now() is sending; it wakes us when done
-            while self._queue:
-                data = self._queue.popleft()
-                self._bytes -= len(data)
-                self._sending = True
-                try:
-                    await self._send(data)
-                except Exception:  # the socket is gone; the transport reports the close
-                    self._queue.clear()
-                    self._bytes = 0
-                    self.closing = self.closing or (CLOSE_INTERNAL, "send failed")
-                finally:
-                    self._sending = False
-            if self.closing is not None:
-                with contextlib.suppress(Exception):
-                    await self._close(*self.closing)
-                return
 
 
 class ConnectionSession:
@@ -222,6 +127,7 @@ class ConnectionSession:
         params = {} if msg.params is None else msg.params
         try:
             self._check_params(params)
+            self._check_subscriptions(msg.subscriptions)
             if self.gate is not None:
                 await self.gate(params)
             opened = await self.node.links.open(
@@ -264,6 +170,24 @@ class ConnectionSession:
         limit = self.limits.max_params_bytes
         if size > limit:
             raise too_large(f"connection params are {size} bytes; the limit is {limit}", limit)
+
+    def _check_subscriptions(self, events: list[str] | None) -> None:
+        """The ``init`` subscriptions obey the limits of ``sub``."""
+        if events is None:
+            return
+        limit = self.limits.max_subscriptions
+        if len(events) > limit and len(set(events)) > limit:
+            raise too_many_subscriptions(limit)
+        for event in events:
+            self._check_event(event)
+
+    def _check_event(self, event: str) -> None:
+        limit = self.limits.max_event_name_bytes
+        size = len(event.encode("utf-8", "surrogatepass"))
+        if size > limit:
+            raise validation_error(
+                f"event name is {size} bytes; the limit is {limit}", {"limit": limit}
+            )
 
     def _action(self, msg: ActionRequest) -> None:
         if self.conn is None:
@@ -312,6 +236,7 @@ class ConnectionSession:
             self._error(None, invalid_request("send init before subscribing"))
             return
         try:
+            self._check_event(event)
             self.node.links.subscribe(self.actor_id, self.conn[0], event, on)
         except ActorError as err:
             self._error(None, err)

@@ -114,7 +114,7 @@ def run_dev(args: argparse.Namespace) -> int:
     from actorkit.server.run import uvicorn_options
     from actorkit.storage import DEFAULT_STORAGE
 
-    load_registry(args.app)  # fail fast, with a clear message, before the reloader starts
+    registry = load_registry(args.app)  # fail fast, with a clear message, before reloading
     storage = args.storage or DEFAULT_STORAGE
     os.environ[ENV_APP] = args.app
     os.environ[ENV_STORAGE] = storage
@@ -135,6 +135,6 @@ def run_dev(args: argparse.Namespace) -> int:
         reload_dirs=[os.getcwd()],
         log_level="info",
         use_colors=True,
-        **uvicorn_options(),
+        **uvicorn_options(registry.limits),
     )
     return 0

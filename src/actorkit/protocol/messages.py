@@ -171,13 +171,22 @@ class Codec:
         return out
 
     def decode_client(self, data: bytes | str) -> ClientMessage:
-        """Raises ``msgspec.DecodeError`` (malformed, or an unknown ``t``)."""
-        msg: ClientMessage = self._client.decode(data)
+        """Raises ``msgspec.DecodeError`` (malformed, nested too deeply, a text frame on a
+        msgpack socket) or ``msgspec.ValidationError`` (unknown ``t``, missing field)."""
+        msg: ClientMessage = self._decode(self._client, data)
         return msg
 
     def decode_server(self, data: bytes | str) -> ServerMessage:
-        msg: ServerMessage = self._server.decode(data)
+        msg: ServerMessage = self._decode(self._server, data)
         return msg
+
+    def _decode(self, decoder: Any, data: bytes | str) -> Any:
+        if self.binary and isinstance(data, str):
+            raise msgspec.DecodeError(f"{self.subprotocol} expects binary frames, not text")
+        try:
+            return decoder.decode(data)
+        except RecursionError:  # msgspec's nesting guard: a frame is never deeper than this
+            raise msgspec.DecodeError("message is nested too deeply") from None
 
 
 _CODECS = {name: Codec(name) for name in SUBPROTOCOLS}

@@ -39,10 +39,12 @@ from actorkit.server.forward import forwarded_hops, proxy_websocket
 if TYPE_CHECKING:
     from actorkit._runtime.node import Node
 
-__all__ = ["INIT_TIMEOUT", "connect_routes"]
+__all__ = ["CLOSE_TIMEOUT", "INIT_TIMEOUT", "connect_routes"]
 
 #: Seconds a new socket has to send ``init``.
 INIT_TIMEOUT = 10.0
+#: Seconds the last frames and the close of a socket the server closes may take to leave.
+CLOSE_TIMEOUT = 1.0
 
 _STATIC = {
     "actorkit.js": "text/javascript; charset=utf-8",
@@ -151,12 +153,34 @@ async def serve_connection(
 
     pipe = QueuePipe(codec, node.limits.max_conn_buffer_bytes, send, close)
     session = ConnectionSession(node, actor_id, pipe, connect_gate(node, ws.scope, actor_id))
-    writer = pipe.start()
+    pipe.start()
     watchdog = asyncio.ensure_future(_watch(session, pipe))
+    task = asyncio.current_task()
+    assert task is not None
+    waiting = False  # suspended in ws.receive(): the one place a close may interrupt us
+    interrupted = False
+
+    def stop_receiving() -> None:
+        # Closing: read no more. A frame being handled finishes first (never cut a connect
+        # or a wake in half); the loop then sees ``pipe.closing`` and stops.
+        nonlocal interrupted
+        if waiting and not interrupted:
+            interrupted = True
+            task.cancel()
+
+    pipe.on_closing = stop_receiving
     clean = False
     try:
-        while True:
-            message = await ws.receive()
+        while pipe.closing is None:
+            waiting = True
+            try:
+                message = await ws.receive()
+            except asyncio.CancelledError:
+                if interrupted and task.uncancel() == 0:
+                    break  # our own interruption (not the server's shutdown)
+                raise
+            finally:
+                waiting = False
             if message["type"] == "websocket.disconnect":
                 clean = message.get("code") in (1000, 1001)
                 break
@@ -170,11 +194,10 @@ async def serve_connection(
     finally:
         watchdog.cancel()
         session.closed(clean=clean)
-        # Give queued frames (a final error, a close) a moment; then stop writing.
-        with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
-            async with asyncio.timeout(1.0):
-                await asyncio.shield(writer)
-        writer.cancel()
+        # Give queued frames (a final error, a close) a moment; a client that does not read
+        # them does not hold the server any longer than that.
+        with contextlib.suppress(asyncio.CancelledError):
+            await pipe.finish(CLOSE_TIMEOUT)
 
 
 async def _watch(session: ConnectionSession, pipe: QueuePipe) -> None:

@@ -34,7 +34,7 @@ from actorkit.server.encoding import (
 )
 from actorkit.server.endpoint import Starter
 from actorkit.server.errors import http_status
-from actorkit.server.forward import CHAIN_HEADER, HOPS_HEADER
+from actorkit.server.forward import CHAIN_HEADER, HOPS_HEADER, parse_hops
 
 if TYPE_CHECKING:
     from actorkit._runtime.node import Node
@@ -95,7 +95,7 @@ class ActionFastPath:
             elif name == _CHAIN:
                 chain = value.decode("latin-1")
             elif name == _HOPS:
-                hops = int(value) if value.isdigit() else 0
+                hops = parse_hops(value)
         msgpack = reply_in_msgpack(accept, content_type)
         reply: Any
         try:

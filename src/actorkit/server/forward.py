@@ -45,6 +45,7 @@ __all__ = [
     "HttpForwarder",
     "forwarded_hops",
     "http_forwarder",
+    "parse_hops",
     "proxy_request",
     "proxy_websocket",
 ]
@@ -199,8 +200,14 @@ def http_forwarder(forwarder: object) -> HttpForwarder:
 
 def forwarded_hops(request_headers: Any) -> int:
     """The hop count a request arrived with (0 from a client)."""
-    value = request_headers.get(HOPS_HEADER)
-    return int(value) if value and value.isdigit() else 0
+    return parse_hops(request_headers.get(HOPS_HEADER))
+
+
+def parse_hops(value: str | bytes | None) -> int:
+    """A hop-count header's value; anything but 1-3 ASCII digits counts as 0 (a client's)."""
+    if not value or len(value) > 3 or not value.isascii() or not value.isdigit():
+        return 0
+    return int(value)
 
 
 async def proxy_request(forwarder: HttpForwarder, request: Request, base_url: str) -> Response:

@@ -14,6 +14,7 @@ from actorkit.server.app import build_app
 
 if TYPE_CHECKING:
     from actorkit._runtime.registry import Registry
+    from actorkit.options import Limits
 
 __all__ = [
     "DEFAULT_HOST",
@@ -23,6 +24,7 @@ __all__ = [
     "ENV_NODE_ID",
     "ENV_REGION",
     "ENV_STORAGE",
+    "MAX_REQUEST_HEAD_BYTES",
     "asgi_app",
     "default_advertise_url",
     "run_uvicorn",
@@ -35,6 +37,9 @@ log = logging.getLogger("actorkit.server")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 6420
 SHUTDOWN_GRACE = 30.0
+#: Bytes of one request's line and headers (cookies and ``X-Actorkit-Params`` included);
+#: a longer head is refused while it arrives.
+MAX_REQUEST_HEAD_BYTES = 64 * 1024
 
 
 #: Environment variables for the settings ``asgi_app`` is not given (the CLI's flags too).
@@ -101,8 +106,16 @@ def default_advertise_url(host: str, port: int) -> str:
     return f"http://{host}:{port}"
 
 
-def uvicorn_options() -> dict[str, Any]:
-    """uvloop + httptools when installed; uvicorn's pure-Python fallbacks otherwise."""
+def uvicorn_options(limits: Limits | None = None) -> dict[str, Any]:
+    """uvloop + httptools when installed; uvicorn's pure-Python fallbacks otherwise.
+
+    With ``limits`` (the registry's), uvicorn's own caps are set from them, for what must be
+    refused before it is buffered: a WebSocket message larger than ``max_message_bytes`` is
+    refused with close 1009 as soon as its header arrives (the session's own check comes
+    after uvicorn read it whole), and a request head over ``MAX_REQUEST_HEAD_BYTES`` with 431
+    while it arrives. Bodies need no cap here: uvicorn stops reading a body the app does not
+    consume, and the app reads each up to its own limit.
+    """
     # On SIGTERM/SIGINT uvicorn stops accepting, waits this long for in-flight requests,
     # then runs the lifespan shutdown, where every actor sleeps and its state is saved.
     opts: dict[str, Any] = {"lifespan": "on", "timeout_graceful_shutdown": SHUTDOWN_GRACE}
@@ -118,6 +131,12 @@ def uvicorn_options() -> dict[str, Any]:
         opts["http"] = "httptools"
     except ImportError:
         opts["http"] = "h11"
+    if limits is not None:
+        opts["ws_max_size"] = limits.max_message_bytes
+        if opts["http"] == "httptools":  # it has no cap of its own on a request's head
+            opts["http"] = "actorkit.server.httphead:BoundedHttpToolsProtocol"
+        else:
+            opts["h11_max_incomplete_event_size"] = MAX_REQUEST_HEAD_BYTES
     return opts
 
 
@@ -173,5 +192,6 @@ def run_uvicorn(app: Starlette, *, host: str, port: int, log_level: str) -> None
                     log.exception("draining the node failed")
             await super().shutdown(sockets)
 
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, **uvicorn_options())
+    opts = uvicorn_options(app.state.node.limits)
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, **opts)
     DrainingServer(config).run()
