@@ -38,6 +38,17 @@ Atomicity and durability (see ``docs/storage.md``). Invariants:
 - Work outside the turn (``interleave=True`` actions, ``run()``) takes the database's lock
   per statement (or per ``transaction()`` block) and commits on its own; it is durable when
   it returns but, like the rest of such an action, is not rolled back with state.
+
+Damage (see ``docs/sql.md``):
+
+- Once the database exists, the main store records it (``DB_KEY``, written once, in its own
+  batch). A wake that finds the key but no database fails with ``database_missing``: the
+  runtime never silently starts over with an empty database.
+- A database that fails ``PRAGMA quick_check`` when opened, or on which SQLite reports
+  ``SQLITE_CORRUPT``/``SQLITE_NOTADB``, fails with ``database_corrupt``: the actor does not
+  wake (its state copy in the database cannot be read), or, if awake, refuses every further
+  database call and is unloaded, so the next call checks the file again. The file is never
+  modified by the runtime. Each such problem is logged once per actor and process.
 """
 
 from __future__ import annotations
@@ -46,14 +57,17 @@ import asyncio
 import contextlib
 import contextvars
 import struct
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import apsw
+
 from actorkit._runtime import context
 from actorkit._runtime.actor import actor_state
-from actorkit._runtime.db_engine import Engine, SyncDb, pool_future, run_in_pool
+from actorkit._runtime.db_engine import Engine, SyncDb, pool_future, run_in_pool, sql_error
+from actorkit._runtime.lifecycle import Lifecycle
 from actorkit._runtime.migrations import apply_migrations
 from actorkit._runtime.state import STATE_KEY, encode_envelope, encode_state
 from actorkit.errors import ActorError, Code, FencedError, StorageError
@@ -62,12 +76,14 @@ from actorkit.storage.base import WriteBatch
 if TYPE_CHECKING:
     from actorkit._runtime.instance import ActorInstance
 
-__all__ = ["SEQ_KEY", "ActorDatabase", "ExecuteResult"]
+__all__ = ["DB_KEY", "SEQ_KEY", "ActorDatabase", "ExecuteResult", "outside_statements"]
 
 T = TypeVar("T")
 
 #: Main-store key holding the epoch and sequence number of the state batch it sits in.
 SEQ_KEY = b"state_seq"
+#: Main-store key present once the actor has a database (see the module docstring).
+DB_KEY = b"db"
 
 
 _SEQ = struct.Struct(">QQ")
@@ -88,7 +104,26 @@ _outside_tx: contextvars.ContextVar[ActorDatabase | None] = contextvars.ContextV
 )
 
 
+# Set while statements come from outside the actor (inspector query box, dev console).
+_outside: contextvars.ContextVar[bool] = contextvars.ContextVar("actorkit_outside", default=False)
+
 _closing: set[asyncio.Task[None]] = set()
+
+# Actor id → the damage code last logged for it, so each problem is logged once.
+_reported: dict[str, str] = {}
+_DAMAGE = (Code.DATABASE_CORRUPT, Code.DATABASE_MISSING)
+
+
+@contextlib.contextmanager
+def outside_statements() -> Iterator[None]:
+    """``self.db`` statements run in this block (and in tasks it starts) come from outside
+    the actor: the stricter authorizer of ``db_authorizer`` applies. For the inspector's
+    query box and the dev console (where it is a guard rail: console code is Python)."""
+    token = _outside.set(True)
+    try:
+        yield
+    finally:
+        _outside.reset(token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +146,8 @@ class ActorDatabase:
         self._turn_tx: object | None = None  # the turn holding the lock (and its transaction)
         self._committed_turn: object | None = None
         self._broken: ActorError | None = None  # SQLite aborted the turn's transaction
+        self._corrupt: ActorError | None = None  # found damaged: no more database work
+        self._has_db = False  # the main store knows the database exists (DB_KEY)
         self._savepoints = 0
         self._closed = False
         self._seq = 0  # the highest state sequence number written anywhere
@@ -185,7 +222,7 @@ class ActorDatabase:
                 except BaseException:
                     await run_in_pool(engine.rollback)
                     raise
-                await self._exec(lambda db: db.execute("COMMIT"))
+                await self._exec(lambda db: engine.commit())
             finally:
                 _outside_tx.reset(token)
 
@@ -196,28 +233,31 @@ class ActorDatabase:
         return turn is not None and turn in context.call_chain.get()
 
     async def _op(self, fn: Callable[[SyncDb], T]) -> T:
+        outside = _outside.get()
         if self._in_turn():
             await self._hold_for_turn()
-            return await self._exec(fn)
+            return await self._exec(fn, outside=outside)
         if _outside_tx.get() is self:
-            return await self._exec(fn)
+            return await self._exec(fn, outside=outside)
         async with self._lock:
             engine = await self._open()
 
             def autocommit(db: SyncDb) -> T:
-                db.execute("BEGIN IMMEDIATE")
+                engine.sync.execute("BEGIN IMMEDIATE")
                 try:
                     result = fn(db)
                 except BaseException:
                     engine.rollback()
                     raise
-                db.execute("COMMIT")
+                engine.commit()
                 return result
 
-            return await self._exec(autocommit)
+            return await self._exec(autocommit, outside=outside)
 
-    async def _exec(self, fn: Callable[[SyncDb], T]) -> T:
+    async def _exec(self, fn: Callable[[SyncDb], T], *, outside: bool = False) -> T:
         """Run ``fn`` in the pool; a cancelled caller interrupts the statement and waits."""
+        if self._corrupt is not None:
+            raise self._corrupt
         if self._broken is not None and self._turn_tx is not None:
             raise self._broken
         engine = await self._open()
@@ -226,7 +266,7 @@ class ActorDatabase:
         def run() -> T:
             if in_turn and not engine.turn_begun:
                 engine.begin_turn()  # lazily, in the same hop as the turn's first statement
-            return engine.run(fn)
+            return engine.run(fn, outside=outside)
 
         self.running = True
         future = pool_future(run)
@@ -244,6 +284,8 @@ class ActorDatabase:
                 future.exception()  # retrieved: the cancellation is what propagates
             raise
         except ActorError as exc:
+            if exc.code == Code.DATABASE_CORRUPT:
+                self._found_corrupt(exc)
             if in_turn and engine.turn_begun and not engine.in_transaction:
                 # SQLite rolled the whole transaction back (interrupt, full, I/O error):
                 # the turn's earlier writes are gone, so the turn must not commit.
@@ -269,14 +311,27 @@ class ActorDatabase:
     async def _open(self) -> Engine:
         if self._closed:
             raise ActorError("actor", Code.ACTOR_STOPPING, "the actor is stopping")
+        if self._corrupt is not None:
+            raise self._corrupt
         if self._engine is None:
-            self._engine = await run_in_pool(lambda: self._make_engine(create=True))
-            assert self._engine is not None
+            try:
+                engine = await run_in_pool(lambda: self._make_engine(create=not self._has_db))
+            except ActorError as exc:
+                if exc.code == Code.DATABASE_CORRUPT:
+                    self._found_corrupt(exc)
+                raise
+            if engine is None:
+                raise self._report(_missing(self._inst.id))
+            self._engine = engine
+            self._remember_db()
         return self._engine
 
     def _make_engine(self, *, create: bool) -> Engine | None:
         inst = self._inst
-        conn = inst.node.driver.open_actor_db(inst.id, epoch=inst.epoch, create=create)
+        try:
+            conn = inst.node.driver.open_actor_db(inst.id, epoch=inst.epoch, create=create)
+        except apsw.Error as exc:  # e.g. not a database at all: SQLITE_NOTADB
+            raise sql_error(exc) from None
         if conn is None:
             return None
         options = inst.definition.options
@@ -291,6 +346,32 @@ class ActorDatabase:
         except BaseException:
             inst.node.driver.close_actor_db(inst.id, conn)
             raise
+
+    # -- damage --------------------------------------------------------------------------
+
+    def _report(self, err: ActorError) -> ActorError:
+        """Log ``err`` (database damage) once per actor and process; return it."""
+        if _reported.get(self._inst.id) != err.code:
+            _reported[self._inst.id] = err.code
+            self._inst.log.error("%s: %s", err.code, err.message)
+        return err
+
+    def _found_corrupt(self, err: ActorError) -> None:
+        """No more database work in this activation; the next one checks the file again."""
+        if self._corrupt is None:
+            self._corrupt = err
+            self._report(err)
+            if self._inst.lifecycle is not Lifecycle.LOADING:
+                self._inst.node.evict(self._inst)
+
+    def _remember_db(self) -> None:
+        """Record in the main store that the actor has a database (once)."""
+        if self._has_db:
+            return
+        self._has_db = True
+        batch = WriteBatch(self._inst.id, self._inst.epoch)
+        batch.puts[DB_KEY] = b"1"
+        self._inst._last_write = self._inst._submit_nowait(batch)
 
     # -- the turn ------------------------------------------------------------------------------
 
@@ -375,12 +456,13 @@ class ActorDatabase:
         inst = self._inst
         migrations = inst.definition.cls.migrations
         main_seq = decode_seq(data.get(SEQ_KEY, b""))
+        had_db = DB_KEY in data
 
         def open_and_migrate() -> tuple[Engine | None, tuple[int, int], bytes | None]:
             try:
-                engine = self._make_engine(create=bool(migrations))
+                engine = self._make_engine(create=bool(migrations) and not had_db)
             except ActorError as exc:
-                if not migrations and exc.code == Code.DATABASE_NOT_SUPPORTED:
+                if not migrations and not had_db and exc.code == Code.DATABASE_NOT_SUPPORTED:
                     return None, (0, 0), None
                 raise
             if engine is None:
@@ -393,7 +475,18 @@ class ActorDatabase:
                 raise
             return engine, seq, stored
 
-        self._engine, db_seq, stored = await run_in_pool(open_and_migrate)
+        try:
+            self._engine, db_seq, stored = await run_in_pool(open_and_migrate)
+        except ActorError as exc:
+            if exc.code in _DAMAGE:
+                self._report(exc)
+            raise
+        if self._engine is None and had_db:
+            raise self._report(_missing(inst.id))
+        _reported.pop(inst.id, None)
+        self._has_db = had_db
+        if self._engine is not None:
+            self._remember_db()  # a database from before DB_KEY existed, or just created
         if db_seq > main_seq and stored is not None:
             data = {**data, STATE_KEY: stored}
         self._seq = max(main_seq[1], db_seq[1])
@@ -426,3 +519,13 @@ class ActorDatabase:
             task = asyncio.get_running_loop().create_task(self.close())
             _closing.add(task)
             task.add_done_callback(_closing.discard)
+
+
+def _missing(actor_id: str) -> ActorError:
+    return ActorError(
+        "actor",
+        Code.DATABASE_MISSING,
+        f"actor {actor_id}'s database is missing from storage although the actor created "
+        "one; it was not recreated (restore it, or see docs/sql.md)",
+        {"actor_id": actor_id},
+    )
