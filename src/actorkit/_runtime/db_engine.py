@@ -127,7 +127,7 @@ def sql_error(
         )
     if isinstance(exc, (apsw.CorruptError, apsw.NotADBError)):
         return corrupt_error(_message(exc))
-    if isinstance(exc, apsw.AuthError):
+    if isinstance(exc, apsw.AuthError) or denied is not None:
         reason = denied or "refused by the runtime's authorizer"
         return ActorError(
             "actor", Code.SQL_NOT_ALLOWED, f"SQL not allowed: {reason}", {"sqlite_code": name}
