@@ -483,7 +483,9 @@ class ActorDatabase:
             raise
         if self._engine is None and had_db:
             raise self._report(_missing(inst.id))
-        _reported.pop(inst.id, None)
+        engine = self._engine
+        if _reported.get(inst.id) == Code.DATABASE_MISSING or (engine and engine.checked):
+            _reported.pop(inst.id, None)  # restored: a new problem is logged again
         self._has_db = had_db
         if self._engine is not None:
             self._remember_db()  # a database from before DB_KEY existed, or just created

@@ -251,6 +251,7 @@ class Engine:
         self.turn_begun = False  # the turn's transaction is open (see ``begin_turn``)
         self.over_budget = False  # the progress handler stopped a statement: file + WAL
         self.committing = False  # SQLITE_FULL now can only be the disk (no page is added)
+        self.checked = False  # PRAGMA quick_check passed when the database was opened
         self.guard = Guard()
         self.sync = SyncDb(conn)
         self.outside = OutsideSyncDb(conn, self.guard)
@@ -272,6 +273,7 @@ class Engine:
             found = conn.execute("PRAGMA quick_check(1)").fetchall()[0][0]
             if found != "ok":
                 raise corrupt_error(str(found))
+            self.checked = True
         max_pages = max(16, math.ceil(max_bytes / page_size))
         conn.execute(f"PRAGMA max_page_count = {max_pages}").fetchall()
         if conn.filename and os.path.isfile(conn.filename):
