@@ -156,3 +156,30 @@ async def test_db_corruption_met_at_use_refuses_all_further_work(
             assert hashlib.sha256(path.read_bytes()).digest() == before
         logged = [r for r in caplog.records if "database_corrupt" in r.getMessage()]
         assert len(logged) == 1 and logged[0].exc_info is None
+
+
+async def test_db_postgres_disk_full_is_storage_full_and_the_actor_carries_on(
+    postgres_url: str,
+) -> None:
+    # PostgreSQL's own disk_full error (SQLSTATE 53100), raised by a trigger on the page
+    # table while the switch row exists: the same error a full disk gives, on the real path.
+    async with registry.test_client(postgres_url) as client:
+        ledger = client.get_or_create(Ledger, "full")
+        assert await ledger.add("before") == 1
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(
+                "CREATE TABLE disk_is_full (on_ boolean);"
+                "CREATE FUNCTION fail_full() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "IF EXISTS (SELECT 1 FROM disk_is_full) THEN RAISE EXCEPTION "
+                "'could not extend file: No space left on device' USING ERRCODE = 'disk_full';"
+                "END IF; RETURN NEW; END $$;"
+                "CREATE TRIGGER full_pages BEFORE INSERT OR UPDATE ON actorkit.db_pages "
+                "FOR EACH ROW EXECUTE FUNCTION fail_full();"
+                "INSERT INTO disk_is_full VALUES (true)"
+            )
+            assert await _code(ledger.add("during")) == "storage_full"
+            conn.execute("DELETE FROM disk_is_full")
+        assert await ledger.count() == 1  # nothing of the refused call
+        assert await ledger.n() == 1
+        assert await ledger.add("after") == 2
+        assert await ledger.count() == 2

@@ -498,6 +498,9 @@ class ActorDatabase:
         """Close the connection; an open transaction of this actor's last turn rolls back."""
         if self._turn_tx is None:
             await self._lock.acquire()
+        await self._close_holding_lock()
+
+    async def _close_holding_lock(self) -> None:
         try:
             engine, self._engine = self._engine, None
             self._closed = True
@@ -518,7 +521,14 @@ class ActorDatabase:
     def close_soon(self) -> None:
         """Close once the current holder of the database (if any) is done with it."""
         if self._engine is not None and not self._closed:
-            task = asyncio.get_running_loop().create_task(self.close())
+
+            async def close_when_free() -> None:
+                # Always wait for the lock: a turn may hold it (evicted from inside a turn)
+                # and still roll back on this connection.
+                await self._lock.acquire()
+                await self._close_holding_lock()
+
+            task = asyncio.get_running_loop().create_task(close_when_free())
             _closing.add(task)
             task.add_done_callback(_closing.discard)
 
