@@ -183,3 +183,25 @@ async def test_db_postgres_disk_full_is_storage_full_and_the_actor_carries_on(
         assert await ledger.n() == 1
         assert await ledger.add("after") == 2
         assert await ledger.count() == 2
+
+
+async def test_db_file_changed_between_wakes_is_checked_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # This process verified and closed the file; damage after that (same size) is seen.
+    async with registry.test_client(f"sqlite:///{tmp_path / 'data'}") as client:
+        node = node_of(client)
+        ledger = client.get_or_create(Ledger, "again")
+        assert await ledger.add("x" * 1000, 40) == 40
+        actor_id = await ledger.resolve()
+        for _ in range(2):  # a clean sleep and wake: nothing to report
+            await node.sleep_actor(actor_id)
+            assert await ledger.count() == 40
+        await node.sleep_actor(actor_id)
+        path = tmp_path / "data" / "actors" / f"{actor_id}.db"
+        size = path.stat().st_size
+        _damage_file(path)
+        assert path.stat().st_size == size
+        assert await _code(ledger.n()) == "database_corrupt"  # found on open: no wake
+        assert await _code(ledger.n()) == "database_corrupt"
+        assert len([r for r in caplog.records if "database_corrupt" in r.getMessage()]) == 1

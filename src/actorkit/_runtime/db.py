@@ -512,6 +512,7 @@ class ActorDatabase:
                         engine.rollback()
                     finally:
                         driver.close_actor_db(actor_id, engine.conn)
+                        engine.closed()
 
                 await run_in_pool(close)
         finally:

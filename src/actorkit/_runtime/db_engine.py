@@ -26,13 +26,15 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import apsw
 
 from actorkit._runtime.db_authorizer import Guard
+from actorkit._runtime.db_files import DbFiles
+from actorkit._runtime.db_sync import OutsideSyncDb, SyncDb
 from actorkit.errors import ActorError, Code, FencedError
 
 __all__ = [
@@ -53,12 +55,10 @@ T = TypeVar("T")
 DB_POOL_SIZE = 16
 
 #: Databases up to this size are checked with ``PRAGMA quick_check`` when opened (about
-#: 0.5 ms per MiB); larger ones only when SQLite meets the damage (``SQLITE_CORRUPT``).
+#: 0.5 ms per MiB) unless this process verified the file and it is unchanged since (see
+#: ``db_files``); larger ones only when SQLite meets the damage (``SQLITE_CORRUPT``).
 QUICK_CHECK_MAX_BYTES = 64 * 1024 * 1024
 
-# A failed write with less free space than this on the file's file system is "disk full",
-# not the actor's size limit (SQLite reports both as SQLITE_FULL).
-_LOW_DISK_BYTES = 1024 * 1024
 
 _INTERNAL_SCHEMA = """
 CREATE TABLE IF NOT EXISTS _actorkit_migrations (idx INTEGER PRIMARY KEY, applied_at REAL);
@@ -148,88 +148,6 @@ def _message(exc: apsw.Error) -> str:
     return message[len(prefix) :] if message.startswith(prefix) else message
 
 
-def _rows(cursor: apsw.Cursor) -> list[dict[str, Any]]:
-    try:
-        names = [d[0] for d in cursor.description]
-    except apsw.ExecutionCompleteError:
-        return []
-    return [dict(zip(names, row, strict=True)) for row in cursor]
-
-
-def _bindings(params: Sequence[Any]) -> Any:
-    if len(params) == 1 and isinstance(params[0], dict):
-        return params[0]
-    return tuple(params)
-
-
-class SyncDb:
-    """The blocking database API handed to callable migrations: ``def m(db): db.execute(...)``."""
-
-    def __init__(self, conn: apsw.Connection) -> None:
-        self._conn = conn
-
-    @property
-    def last_insert_rowid(self) -> int:
-        return int(self._conn.last_insert_rowid())
-
-    def _cursor(self, sql: str, bindings: Any) -> apsw.Cursor:
-        return self._conn.execute(sql, bindings)
-
-    def execute(self, sql: str, *params: Any) -> int:
-        """Run ``sql``; returns the number of rows changed."""
-        before = self._conn.total_changes()
-        self._cursor(sql, _bindings(params)).fetchall()
-        return int(self._conn.total_changes() - before)
-
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any] | dict[str, Any]]) -> int:
-        before = self._conn.total_changes()
-        self._conn.executemany(sql, rows).fetchall()
-        return int(self._conn.total_changes() - before)
-
-    def fetch_all(self, sql: str, *params: Any) -> list[dict[str, Any]]:
-        return _rows(self._cursor(sql, _bindings(params)))
-
-    def fetch_one(self, sql: str, *params: Any) -> dict[str, Any] | None:
-        rows = self.fetch_all(sql, *params)
-        return rows[0] if rows else None
-
-
-class OutsideSyncDb(SyncDb):
-    """``SyncDb`` for statements from outside the actor: each runs under the stricter
-    authorizer, prepared afresh (never from the statement cache, where a statement may have
-    been prepared under the actor's authorizer)."""
-
-    def __init__(self, conn: apsw.Connection, guard: Guard) -> None:
-        super().__init__(conn)
-        self._guard = guard
-
-    @contextlib.contextmanager
-    def _strict(self) -> Iterator[None]:
-        # Setting an authorizer expires every prepared statement, so none escapes it.
-        self._conn.authorizer = self._guard.outside_authorizer
-        try:
-            yield
-        finally:
-            self._conn.authorizer = self._guard.actor_authorizer
-
-    def _cursor(self, sql: str, bindings: Any) -> apsw.Cursor:
-        return self._conn.execute(sql, bindings, can_cache=False)
-
-    def execute(self, sql: str, *params: Any) -> int:
-        with self._strict():
-            return super().execute(sql, *params)
-
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any] | dict[str, Any]]) -> int:
-        with self._strict():
-            before = self._conn.total_changes()
-            self._conn.executemany(sql, rows, can_cache=False).fetchall()
-            return int(self._conn.total_changes() - before)
-
-    def fetch_all(self, sql: str, *params: Any) -> list[dict[str, Any]]:
-        with self._strict():
-            return super().fetch_all(sql, *params)
-
-
 class Engine:
     """One open actor database. Every method blocks; call them through ``run_in_pool`` and
     never two at a time (``ActorDatabase`` serializes them)."""
@@ -255,7 +173,8 @@ class Engine:
         self.guard = Guard()
         self.sync = SyncDb(conn)
         self.outside = OutsideSyncDb(conn, self.guard)
-        self._files: tuple[str, str] | None = None  # (database, WAL) on disk, if any
+        self.files: DbFiles | None = None  # the database and its WAL, if on disk
+        self.damaged = False  # SQLite reported corruption while in use
         try:
             self._setup(conn, max_bytes)
         except apsw.Error as exc:
@@ -267,18 +186,22 @@ class Engine:
 
     def _setup(self, conn: apsw.Connection, max_bytes: int) -> None:
         conn.authorizer = None  # a kept-open connection (memory://) has an earlier Engine's
+        if conn.filename and os.path.isfile(conn.filename):
+            self.files = DbFiles(conn.filename, conn.filename_wal, max_bytes)
         page_size: int = conn.execute("PRAGMA page_size").fetchall()[0][0]  # type: ignore[assignment]
         pages: int = conn.execute("PRAGMA page_count").fetchall()[0][0]  # type: ignore[assignment]
-        if pages * page_size <= QUICK_CHECK_MAX_BYTES:
+        # In memory nothing but SQLite ever touched it; a verified file is as it was left.
+        trusted = not conn.filename or (self.files is not None and self.files.verified_before())
+        if trusted:
+            self.checked = True
+        elif pages * page_size <= QUICK_CHECK_MAX_BYTES:
             found = conn.execute("PRAGMA quick_check(1)").fetchall()[0][0]
             if found != "ok":
                 raise corrupt_error(str(found))
             self.checked = True
         max_pages = max(16, math.ceil(max_bytes / page_size))
         conn.execute(f"PRAGMA max_page_count = {max_pages}").fetchall()
-        if conn.filename and os.path.isfile(conn.filename):
-            wal = conn.filename_wal
-            self._files = (conn.filename, wal)
+        if self.files is not None:
             # A checkpoint that empties the WAL also shrinks the file (counted in the limit).
             conn.execute(f"PRAGMA journal_size_limit = {min(max_bytes // 4, 4 << 20)}").fetchall()
         conn.set_progress_handler(self._progress, 1000)
@@ -288,29 +211,15 @@ class Engine:
         elif "epoch" not in columns:  # written by a release without fencing in the database
             conn.execute("ALTER TABLE _actorkit_state ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0")
 
-    def disk_bytes(self) -> int:
-        """Bytes the database takes on disk: the file and its WAL (0 if not a file)."""
-        if self._files is None:
-            return 0
-        total = 0
-        for path in self._files:
-            with contextlib.suppress(FileNotFoundError):
-                total += os.stat(path).st_size
-        return total
-
-    def _over_budget(self) -> bool:
-        return self.disk_bytes() > self.max_bytes
-
     def _disk_full(self) -> bool:
         if self.committing:
             return True  # COMMIT allocates no page: SQLITE_FULL came from the file system
-        if self._files is None:
-            return False
-        try:
-            fs = os.statvfs(os.path.dirname(self._files[0]) or ".")
-        except OSError:
-            return False
-        return fs.f_bavail * fs.f_frsize < _LOW_DISK_BYTES
+        return self.files is not None and self.files.disk_full()
+
+    def closed(self) -> None:
+        """Call once the driver closed the connection (see ``DbFiles.remember``)."""
+        if self.files is not None:
+            self.files.remember(self.checked and not self.damaged)
 
     def _progress(self) -> bool:
         # True aborts the running statement with SQLITE_INTERRUPT.
@@ -321,9 +230,9 @@ class Engine:
         # A writing statement's pages spill into the WAL: stop it once file + WAL exceed
         # the limit (what a COMMIT writes is checked after it, by ``_trim_wal``).
         if (
-            self._files is not None
+            self.files is not None
             and self.conn.txn_state() == apsw.SQLITE_TXN_WRITE
-            and self._over_budget()
+            and self.files.over_budget()
         ):
             self.over_budget = True
             return True
@@ -341,13 +250,15 @@ class Engine:
             return fn(self.outside if outside else self.sync)
         except apsw.Error as exc:
             timed_out = self.deadline is not None and time.monotonic() > self.deadline
-            raise sql_error(
+            err = sql_error(
                 exc,
                 timed_out=timed_out and not self.cancelled,
                 disk_full=isinstance(exc, apsw.FullError) and self._disk_full(),
                 over_budget=self.over_budget and not self.cancelled,
                 denied=self.guard.denied,
-            ) from None
+            )
+            self.damaged = self.damaged or err.code == Code.DATABASE_CORRUPT
+            raise err from None
         finally:
             self.deadline = None
             self.committing = False
@@ -402,7 +313,7 @@ class Engine:
     def _trim_wal(self) -> None:
         """After a commit: if the file and its WAL exceed the limit, move the WAL into the
         file and truncate it (the database itself is within ``max_page_count``)."""
-        if self._files is not None and self._over_budget():
+        if self.files is not None and self.files.over_budget():
             with contextlib.suppress(apsw.Error):  # the commit is durable either way
                 self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
