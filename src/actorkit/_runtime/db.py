@@ -39,16 +39,7 @@ Atomicity and durability (see ``docs/storage.md``). Invariants:
   per statement (or per ``transaction()`` block) and commits on its own; it is durable when
   it returns but, like the rest of such an action, is not rolled back with state.
 
-Damage (see ``docs/sql.md``):
-
-- Once the database exists, the main store records it (``DB_KEY``, written once, in its own
-  batch). A wake that finds the key but no database fails with ``database_missing``: the
-  runtime never silently starts over with an empty database.
-- A database that fails ``PRAGMA quick_check`` when opened, or on which SQLite reports
-  ``SQLITE_CORRUPT``/``SQLITE_NOTADB``, fails with ``database_corrupt``: the actor does not
-  wake (its state copy in the database cannot be read), or, if awake, refuses every further
-  database call and is unloaded, so the next call checks the file again. The file is never
-  modified by the runtime. Each such problem is logged once per actor and process.
+A lost or corrupt database is reported, never papered over: see ``db_damage``.
 """
 
 from __future__ import annotations
@@ -57,7 +48,7 @@ import asyncio
 import contextlib
 import contextvars
 import struct
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -66,6 +57,8 @@ import apsw
 
 from actorkit._runtime import context
 from actorkit._runtime.actor import actor_state
+from actorkit._runtime.db_authorizer import from_outside, outside_statements
+from actorkit._runtime.db_damage import DAMAGE, DB_KEY, clear_report, missing_error, report
 from actorkit._runtime.db_engine import Engine, SyncDb, pool_future, run_in_pool, sql_error
 from actorkit._runtime.lifecycle import Lifecycle
 from actorkit._runtime.migrations import apply_migrations
@@ -82,8 +75,6 @@ T = TypeVar("T")
 
 #: Main-store key holding the epoch and sequence number of the state batch it sits in.
 SEQ_KEY = b"state_seq"
-#: Main-store key present once the actor has a database (see the module docstring).
-DB_KEY = b"db"
 
 
 _SEQ = struct.Struct(">QQ")
@@ -104,26 +95,7 @@ _outside_tx: contextvars.ContextVar[ActorDatabase | None] = contextvars.ContextV
 )
 
 
-# Set while statements come from outside the actor (inspector query box, dev console).
-_outside: contextvars.ContextVar[bool] = contextvars.ContextVar("actorkit_outside", default=False)
-
 _closing: set[asyncio.Task[None]] = set()
-
-# Actor id → the damage code last logged for it, so each problem is logged once.
-_reported: dict[str, str] = {}
-_DAMAGE = (Code.DATABASE_CORRUPT, Code.DATABASE_MISSING)
-
-
-@contextlib.contextmanager
-def outside_statements() -> Iterator[None]:
-    """``self.db`` statements run in this block (and in tasks it starts) come from outside
-    the actor: the stricter authorizer of ``db_authorizer`` applies. For the inspector's
-    query box and the dev console (where it is a guard rail: console code is Python)."""
-    token = _outside.set(True)
-    try:
-        yield
-    finally:
-        _outside.reset(token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,7 +205,7 @@ class ActorDatabase:
         return turn is not None and turn in context.call_chain.get()
 
     async def _op(self, fn: Callable[[SyncDb], T]) -> T:
-        outside = _outside.get()
+        outside = from_outside()
         if self._in_turn():
             await self._hold_for_turn()
             return await self._exec(fn, outside=outside)
@@ -321,7 +293,7 @@ class ActorDatabase:
                     self._found_corrupt(exc)
                 raise
             if engine is None:
-                raise self._report(_missing(self._inst.id))
+                raise report(self._inst, missing_error(self._inst.id))
             self._engine = engine
             self._remember_db()
         return self._engine
@@ -347,20 +319,13 @@ class ActorDatabase:
             inst.node.driver.close_actor_db(inst.id, conn)
             raise
 
-    # -- damage --------------------------------------------------------------------------
-
-    def _report(self, err: ActorError) -> ActorError:
-        """Log ``err`` (database damage) once per actor and process; return it."""
-        if _reported.get(self._inst.id) != err.code:
-            _reported[self._inst.id] = err.code
-            self._inst.log.error("%s: %s", err.code, err.message)
-        return err
+    # -- damage ------------------------------------------------------------------------
 
     def _found_corrupt(self, err: ActorError) -> None:
         """No more database work in this activation; the next one checks the file again."""
         if self._corrupt is None:
             self._corrupt = err
-            self._report(err)
+            report(self._inst, err)
             if self._inst.lifecycle is not Lifecycle.LOADING:
                 self._inst.node.evict(self._inst)
 
@@ -478,14 +443,12 @@ class ActorDatabase:
         try:
             self._engine, db_seq, stored = await run_in_pool(open_and_migrate)
         except ActorError as exc:
-            if exc.code in _DAMAGE:
-                self._report(exc)
+            if exc.code in DAMAGE:
+                report(inst, exc)
             raise
         if self._engine is None and had_db:
-            raise self._report(_missing(inst.id))
-        engine = self._engine
-        if _reported.get(inst.id) == Code.DATABASE_MISSING or (engine and engine.checked):
-            _reported.pop(inst.id, None)  # restored: a new problem is logged again
+            raise report(inst, missing_error(inst.id))
+        clear_report(inst.id, checked=self._engine is not None and self._engine.checked)
         self._has_db = had_db
         if self._engine is not None:
             self._remember_db()  # a database from before DB_KEY existed, or just created
@@ -532,13 +495,3 @@ class ActorDatabase:
             task = asyncio.get_running_loop().create_task(close_when_free())
             _closing.add(task)
             task.add_done_callback(_closing.discard)
-
-
-def _missing(actor_id: str) -> ActorError:
-    return ActorError(
-        "actor",
-        Code.DATABASE_MISSING,
-        f"actor {actor_id}'s database is missing from storage although the actor created "
-        "one; it was not recreated (restore it, or see docs/sql.md)",
-        {"actor_id": actor_id},
-    )

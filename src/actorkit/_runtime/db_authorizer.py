@@ -11,7 +11,7 @@ Two levels:
   can be stored by any driver, copied, fenced and size-limited; a file it attached would be
   none of these (and the PostgreSQL driver could not open it at all).
 - ``outside_authorizer`` for statements that come from outside the actor (the inspector's
-  query box, the dev console; see ``db.outside_statements``) adds: only read-only
+  query box, the dev console; see ``outside_statements``) adds: only read-only
   introspection PRAGMAs, no transaction control (the turn owns the transaction), and no
   writes to the runtime's ``_actorkit_*`` tables or SQLite's ``sqlite_*`` tables.
 
@@ -21,9 +21,34 @@ A refusal fails the statement with ``sql_not_allowed`` (see ``db_engine.sql_erro
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Iterator
+
 import apsw
 
-__all__ = ["Guard"]
+__all__ = ["Guard", "from_outside", "outside_statements"]
+
+# Set while statements come from outside the actor (inspector query box, dev console).
+_outside: contextvars.ContextVar[bool] = contextvars.ContextVar("actorkit_outside", default=False)
+
+
+@contextlib.contextmanager
+def outside_statements() -> Iterator[None]:
+    """``self.db`` statements run in this block (and in tasks it starts) come from outside
+    the actor: ``Guard.outside_authorizer`` applies. For the inspector's query box and the
+    dev console (where it is a guard rail: console code is Python)."""
+    token = _outside.set(True)
+    try:
+        yield
+    finally:
+        _outside.reset(token)
+
+
+def from_outside() -> bool:
+    """Whether the current statement comes from outside the actor."""
+    return _outside.get()
+
 
 _OK = apsw.SQLITE_OK
 _DENY = apsw.SQLITE_DENY

@@ -19,7 +19,7 @@ import io
 import traceback
 from typing import TYPE_CHECKING, Any
 
-from actorkit._runtime.db import outside_statements
+from actorkit._runtime.db_authorizer import outside_statements
 from actorkit.errors import ActorError
 
 if TYPE_CHECKING:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from actorkit._runtime.db import outside_statements
+from actorkit._runtime.db_authorizer import outside_statements
 from actorkit.errors import ActorError, Code, validation_error
 from actorkit.inspector.views import to_json_value
 
