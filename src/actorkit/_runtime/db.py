@@ -334,9 +334,15 @@ class ActorDatabase:
         if self._has_db:
             return
         self._has_db = True
-        batch = WriteBatch(self._inst.id, self._inst.epoch)
+        inst = self._inst
+        if not inst.record.initialized:
+            # Being created: with the batch that marks it created (a failed create deletes
+            # the actor, and a write of its own could land after that).
+            inst.stage(DB_KEY, b"1")
+            return
+        batch = WriteBatch(inst.id, inst.epoch)
         batch.puts[DB_KEY] = b"1"
-        self._inst._last_write = self._inst._submit_nowait(batch)
+        inst._last_write = inst._submit_nowait(batch)
 
     # -- the turn ------------------------------------------------------------------------------
 
