@@ -177,9 +177,9 @@ class Engine:
         self.damaged = False  # SQLite reported corruption while in use
         try:
             self._setup(conn, max_bytes)
+            stored_epoch = self._stored_epoch()
         except apsw.Error as exc:
             raise sql_error(exc) from None
-        stored_epoch = self._stored_epoch()
         if stored_epoch > epoch:
             raise FencedError(f"the database was written by a newer owner (epoch {stored_epoch})")
         conn.authorizer = self.guard.actor_authorizer
@@ -245,6 +245,7 @@ class Engine:
             None if self.statement_timeout is None else time.monotonic() + self.statement_timeout
         )
         self.over_budget = False
+        self.committing = False
         self.guard.denied = None
         try:
             return fn(self.outside if outside else self.sync)
@@ -300,6 +301,7 @@ class Engine:
                     "epoch = excluded.epoch",
                     (seq, state, self.epoch),
                 )
+            wrote = self.conn.txn_state() == apsw.SQLITE_TXN_WRITE
             self.committing = True
             self.conn.execute("COMMIT")
             self.committing = False
@@ -308,7 +310,8 @@ class Engine:
             raise
         finally:
             self.turn_begun = False
-        self._trim_wal()
+        if wrote:  # (a read-only turn commits on the event loop: no file I/O there)
+            self._trim_wal()
 
     def _trim_wal(self) -> None:
         """After a commit: if the file and its WAL exceed the limit, move the WAL into the
