@@ -90,11 +90,22 @@ async def test_db_outside_statements_are_read_only_introspection(db_storage_url:
         await _refused(outside("PRAGMA journal_mode = DELETE"), "journal_mode")
         await _refused(outside("UPDATE _actorkit_state SET epoch = 999"), "_actorkit_state")
         await _refused(outside("DELETE FROM _actorkit_migrations"), "_actorkit_migrations")
+        await _refused(outside("ALTER TABLE _actorkit_state RENAME TO x"), "_actorkit_state")
+        await _refused(outside("CREATE INDEX i ON _actorkit_state (seq)"), "_actorkit_state")
+        await _refused(outside("DROP TABLE _actorkit_migrations"), "_actorkit_migrations")
+        # A trigger planted from outside cannot act later with the actor's rights.
+        await outside(
+            "CREATE TRIGGER planted AFTER INSERT ON item "
+            "BEGIN UPDATE _actorkit_state SET epoch = 999; END"
+        )
+        await _refused(vault.add("fires the trigger"), "a trigger may not change")
+        await outside("DROP TRIGGER planted")
         await _refused(outside("COMMIT"), "transaction")
         await _refused(outside("SAVEPOINT x"), "transaction")
         assert [c["name"] for c in await outside("PRAGMA table_info(item)")] == ["id", "name"]
         assert await outside("PRAGMA user_version") == [{"user_version": 7}]
         await outside("INSERT INTO item (name) VALUES ('from outside')")
+        await outside("CREATE INDEX item_name ON item (name)")  # the actor's own schema
         assert await outside("SELECT name FROM item ORDER BY id") == [
             {"name": "a"},
             {"name": "from outside"},

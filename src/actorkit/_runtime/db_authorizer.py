@@ -13,7 +13,8 @@ Two levels:
 - ``outside_authorizer`` for statements that come from outside the actor (the inspector's
   query box, the dev console; see ``outside_statements``) adds: only read-only
   introspection PRAGMAs, no transaction control (the turn owns the transaction), and no
-  writes to the runtime's ``_actorkit_*`` tables or SQLite's ``sqlite_*`` tables.
+  changes to the runtime's ``_actorkit_*`` tables (rows, indexes, triggers, ``ALTER``,
+  ``DROP``) or ``sqlite_dbpage``. No trigger, whoever created it, may write them.
 
 A refusal fails the statement with ``sql_not_allowed`` (see ``db_engine.sql_error``);
 ``Guard.denied`` says what was refused.
@@ -105,20 +106,37 @@ _READABLE = _RUNTIME_PRAGMAS | {
     "user_version",
 }
 _OWN_SCHEMAS = (None, "main", "temp")
-_WRITES = frozenset(
+# Changes to a table, and which argument names the table.
+_ROWS = frozenset({apsw.SQLITE_INSERT, apsw.SQLITE_UPDATE, apsw.SQLITE_DELETE})
+_TABLE_IN_P1 = _ROWS | {apsw.SQLITE_DROP_TABLE, apsw.SQLITE_DROP_TEMP_TABLE}
+_TABLE_IN_P2 = frozenset(
     {
-        apsw.SQLITE_INSERT,
-        apsw.SQLITE_UPDATE,
-        apsw.SQLITE_DELETE,
-        apsw.SQLITE_DROP_TABLE,
         apsw.SQLITE_ALTER_TABLE,
         apsw.SQLITE_CREATE_INDEX,
+        apsw.SQLITE_CREATE_TEMP_INDEX,
         apsw.SQLITE_DROP_INDEX,
+        apsw.SQLITE_DROP_TEMP_INDEX,
         apsw.SQLITE_CREATE_TRIGGER,
+        apsw.SQLITE_CREATE_TEMP_TRIGGER,
         apsw.SQLITE_DROP_TRIGGER,
+        apsw.SQLITE_DROP_TEMP_TRIGGER,
     }
 )
-_PROTECTED_PREFIXES = ("_actorkit_", "sqlite_")
+# SQLite guards its schema table itself (writable_schema is refused above) and DDL writes
+# it on the statement's behalf; sqlite_dbpage would write raw pages.
+_PROTECTED_PREFIX = "_actorkit_"
+_PROTECTED_SQLITE = frozenset({"sqlite_dbpage"})
+
+
+def _protected(op: int, p1: str | None, p2: str | None) -> str | None:
+    """The runtime's (or SQLite's) table that ``op`` would change, if any."""
+    name = p1 if op in _TABLE_IN_P1 else p2 if op in _TABLE_IN_P2 else None
+    if name is None:
+        return None
+    lowered = name.lower()
+    if lowered.startswith(_PROTECTED_PREFIX) or lowered in _PROTECTED_SQLITE:
+        return name
+    return None
 
 
 class Guard:
@@ -128,7 +146,8 @@ class Guard:
         self.denied: str | None = None
 
     def _deny(self, reason: str) -> int:
-        self.denied = reason
+        if self.denied is None:  # the first refusal names the cause
+            self.denied = reason
         return _DENY
 
     def actor_authorizer(
@@ -150,6 +169,10 @@ class Guard:
             return _OK
         if schema not in _OWN_SCHEMAS and not schema.startswith("vacuum_"):
             return self._deny(f"schema {schema!r} is not the actor's database")
+        if trigger is not None and op in _ROWS and _protected(op, p1, p2) is not None:
+            # The runtime uses no triggers; one writing its tables was planted (say from
+            # the query box) to act later with the actor's own rights.
+            return self._deny(f"a trigger may not change {p1!r}")
         return _OK
 
     def outside_authorizer(
@@ -168,8 +191,7 @@ class Guard:
             return self._deny("transaction control is not allowed (the query runs in a turn)")
         if op == apsw.SQLITE_ATTACH:  # plain VACUUM: it cannot run inside the turn anyway
             return self._deny("VACUUM is not allowed from outside the actor")
-        if op in _WRITES:  # triggers included: a trigger could write on the query's behalf
-            table = (p1 or "").lower()
-            if table.startswith(_PROTECTED_PREFIXES) and table != "sqlite_sequence":
-                return self._deny(f"table {p1!r} belongs to the runtime")
+        table = _protected(op, p1, p2)
+        if table is not None:
+            return self._deny(f"table {table!r} belongs to the runtime")
         return _OK
