@@ -76,7 +76,7 @@ async def test_db_outside_statements_are_read_only_introspection(db_storage_url:
 
         async def outside(sql: str) -> list[dict[str, Any]]:
             async def run(actor: Any) -> list[dict[str, Any]]:
-                with outside_statements():
+                with outside_statements(actor.db):
                     rows: list[dict[str, Any]] = await actor.db.fetch_all(sql)
                 return rows
 

@@ -205,7 +205,7 @@ class ActorDatabase:
         return turn is not None and turn in context.call_chain.get()
 
     async def _op(self, fn: Callable[[SyncDb], T]) -> T:
-        outside = from_outside()
+        outside = from_outside(self)
         if self._in_turn():
             await self._hold_for_turn()
             return await self._exec(fn, outside=outside)

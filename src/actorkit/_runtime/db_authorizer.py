@@ -30,25 +30,28 @@ import apsw
 
 __all__ = ["Guard", "from_outside", "outside_statements"]
 
-# Set while statements come from outside the actor (inspector query box, dev console).
-_outside: contextvars.ContextVar[bool] = contextvars.ContextVar("actorkit_outside", default=False)
+# The database (an ``ActorDatabase``) whose statements come from outside the actor now.
+_outside: contextvars.ContextVar[object | None] = contextvars.ContextVar(
+    "actorkit_outside", default=None
+)
 
 
 @contextlib.contextmanager
-def outside_statements() -> Iterator[None]:
-    """``self.db`` statements run in this block (and in tasks it starts) come from outside
-    the actor: ``Guard.outside_authorizer`` applies. For the inspector's query box and the
-    dev console (where it is a guard rail: console code is Python)."""
-    token = _outside.set(True)
+def outside_statements(db: object) -> Iterator[None]:
+    """Statements run through ``db`` (an actor's ``self.db``) in this block, and in tasks it
+    starts, come from outside the actor: ``Guard.outside_authorizer`` applies. For the
+    inspector's query box and the dev console (a guard rail there: console code is Python).
+    Other actors called from the block are not affected."""
+    token = _outside.set(db)
     try:
         yield
     finally:
         _outside.reset(token)
 
 
-def from_outside() -> bool:
-    """Whether the current statement comes from outside the actor."""
-    return _outside.get()
+def from_outside(db: object) -> bool:
+    """Whether statements through ``db`` come from outside its actor right now."""
+    return _outside.get() is db
 
 
 _OK = apsw.SQLITE_OK

@@ -67,7 +67,7 @@ async def evaluate(node: Node, actor_id: str, source: str) -> dict[str, Any]:
             "asyncio": asyncio,
         }
         timeout = actor._ak.definition.options.action_timeout
-        with outside_statements():
+        with outside_statements(actor.db):
             async with asyncio.timeout(timeout):
                 return await _execute(source, namespace)
 

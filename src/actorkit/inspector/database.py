@@ -40,7 +40,7 @@ def _quote(name: str) -> str:
 
 async def _tables(actor: Actor) -> list[dict[str, Any]]:
     db: Any = actor.db
-    with outside_statements():
+    with outside_statements(db):
         tables: list[dict[str, Any]] = await db.fetch_all(_TABLES)
         for table in tables:
             row = await db.fetch_one(f"SELECT count(*) AS n FROM {_quote(table['name'])}")
@@ -65,7 +65,7 @@ async def table_rows(
             raise ActorError("inspector", Code.NOT_FOUND, f"no table {table!r}", {"table": table})
         db: Any = actor.db
         quoted = _quote(table)
-        with outside_statements():
+        with outside_statements(db):
             total = (await db.fetch_one(f"SELECT count(*) AS n FROM {quoted}"))["n"]
             rows = await db.fetch_all(f"SELECT * FROM {quoted} LIMIT ? OFFSET ?", limit, offset)
             columns = [c["name"] for c in await db.fetch_all(f"PRAGMA table_info({quoted})")]
@@ -89,7 +89,7 @@ async def query(node: Node, actor_id: str, sql: str, params: list[Any]) -> dict[
 
     async def run(actor: Actor) -> list[dict[str, Any]]:
         db: Any = actor.db
-        with outside_statements():
+        with outside_statements(db):
             rows: list[dict[str, Any]] = await db.fetch_all(sql, *params)
         return rows
 
