@@ -118,17 +118,20 @@ def _damage_postgres(url: str, actor_id: str) -> None:
         )
 
 
+@pytest.mark.parametrize("check_on_open", [True, False], ids=["checked", "met-at-use"])
 @pytest.mark.parametrize("driver", ["sqlite", "postgres"])
-async def test_db_corruption_met_at_use_refuses_all_further_work(
+async def test_db_corruption_refuses_all_further_work(
     driver: str,
+    check_on_open: bool,
     tmp_path: Path,
     request: pytest.FixtureRequest,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    # Past the quick_check on open (as for a database larger than QUICK_CHECK_MAX_BYTES):
-    # SQLite itself meets the damage.
-    monkeypatch.setattr(db_engine, "QUICK_CHECK_MAX_BYTES", 0, raising=False)
+    if not check_on_open:
+        # Past the quick_check on open (as for a database larger than
+        # QUICK_CHECK_MAX_BYTES): SQLite itself meets the damage.
+        monkeypatch.setattr(db_engine, "QUICK_CHECK_MAX_BYTES", 0, raising=False)
     url = (
         request.getfixturevalue("postgres_url")
         if driver == "postgres"
@@ -151,7 +154,10 @@ async def test_db_corruption_met_at_use_refuses_all_further_work(
         assert actor_id not in node.instances  # unloaded: the next call looks again
         assert await _code(ledger.add("y")) == "database_corrupt"
         assert await _code(ledger.count()) == "database_corrupt"
-        assert await ledger.n() == 40  # state untouched by the refused writes
+        if check_on_open:  # the actor does not wake at all
+            assert await _code(ledger.n()) == "database_corrupt"
+        else:  # it wakes (nothing checked the file) and its state is untouched
+            assert await ledger.n() == 40
         if driver == "sqlite":
             assert hashlib.sha256(path.read_bytes()).digest() == before
         logged = [r for r in caplog.records if "database_corrupt" in r.getMessage()]
