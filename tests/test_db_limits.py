@@ -34,6 +34,17 @@ class Blobs(Actor):
         return result.rows_affected
 
     @action
+    async def scratch(self, rows: int) -> int:
+        await self.db.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS scratch AS "
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?) "
+            "SELECT randomblob(1000) AS body FROM n",
+            rows,
+        )
+        row = await self.db.fetch_one("SELECT count(*) AS n FROM temp.scratch")
+        return int(row["n"]) if row else 0
+
+    @action
     async def checksum(self) -> int:
         row = await self.db.fetch_one("SELECT sum(length(body)) + count(*) AS s FROM blob")
         return int(row["s"]) if row and row["s"] is not None else 0
@@ -71,3 +82,12 @@ async def test_db_statement_spilling_into_the_wal_stops_at_the_limit(tmp_path: P
         assert _on_disk(path) == os.stat(path).st_size  # no WAL left
         assert await blobs.checksum() == before
         assert await blobs.fill(100) == 5100
+
+
+async def test_db_temporary_tables_have_the_limit_too(tmp_path: Path) -> None:
+    async with registry.test_client(f"sqlite:///{tmp_path / 'data'}") as client:
+        blobs = client.get_or_create(Blobs, "t")
+        with pytest.raises(ActorError) as info:
+            await blobs.scratch(10_000)  # 10 MB in a temporary table: past 8 MiB
+        assert info.value.code == "database_too_large", info.value
+        assert await blobs.scratch(1000) == 1000

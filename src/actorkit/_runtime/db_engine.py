@@ -201,6 +201,8 @@ class Engine:
             self.checked = True
         max_pages = max(16, math.ceil(max_bytes / page_size))
         conn.execute(f"PRAGMA max_page_count = {max_pages}").fetchall()
+        # Temporary tables live in a file of their own (outside the data directory).
+        conn.execute(f"PRAGMA temp.max_page_count = {max_pages}").fetchall()
         if self.files is not None:
             # A checkpoint that empties the WAL also shrinks the file (counted in the limit).
             conn.execute(f"PRAGMA journal_size_limit = {min(max_bytes // 4, 4 << 20)}").fetchall()
