@@ -5,6 +5,7 @@ untouched when refused."""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -302,6 +303,36 @@ def test_database_tables_rows_with_paging_and_queries(dev: ServerProcess) -> Non
     assert call(dev.url, actor_id, "count") == 6
 
 
+def test_database_query_cannot_reach_other_files_or_lift_limits(
+    guarded: ServerProcess, tmp_path: Any
+) -> None:
+    actor_id = create(guarded.url, "notebook", ["sql-guard"])
+    call(guarded.url, actor_id, "add", "one")
+    query = f"{api(guarded)}/actors/{actor_id}/db/query"
+    main_store = Path(guarded.storage.removeprefix("sqlite:///")) / "actorkit.db"
+    outside = tmp_path / "created-by-attach.db"
+
+    def denied(sql: str) -> str:
+        reply = httpx.post(query, json={"sql": sql}, headers=AUTH)
+        return str(refused(reply, 400, "sql_not_allowed")["message"])
+
+    assert "ATTACH" in denied(f"ATTACH DATABASE '{outside}' AS evil")
+    assert "ATTACH" in denied(f"ATTACH DATABASE '{main_store}' AS store")
+    assert "max_page_count" in denied("PRAGMA max_page_count = 2147483646")
+    assert "journal_mode" in denied("PRAGMA journal_mode = DELETE")
+    assert "_actorkit_state" in denied("UPDATE _actorkit_state SET epoch = 1000000")
+    assert "transaction" in denied("COMMIT")
+    assert "load_extension" in denied("SELECT load_extension('/tmp/x.so')")
+    assert not outside.exists()
+    # Introspection and the actor's own tables still work, the limit is unchanged.
+    columns = ok(httpx.post(query, json={"sql": "PRAGMA table_info(note)"}, headers=AUTH))
+    assert [row["name"] for row in columns["rows"]] == ["id", "text"]
+    limit = ok(httpx.post(query, json={"sql": "PRAGMA max_page_count"}, headers=AUTH))
+    assert limit["rows"] == [{"max_page_count": 1024 * 1024 * 1024 // 4096}]
+    ok(httpx.post(query, json={"sql": "INSERT INTO note (text) VALUES ('two')"}, headers=AUTH))
+    assert call(guarded.url, actor_id, "count") == 2
+
+
 # -- console -------------------------------------------------------------------------------
 
 
@@ -323,6 +354,20 @@ def test_console_evaluates_inside_the_actor_in_dev_mode(dev: ServerProcess) -> N
 
 
 # -- events --------------------------------------------------------------------------------
+
+
+def test_console_database_statements_are_held_to_the_outside_rules(
+    dev: ServerProcess, tmp_path: Any
+) -> None:
+    actor_id = create(dev.url, "notebook", ["console-sql"])
+    url = f"{api(dev)}/actors/{actor_id}/console"
+    outside = tmp_path / "console-attach.db"
+    code = f"await self.db.execute(\"ATTACH DATABASE '{outside}' AS evil\")"
+    body = ok(httpx.post(url, json={"code": code}))
+    assert body["ok"] is False and body["error"].startswith("sql_not_allowed:"), body
+    assert not outside.exists()
+    body = ok(httpx.post(url, json={"code": "await self.db.fetch_all('PRAGMA table_info(note)')"}))
+    assert body["ok"] is True and "'text'" in body["repr"]
 
 
 def test_events_history_filters_by_actor(dev: ServerProcess) -> None:

@@ -74,6 +74,10 @@ class Code:
     STATEMENT_TIMEOUT = "statement_timeout"
     MIGRATION_FAILED = "migration_failed"
     DATABASE_NOT_SUPPORTED = "database_not_supported"
+    DATABASE_CORRUPT = "database_corrupt"  # the file fails SQLite's checks; kept as is
+    DATABASE_MISSING = "database_missing"  # the actor had a database; storage lost it
+    STORAGE_FULL = "storage_full"  # the disk (not the actor's size limit) is full
+    SQL_NOT_ALLOWED = "sql_not_allowed"  # refused by the runtime's SQLite authorizer
 
 
 class ActorkitError(Exception):

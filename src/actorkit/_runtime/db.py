@@ -38,6 +38,8 @@ Atomicity and durability (see ``docs/storage.md``). Invariants:
 - Work outside the turn (``interleave=True`` actions, ``run()``) takes the database's lock
   per statement (or per ``transaction()`` block) and commits on its own; it is durable when
   it returns but, like the rest of such an action, is not rolled back with state.
+
+A lost or corrupt database is reported, never papered over: see ``db_damage``.
 """
 
 from __future__ import annotations
@@ -51,9 +53,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import apsw
+
 from actorkit._runtime import context
 from actorkit._runtime.actor import actor_state
-from actorkit._runtime.db_engine import Engine, SyncDb, pool_future, run_in_pool
+from actorkit._runtime.db_authorizer import from_outside, outside_statements
+from actorkit._runtime.db_damage import DAMAGE, DB_KEY, clear_report, missing_error, report
+from actorkit._runtime.db_engine import Engine, SyncDb, pool_future, run_in_pool, sql_error
+from actorkit._runtime.lifecycle import Lifecycle
 from actorkit._runtime.migrations import apply_migrations
 from actorkit._runtime.state import STATE_KEY, encode_envelope, encode_state
 from actorkit.errors import ActorError, Code, FencedError, StorageError
@@ -62,7 +69,7 @@ from actorkit.storage.base import WriteBatch
 if TYPE_CHECKING:
     from actorkit._runtime.instance import ActorInstance
 
-__all__ = ["SEQ_KEY", "ActorDatabase", "ExecuteResult"]
+__all__ = ["DB_KEY", "SEQ_KEY", "ActorDatabase", "ExecuteResult", "outside_statements"]
 
 T = TypeVar("T")
 
@@ -111,6 +118,8 @@ class ActorDatabase:
         self._turn_tx: object | None = None  # the turn holding the lock (and its transaction)
         self._committed_turn: object | None = None
         self._broken: ActorError | None = None  # SQLite aborted the turn's transaction
+        self._corrupt: ActorError | None = None  # found damaged: no more database work
+        self._has_db = False  # the main store knows the database exists (DB_KEY)
         self._savepoints = 0
         self._closed = False
         self._seq = 0  # the highest state sequence number written anywhere
@@ -185,7 +194,7 @@ class ActorDatabase:
                 except BaseException:
                     await run_in_pool(engine.rollback)
                     raise
-                await self._exec(lambda db: db.execute("COMMIT"))
+                await self._exec(lambda db: engine.commit())
             finally:
                 _outside_tx.reset(token)
 
@@ -196,28 +205,31 @@ class ActorDatabase:
         return turn is not None and turn in context.call_chain.get()
 
     async def _op(self, fn: Callable[[SyncDb], T]) -> T:
+        outside = from_outside(self)
         if self._in_turn():
             await self._hold_for_turn()
-            return await self._exec(fn)
+            return await self._exec(fn, outside=outside)
         if _outside_tx.get() is self:
-            return await self._exec(fn)
+            return await self._exec(fn, outside=outside)
         async with self._lock:
             engine = await self._open()
 
             def autocommit(db: SyncDb) -> T:
-                db.execute("BEGIN IMMEDIATE")
+                engine.sync.execute("BEGIN IMMEDIATE")
                 try:
                     result = fn(db)
                 except BaseException:
                     engine.rollback()
                     raise
-                db.execute("COMMIT")
+                engine.commit()
                 return result
 
-            return await self._exec(autocommit)
+            return await self._exec(autocommit, outside=outside)
 
-    async def _exec(self, fn: Callable[[SyncDb], T]) -> T:
+    async def _exec(self, fn: Callable[[SyncDb], T], *, outside: bool = False) -> T:
         """Run ``fn`` in the pool; a cancelled caller interrupts the statement and waits."""
+        if self._corrupt is not None:
+            raise self._corrupt
         if self._broken is not None and self._turn_tx is not None:
             raise self._broken
         engine = await self._open()
@@ -226,7 +238,7 @@ class ActorDatabase:
         def run() -> T:
             if in_turn and not engine.turn_begun:
                 engine.begin_turn()  # lazily, in the same hop as the turn's first statement
-            return engine.run(fn)
+            return engine.run(fn, outside=outside)
 
         self.running = True
         future = pool_future(run)
@@ -244,6 +256,8 @@ class ActorDatabase:
                 future.exception()  # retrieved: the cancellation is what propagates
             raise
         except ActorError as exc:
+            if exc.code == Code.DATABASE_CORRUPT:
+                self._found_corrupt(exc)
             if in_turn and engine.turn_begun and not engine.in_transaction:
                 # SQLite rolled the whole transaction back (interrupt, full, I/O error):
                 # the turn's earlier writes are gone, so the turn must not commit.
@@ -269,14 +283,27 @@ class ActorDatabase:
     async def _open(self) -> Engine:
         if self._closed:
             raise ActorError("actor", Code.ACTOR_STOPPING, "the actor is stopping")
+        if self._corrupt is not None:
+            raise self._corrupt
         if self._engine is None:
-            self._engine = await run_in_pool(lambda: self._make_engine(create=True))
-            assert self._engine is not None
+            try:
+                engine = await run_in_pool(lambda: self._make_engine(create=not self._has_db))
+            except ActorError as exc:
+                if exc.code == Code.DATABASE_CORRUPT:
+                    self._found_corrupt(exc)
+                raise
+            if engine is None:
+                raise report(self._inst, missing_error(self._inst.id))
+            self._engine = engine
+            self._remember_db()
         return self._engine
 
     def _make_engine(self, *, create: bool) -> Engine | None:
         inst = self._inst
-        conn = inst.node.driver.open_actor_db(inst.id, epoch=inst.epoch, create=create)
+        try:
+            conn = inst.node.driver.open_actor_db(inst.id, epoch=inst.epoch, create=create)
+        except apsw.Error as exc:  # e.g. not a database at all: SQLITE_NOTADB
+            raise sql_error(exc) from None
         if conn is None:
             return None
         options = inst.definition.options
@@ -291,6 +318,31 @@ class ActorDatabase:
         except BaseException:
             inst.node.driver.close_actor_db(inst.id, conn)
             raise
+
+    # -- damage ------------------------------------------------------------------------
+
+    def _found_corrupt(self, err: ActorError) -> None:
+        """No more database work in this activation; the next one checks the file again."""
+        if self._corrupt is None:
+            self._corrupt = err
+            report(self._inst, err)
+            if self._inst.lifecycle is not Lifecycle.LOADING:
+                self._inst.node.evict(self._inst)
+
+    def _remember_db(self) -> None:
+        """Record in the main store that the actor has a database (once)."""
+        if self._has_db:
+            return
+        self._has_db = True
+        inst = self._inst
+        if not inst.record.initialized:
+            # Being created: with the batch that marks it created (a failed create deletes
+            # the actor, and a write of its own could land after that).
+            inst.stage(DB_KEY, b"1")
+            return
+        batch = WriteBatch(inst.id, inst.epoch)
+        batch.puts[DB_KEY] = b"1"
+        inst._last_write = inst._submit_nowait(batch)
 
     # -- the turn ------------------------------------------------------------------------------
 
@@ -375,12 +427,13 @@ class ActorDatabase:
         inst = self._inst
         migrations = inst.definition.cls.migrations
         main_seq = decode_seq(data.get(SEQ_KEY, b""))
+        had_db = DB_KEY in data
 
         def open_and_migrate() -> tuple[Engine | None, tuple[int, int], bytes | None]:
             try:
-                engine = self._make_engine(create=bool(migrations))
+                engine = self._make_engine(create=bool(migrations) and not had_db)
             except ActorError as exc:
-                if not migrations and exc.code == Code.DATABASE_NOT_SUPPORTED:
+                if not migrations and not had_db and exc.code == Code.DATABASE_NOT_SUPPORTED:
                     return None, (0, 0), None
                 raise
             if engine is None:
@@ -393,7 +446,18 @@ class ActorDatabase:
                 raise
             return engine, seq, stored
 
-        self._engine, db_seq, stored = await run_in_pool(open_and_migrate)
+        try:
+            self._engine, db_seq, stored = await run_in_pool(open_and_migrate)
+        except ActorError as exc:
+            if exc.code in DAMAGE:
+                report(inst, exc)
+            raise
+        if self._engine is None and had_db:
+            raise report(inst, missing_error(inst.id))
+        clear_report(inst.id, checked=self._engine is not None and self._engine.checked)
+        self._has_db = had_db
+        if self._engine is not None:
+            self._remember_db()  # a database from before DB_KEY existed, or just created
         if db_seq > main_seq and stored is not None:
             data = {**data, STATE_KEY: stored}
         self._seq = max(main_seq[1], db_seq[1])
@@ -403,6 +467,9 @@ class ActorDatabase:
         """Close the connection; an open transaction of this actor's last turn rolls back."""
         if self._turn_tx is None:
             await self._lock.acquire()
+        await self._close_holding_lock()
+
+    async def _close_holding_lock(self) -> None:
         try:
             engine, self._engine = self._engine, None
             self._closed = True
@@ -414,6 +481,7 @@ class ActorDatabase:
                         engine.rollback()
                     finally:
                         driver.close_actor_db(actor_id, engine.conn)
+                        engine.closed()
 
                 await run_in_pool(close)
         finally:
@@ -423,6 +491,13 @@ class ActorDatabase:
     def close_soon(self) -> None:
         """Close once the current holder of the database (if any) is done with it."""
         if self._engine is not None and not self._closed:
-            task = asyncio.get_running_loop().create_task(self.close())
+
+            async def close_when_free() -> None:
+                # Always wait for the lock: a turn may hold it (evicted from inside a turn)
+                # and still roll back on this connection.
+                await self._lock.acquire()
+                await self._close_holding_lock()
+
+            task = asyncio.get_running_loop().create_task(close_when_free())
             _closing.add(task)
             task.add_done_callback(_closing.discard)

@@ -2,9 +2,12 @@
 
 Everything here runs in a thread of the database pool (``run_in_pool``), never on the event
 loop. ``Engine`` owns one connection and applies the limits: the database size
-(``PRAGMA max_page_count``) and a per-statement deadline checked by a progress handler.
-SQLite errors become ``ActorError``s with stable codes (``sql_error``,
-``database_too_large``, ``statement_timeout``).
+(``PRAGMA max_page_count``; for a file, the file and its WAL together, see ``_over_budget``),
+a per-statement deadline checked by a progress handler, and the SQLite authorizers of
+``db_authorizer``. Opening checks the file (``PRAGMA quick_check`` up to
+``QUICK_CHECK_MAX_BYTES``). SQLite errors become ``ActorError``s with stable codes
+(``sql_error``, ``database_too_large``, ``storage_full``, ``database_corrupt``,
+``statement_timeout``, ``sql_not_allowed``).
 
 Internal tables live next to the user's and start with ``_actorkit_``:
 
@@ -18,24 +21,44 @@ Internal tables live next to the user's and start with ``_actorkit_``:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
+import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import apsw
 
+from actorkit._runtime.db_authorizer import Guard
+from actorkit._runtime.db_files import DbFiles
+from actorkit._runtime.db_sync import OutsideSyncDb, SyncDb
 from actorkit.errors import ActorError, Code, FencedError
 
-__all__ = ["DB_POOL_SIZE", "Engine", "SyncDb", "pool_future", "run_in_pool", "sql_error"]
+__all__ = [
+    "DB_POOL_SIZE",
+    "QUICK_CHECK_MAX_BYTES",
+    "Engine",
+    "SyncDb",
+    "corrupt_error",
+    "pool_future",
+    "run_in_pool",
+    "sql_error",
+]
 
 T = TypeVar("T")
 
 #: Threads shared by all actor databases of a process. A slow query holds one thread; the
 #: other actors' databases keep the rest.
 DB_POOL_SIZE = 16
+
+#: Databases up to this size are checked with ``PRAGMA quick_check`` when opened (about
+#: 0.5 ms per MiB) unless this process verified the file and it is unchanged since (see
+#: ``db_files``); larger ones only when SQLite meets the damage (``SQLITE_CORRUPT``).
+QUICK_CHECK_MAX_BYTES = 64 * 1024 * 1024
+
 
 _INTERNAL_SCHEMA = """
 CREATE TABLE IF NOT EXISTS _actorkit_migrations (idx INTEGER PRIMARY KEY, applied_at REAL);
@@ -66,15 +89,48 @@ async def run_in_pool(fn: Callable[[], T]) -> T:
     return await pool_future(fn)
 
 
-def sql_error(exc: apsw.Error, *, timed_out: bool = False) -> ActorError:
+def corrupt_error(detail: str) -> ActorError:
+    """``database_corrupt``: the actor's database fails SQLite's checks."""
+    return ActorError(
+        "actor",
+        Code.DATABASE_CORRUPT,
+        f"the actor's database is corrupt ({detail}); it is left as it is for an operator "
+        "to restore (see docs/sql.md)",
+        {"detail": detail},
+    )
+
+
+def sql_error(
+    exc: apsw.Error,
+    *,
+    timed_out: bool = False,
+    disk_full: bool = False,
+    over_budget: bool = False,
+    denied: str | None = None,
+) -> ActorError:
     """The ``ActorError`` a caller sees for a SQLite error."""
     name = apsw.mapping_result_codes.get(getattr(exc, "result", -1), "SQLITE_ERROR")
-    if isinstance(exc, apsw.FullError):
+    if isinstance(exc, apsw.FullError) and disk_full:
+        return ActorError(
+            "actor",
+            Code.STORAGE_FULL,
+            "the disk holding the actor's database is full; the write was rolled back",
+            {"sqlite_code": name},
+        )
+    if isinstance(exc, apsw.FullError) or (isinstance(exc, apsw.InterruptError) and over_budget):
         return ActorError(
             "actor",
             Code.DATABASE_TOO_LARGE,
-            "the actor's database reached its size limit (ActorOptions.db_max_size)",
+            "the actor's database (with its write-ahead log) reached its size limit "
+            "(ActorOptions.db_max_size)",
             {"sqlite_code": name},
+        )
+    if isinstance(exc, (apsw.CorruptError, apsw.NotADBError)):
+        return corrupt_error(_message(exc))
+    if isinstance(exc, apsw.AuthError) or denied is not None:
+        reason = denied or "refused by the runtime's authorizer"
+        return ActorError(
+            "actor", Code.SQL_NOT_ALLOWED, f"SQL not allowed: {reason}", {"sqlite_code": name}
         )
     if isinstance(exc, apsw.InterruptError) and timed_out:
         return ActorError(
@@ -83,54 +139,13 @@ def sql_error(exc: apsw.Error, *, timed_out: bool = False) -> ActorError:
             "a SQL statement ran longer than its time limit (ActorOptions.db_statement_timeout)",
             {"sqlite_code": name},
         )
+    return ActorError("actor", Code.SQL_ERROR, f"SQL error: {_message(exc)}", {"sqlite_code": name})
+
+
+def _message(exc: apsw.Error) -> str:
     message = str(exc)
     prefix = f"{type(exc).__name__}: "
-    if message.startswith(prefix):
-        message = message[len(prefix) :]
-    return ActorError("actor", Code.SQL_ERROR, f"SQL error: {message}", {"sqlite_code": name})
-
-
-def _rows(cursor: apsw.Cursor) -> list[dict[str, Any]]:
-    try:
-        names = [d[0] for d in cursor.description]
-    except apsw.ExecutionCompleteError:
-        return []
-    return [dict(zip(names, row, strict=True)) for row in cursor]
-
-
-def _bindings(params: Sequence[Any]) -> Any:
-    if len(params) == 1 and isinstance(params[0], dict):
-        return params[0]
-    return tuple(params)
-
-
-class SyncDb:
-    """The blocking database API handed to callable migrations: ``def m(db): db.execute(...)``."""
-
-    def __init__(self, conn: apsw.Connection) -> None:
-        self._conn = conn
-
-    @property
-    def last_insert_rowid(self) -> int:
-        return int(self._conn.last_insert_rowid())
-
-    def execute(self, sql: str, *params: Any) -> int:
-        """Run ``sql``; returns the number of rows changed."""
-        before = self._conn.total_changes()
-        self._conn.execute(sql, _bindings(params)).fetchall()
-        return int(self._conn.total_changes() - before)
-
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any] | dict[str, Any]]) -> int:
-        before = self._conn.total_changes()
-        self._conn.executemany(sql, rows).fetchall()
-        return int(self._conn.total_changes() - before)
-
-    def fetch_all(self, sql: str, *params: Any) -> list[dict[str, Any]]:
-        return _rows(self._conn.execute(sql, _bindings(params)))
-
-    def fetch_one(self, sql: str, *params: Any) -> dict[str, Any] | None:
-        rows = self.fetch_all(sql, *params)
-        return rows[0] if rows else None
+    return message[len(prefix) :] if message.startswith(prefix) else message
 
 
 class Engine:
@@ -148,41 +163,108 @@ class Engine:
         self.conn = conn
         self.epoch = epoch  # the owner's epoch: commits are refused once a newer one wrote
         self.statement_timeout = statement_timeout
+        self.max_bytes = max_bytes
         self.deadline: float | None = None  # monotonic time after which statements abort
         self.cancelled = False  # set from the event loop to abort the running statement
         self.turn_begun = False  # the turn's transaction is open (see ``begin_turn``)
+        self.over_budget = False  # the progress handler stopped a statement: file + WAL
+        self.committing = False  # SQLITE_FULL now can only be the disk (no page is added)
+        self.checked = False  # PRAGMA quick_check passed when the database was opened
+        self.guard = Guard()
         self.sync = SyncDb(conn)
+        self.outside = OutsideSyncDb(conn, self.guard)
+        self.files: DbFiles | None = None  # the database and its WAL, if on disk
+        self.damaged = False  # SQLite reported corruption while in use
+        try:
+            self._setup(conn, max_bytes)
+            stored_epoch = self._stored_epoch()
+        except apsw.Error as exc:
+            raise sql_error(exc) from None
+        if stored_epoch > epoch:
+            raise FencedError(f"the database was written by a newer owner (epoch {stored_epoch})")
+        conn.authorizer = self.guard.actor_authorizer
+
+    def _setup(self, conn: apsw.Connection, max_bytes: int) -> None:
+        conn.authorizer = None  # a kept-open connection (memory://) has an earlier Engine's
+        if conn.filename and os.path.isfile(conn.filename):
+            self.files = DbFiles(conn.filename, conn.filename_wal, max_bytes)
         page_size: int = conn.execute("PRAGMA page_size").fetchall()[0][0]  # type: ignore[assignment]
+        pages: int = conn.execute("PRAGMA page_count").fetchall()[0][0]  # type: ignore[assignment]
+        # In memory nothing but SQLite ever touched it; a verified file is as it was left.
+        trusted = not conn.filename or (self.files is not None and self.files.verified_before())
+        if trusted:
+            self.checked = True
+        elif pages * page_size <= QUICK_CHECK_MAX_BYTES:
+            found = conn.execute("PRAGMA quick_check(1)").fetchall()[0][0]
+            if found != "ok":
+                raise corrupt_error(str(found))
+            self.checked = True
         max_pages = max(16, math.ceil(max_bytes / page_size))
         conn.execute(f"PRAGMA max_page_count = {max_pages}").fetchall()
+        # Temporary tables live in a file of their own (outside the data directory).
+        conn.execute(f"PRAGMA temp.max_page_count = {max_pages}").fetchall()
+        if self.files is not None:
+            # A checkpoint that empties the WAL also shrinks the file (counted in the limit).
+            conn.execute(f"PRAGMA journal_size_limit = {min(max_bytes // 4, 4 << 20)}").fetchall()
         conn.set_progress_handler(self._progress, 1000)
         columns = [row[1] for row in conn.execute("PRAGMA table_info(_actorkit_state)")]
         if not columns:
             conn.execute(_INTERNAL_SCHEMA)
         elif "epoch" not in columns:  # written by a release without fencing in the database
             conn.execute("ALTER TABLE _actorkit_state ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0")
-        stored_epoch = self._stored_epoch()
-        if stored_epoch > epoch:
-            raise FencedError(f"the database was written by a newer owner (epoch {stored_epoch})")
+
+    def _disk_full(self) -> bool:
+        if self.committing:
+            return True  # COMMIT allocates no page: SQLITE_FULL came from the file system
+        return self.files is not None and self.files.disk_full()
+
+    def closed(self) -> None:
+        """Call once the driver closed the connection (see ``DbFiles.remember``)."""
+        if self.files is not None:
+            self.files.remember(self.checked and not self.damaged)
 
     def _progress(self) -> bool:
         # True aborts the running statement with SQLITE_INTERRUPT.
         if self.cancelled:
             return True
-        return self.deadline is not None and time.monotonic() > self.deadline
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            return True
+        # A writing statement's pages spill into the WAL: stop it once file + WAL exceed
+        # the limit (what a COMMIT writes is checked after it, by ``_trim_wal``).
+        if (
+            self.files is not None
+            and self.conn.txn_state() == apsw.SQLITE_TXN_WRITE
+            and self.files.over_budget()
+        ):
+            self.over_budget = True
+            return True
+        return False
 
-    def run(self, fn: Callable[[SyncDb], T]) -> T:
-        """Run ``fn`` with the statement deadline armed; map SQLite errors."""
+    def run(self, fn: Callable[[SyncDb], T], *, outside: bool = False) -> T:
+        """Run ``fn`` with the statement deadline armed; map SQLite errors. ``outside``:
+        the statements come from outside the actor (see ``db_authorizer``)."""
         self.deadline = (
             None if self.statement_timeout is None else time.monotonic() + self.statement_timeout
         )
+        self.over_budget = False
+        self.committing = False
+        self.guard.denied = None
         try:
-            return fn(self.sync)
+            return fn(self.outside if outside else self.sync)
         except apsw.Error as exc:
             timed_out = self.deadline is not None and time.monotonic() > self.deadline
-            raise sql_error(exc, timed_out=timed_out and not self.cancelled) from None
+            err = sql_error(
+                exc,
+                timed_out=timed_out and not self.cancelled,
+                disk_full=isinstance(exc, apsw.FullError) and self._disk_full(),
+                over_budget=self.over_budget and not self.cancelled,
+                denied=self.guard.denied,
+            )
+            self.damaged = self.damaged or err.code == Code.DATABASE_CORRUPT
+            raise err from None
         finally:
             self.deadline = None
+            self.committing = False
 
     @property
     def in_transaction(self) -> bool:
@@ -221,12 +303,24 @@ class Engine:
                     "epoch = excluded.epoch",
                     (seq, state, self.epoch),
                 )
+            wrote = self.conn.txn_state() == apsw.SQLITE_TXN_WRITE
+            self.committing = True
             self.conn.execute("COMMIT")
+            self.committing = False
         except BaseException:
             self.rollback()
             raise
         finally:
             self.turn_begun = False
+        if wrote:  # (a read-only turn commits on the event loop: no file I/O there)
+            self._trim_wal()
+
+    def _trim_wal(self) -> None:
+        """After a commit: if the file and its WAL exceed the limit, move the WAL into the
+        file and truncate it (the database itself is within ``max_page_count``)."""
+        if self.files is not None and self.files.over_budget():
+            with contextlib.suppress(apsw.Error):  # the commit is durable either way
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
     def rollback(self) -> None:
         self.turn_begun = False

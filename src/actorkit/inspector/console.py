@@ -3,6 +3,10 @@
 The code runs as one turn of the actor (like an action: serialized with other calls, state
 changes persisted, everything rolled back if it raises). Top-level ``await`` works. The
 value of a final expression is returned as its ``repr``; ``print`` output is captured.
+``self.db`` statements run here come from outside the actor: the authorizer of
+``_runtime/db_authorizer.py`` refuses ``ATTACH``, setting PRAGMAs and the like with
+``sql_not_allowed``. That is a guard rail against mistakes, not a sandbox: the console runs
+Python, which is why it exists only in dev mode.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import io
 import traceback
 from typing import TYPE_CHECKING, Any
 
+from actorkit._runtime.db_authorizer import outside_statements
 from actorkit.errors import ActorError
 
 if TYPE_CHECKING:
@@ -62,8 +67,9 @@ async def evaluate(node: Node, actor_id: str, source: str) -> dict[str, Any]:
             "asyncio": asyncio,
         }
         timeout = actor._ak.definition.options.action_timeout
-        async with asyncio.timeout(timeout):
-            return await _execute(source, namespace)
+        with outside_statements(actor.db):
+            async with asyncio.timeout(timeout):
+                return await _execute(source, namespace)
 
     try:
         value = await node.run_in_turn(actor_id, run)

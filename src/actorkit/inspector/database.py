@@ -1,7 +1,10 @@
 """The Database tab: an actor's SQLite tables, their rows, and a query box.
 
 Every query runs as one turn of the actor through ``self.db`` (so it sees exactly what
-actions see, and a failing statement leaves nothing behind). Tables starting with
+actions see, and a failing statement leaves nothing behind), under the authorizer for
+statements from outside the actor (``_runtime/db_authorizer.py``): no ``ATTACH``, no
+PRAGMA but read-only introspection, no transaction control, no writes to the runtime's
+tables; a refused statement fails with ``sql_not_allowed``. Tables starting with
 ``_actorkit_`` belong to the runtime and are not listed.
 """
 
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from actorkit._runtime.db_authorizer import outside_statements
 from actorkit.errors import ActorError, Code, validation_error
 from actorkit.inspector.views import to_json_value
 
@@ -16,10 +20,12 @@ if TYPE_CHECKING:
     from actorkit._runtime.actor import Actor
     from actorkit._runtime.node import Node
 
-__all__ = ["MAX_ROWS", "SQL_ERROR", "list_tables", "query", "table_rows"]
+__all__ = ["MAX_ROWS", "QUERY_ERRORS", "SQL_ERROR", "list_tables", "query", "table_rows"]
 
 MAX_ROWS = 1000
-SQL_ERROR = "sql_error"  # the code self.db raises for a failing statement
+SQL_ERROR = Code.SQL_ERROR  # the code self.db raises for a failing statement
+#: Codes that mean the query itself is at fault (HTTP 400), not the server.
+QUERY_ERRORS = frozenset({Code.SQL_ERROR, Code.SQL_NOT_ALLOWED})
 
 _TABLES = (
     "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'view') "
@@ -34,10 +40,11 @@ def _quote(name: str) -> str:
 
 async def _tables(actor: Actor) -> list[dict[str, Any]]:
     db: Any = actor.db
-    tables: list[dict[str, Any]] = await db.fetch_all(_TABLES)
-    for table in tables:
-        row = await db.fetch_one(f"SELECT count(*) AS n FROM {_quote(table['name'])}")
-        table["rows"] = row["n"] if row else 0
+    with outside_statements(db):
+        tables: list[dict[str, Any]] = await db.fetch_all(_TABLES)
+        for table in tables:
+            row = await db.fetch_one(f"SELECT count(*) AS n FROM {_quote(table['name'])}")
+            table["rows"] = row["n"] if row else 0
     return tables
 
 
@@ -58,9 +65,10 @@ async def table_rows(
             raise ActorError("inspector", Code.NOT_FOUND, f"no table {table!r}", {"table": table})
         db: Any = actor.db
         quoted = _quote(table)
-        total = (await db.fetch_one(f"SELECT count(*) AS n FROM {quoted}"))["n"]
-        rows = await db.fetch_all(f"SELECT * FROM {quoted} LIMIT ? OFFSET ?", limit, offset)
-        columns = [c["name"] for c in await db.fetch_all(f"PRAGMA table_info({quoted})")]
+        with outside_statements(db):
+            total = (await db.fetch_one(f"SELECT count(*) AS n FROM {quoted}"))["n"]
+            rows = await db.fetch_all(f"SELECT * FROM {quoted} LIMIT ? OFFSET ?", limit, offset)
+            columns = [c["name"] for c in await db.fetch_all(f"PRAGMA table_info({quoted})")]
         return {
             "table": table,
             "columns": columns,
@@ -81,7 +89,8 @@ async def query(node: Node, actor_id: str, sql: str, params: list[Any]) -> dict[
 
     async def run(actor: Actor) -> list[dict[str, Any]]:
         db: Any = actor.db
-        rows: list[dict[str, Any]] = await db.fetch_all(sql, *params)
+        with outside_statements(db):
+            rows: list[dict[str, Any]] = await db.fetch_all(sql, *params)
         return rows
 
     try:

@@ -198,7 +198,7 @@ def inspector_routes(node: Node, ensure: Callable[[], Awaitable[None]]) -> Seque
         try:
             result = await database.query(node, request.path_params["id"], sql, params)
         except ActorError as err:
-            if err.code != database.SQL_ERROR:
+            if err.code not in database.QUERY_ERRORS:
                 raise
             return reply(request, err.to_wire(), 400)  # the query is at fault, not the server
         return reply(request, result)

@@ -17,6 +17,9 @@ How one actor's database lives (``PageFile``):
   the last committed database. After a failed xSync the file refuses all further work
   (its outcome may be unknown — a lost acknowledgement): the runtime drops the connection
   and the next open reads the truth back from PostgreSQL.
+- Except when PostgreSQL answered that its disk is full (SQLSTATE 53100): then nothing was
+  written, for certain. SQLite gets SQLITE_FULL (the runtime's ``storage_full``), rolls
+  its transaction back, and the file carries on from its committed pages.
 
 APSW raises the Python exception a VFS method raised from the statement that caused it, so
 the runtime sees ``FencedError`` / ``StorageError`` from ``COMMIT``.
@@ -55,6 +58,13 @@ _DELETE_SQL = (
     "WITH m AS (DELETE FROM actorkit.db_meta WHERE actor_id = %(id)s) "
     "DELETE FROM actorkit.db_pages WHERE actor_id = %(id)s"
 )
+
+
+_DISK_FULL = "53100"  # SQLSTATE disk_full
+
+
+class _DiskFull(StorageError):
+    """PostgreSQL refused a write: its disk is full. Nothing of it was applied."""
 
 
 def _configure(conn: psycopg.Connection[Any]) -> None:
@@ -107,6 +117,8 @@ class ActorDbPages:
             away = broken or isinstance(exc, PoolTimeout) or exc.sqlstate is None
             kind = StorageUnavailable if away else StorageError
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            if exc.sqlstate == _DISK_FULL:
+                kind = _DiskFull
             raise kind(f"PostgreSQL at {self.where}: actor database: {first}") from exc
 
     def load(self, actor_id: str) -> tuple[int, int, dict[int, bytes]] | None:
@@ -248,6 +260,10 @@ class PageFile(apsw.VFSFile):
             self.store.commit(
                 self.actor_id, self.epoch, self.page_size, self.dirty_size, self.dirty
             )
+        except _DiskFull as exc:  # refused, so certainly not applied: carry on
+            self.dirty.clear()
+            self.dirty_size = self.size
+            raise apsw.FullError(str(exc)) from exc
         except BaseException as exc:
             # Fenced: nothing was written, and this epoch can never commit again.
             # Otherwise the outcome may be unknown (the connection died after COMMIT was
