@@ -8,9 +8,10 @@ from typing import Any
 from actorkit.errors import invalid_request, too_large, validation_error
 from actorkit.options import Limits
 
-__all__ = ["PARAMS_HEADER", "action_args", "body_dict", "parse_params"]
+__all__ = ["IDEMPOTENCY_HEADER", "PARAMS_HEADER", "action_args", "body_dict", "parse_params"]
 
 PARAMS_HEADER = "x-actorkit-params"
+IDEMPOTENCY_HEADER = "idempotency-key"
 
 
 def body_dict(data: Any) -> dict[str, Any]:

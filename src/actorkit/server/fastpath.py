@@ -15,7 +15,7 @@ from starlette.types import Receive, Scope, Send
 
 from actorkit._runtime import context
 from actorkit.errors import ActorError, StorageError, internal_error, storage_failure
-from actorkit.server.bodies import PARAMS_HEADER, action_args, parse_params
+from actorkit.server.bodies import IDEMPOTENCY_HEADER, PARAMS_HEADER, action_args, parse_params
 from actorkit.server.encoding import (
     JSON,
     MSGPACK,
@@ -39,6 +39,7 @@ log = logging.getLogger("actorkit.server")
 _PARAMS = PARAMS_HEADER.encode()
 _CHAIN = CHAIN_HEADER.encode()
 _HOPS = HOPS_HEADER.encode()
+_IDEMPOTENCY = IDEMPOTENCY_HEADER.encode()
 _MEDIA = {JSON: JSON.encode(), MSGPACK: MSGPACK.encode()}
 
 
@@ -75,6 +76,7 @@ class ActionFastPath:
         length: str | None = None
         params: str | None = None
         chain: str | None = None  # set when another node forwarded the call
+        key: str | None = None  # Idempotency-Key
         hops = 0
         for name, value in scope["headers"]:
             if name == b"content-type":
@@ -89,6 +91,8 @@ class ActionFastPath:
                 chain = value.decode("latin-1")
             elif name == _HOPS:
                 hops = int(value) if value.isdigit() else 0
+            elif name == _IDEMPOTENCY:
+                key = value.decode("latin-1")
         msgpack = reply_in_msgpack(accept, content_type)
         reply: Any
         try:
@@ -100,7 +104,9 @@ class ActionFastPath:
             conn_params = parse_params(params, self.node.limits, data or {})
             if chain:
                 context.call_chain.set(context.import_chain(self.node.id, chain))
-            output = await self.node.call(actor_id, action, args, params=conn_params, hops=hops)
+            output = await self.node.call(
+                actor_id, action, args, params=conn_params, hops=hops, idempotency_key=key
+            )
             reply, status = {"output": output}, 200
         except ActorError as err:
             reply, status = err.to_wire(), http_status(err)

@@ -36,7 +36,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 from actorkit._runtime.forwarding import NotDelivered
 from actorkit.errors import ActorError, Code
 from actorkit.protocol.messages import CLOSE_MOVED
-from actorkit.server.bodies import PARAMS_HEADER
+from actorkit.server.bodies import IDEMPOTENCY_HEADER, PARAMS_HEADER
 
 __all__ = [
     "CHAIN_HEADER",
@@ -120,6 +120,7 @@ class HttpForwarder:
         *,
         chain: str,
         hops: int,
+        idempotency_key: str | None = None,
     ) -> Any:
         headers = {
             "content-type": _MSGPACK,
@@ -130,6 +131,8 @@ class HttpForwarder:
             headers[CHAIN_HEADER] = chain
         if params is not None:
             headers[PARAMS_HEADER] = json.dumps(params)
+        if idempotency_key is not None:
+            headers[IDEMPOTENCY_HEADER] = idempotency_key
         body = msgspec.msgpack.encode({"args": args})
         status, data = await self._send(
             "POST", url, f"/actors/{actor_id}/actions/{action}", headers, body
