@@ -52,9 +52,7 @@ class SyncActorHandle(Generic[A]):
         """Call action ``name`` with positional ``args``; returns its result.
 
         ``idempotency_key``: see ``ActorHandle.action``."""
-        return self._portal.call(
-            self._handle.action(name, *args, idempotency_key=idempotency_key)
-        )
+        return self._portal.call(self._handle.action(name, *args, idempotency_key=idempotency_key))
 
     def destroy(self) -> None:
         """Destroy the actor and all its data."""
