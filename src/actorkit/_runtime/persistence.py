@@ -230,6 +230,7 @@ class StatePersistence:
         for entry in outcomes:
             if (changed or entry.must_persist) and entry.record is not None:
                 self._staged[entry.storage_key] = entry.record
+                self.idempotency.dead.discard(entry.storage_key)  # replaced, not deleted
                 entry.durable = True
 
     def _schedule_relaxed_save(self) -> None:
