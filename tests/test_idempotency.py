@@ -232,3 +232,34 @@ async def test_idempotency_read_only_call_is_not_written(tmp_path: Path) -> None
         assert await ledger.action("total", idempotency_key="read") == 1  # the first outcome
         assert node.committer.commits == commits + 1  # only the add was written
         assert await _stored_keys(client, await ledger.resolve()) == set()
+
+
+class Relaxed(Actor):
+    state = {"runs": 0}
+    options = ActorOptions(state_save_interval=1.0)
+
+    @action
+    def add(self) -> int:
+        self.state["runs"] += 1
+        return int(self.state["runs"])
+
+
+async def test_idempotency_relaxed_mode_writes_outcome_with_the_state(tmp_path: Path) -> None:
+    """Relaxed mode does not hold replies for keyed calls either: the outcome is written
+    with the next state save, so both survive a crash or neither does."""
+    clock = MockClock()
+    registry = Registry(Relaxed)
+    async with registry.test_client(f"sqlite:///{tmp_path / 'd'}", clock=clock) as client:
+        relaxed = client.get_or_create(Relaxed, "relaxed")
+        await relaxed.resolve()
+        node = client._transport.node  # type: ignore[attr-defined]
+        commits = node.committer.commits
+        assert await relaxed.action("add", idempotency_key="r") == 1
+        assert await relaxed.action("add", idempotency_key="r") == 1
+        assert node.committer.commits == commits  # nothing written yet
+        actor_id = await relaxed.resolve()
+        assert await _stored_keys(client, actor_id) == set()
+        await clock.advance(1.0)
+        await node.committer.flush()
+        assert await _stored_keys(client, actor_id) == {b"idem/r"}
+        assert node.committer.commits == commits + 1  # one write: state and outcome

@@ -7,7 +7,8 @@ One ``IdempotencyTable`` per ``ActorInstance``. Invariants:
   of the turn that ran it** (``StatePersistence._persist_changes`` takes the records queued
   here): after a crash either the call's changes and its outcome are both durable, or
   neither is and a repeat runs the call again. A call that changed nothing durable keeps its
-  outcome in memory only: running it again after a restart changes nothing either.
+  outcome in memory only: running it again after a restart changes nothing either. In
+  relaxed mode (``state_save_interval``) the outcome is written with the state it changed.
   (Known gap: a turn's ``self.db`` writes commit just before its batch; a crash between the
   two keeps the database writes but not the outcome.)
 - The outcome is published to repeats only after the call's reply was released (its writes
@@ -117,6 +118,8 @@ class IdempotencyTable:
         self.dead: set[bytes] = set()  # storage keys of forgotten durable entries
         # Finished in the current turn, not yet handed to a write batch.
         self.unsaved: list[Entry] = []
+        # Relaxed mode: outcomes of state changes not yet saved, written with the state.
+        self.deferred: list[Entry] = []
 
     def load(self, data: dict[bytes, bytes]) -> None:
         """Remember the outcomes stored in the actor's data (on wake)."""

@@ -189,11 +189,11 @@ class StatePersistence:
             and self.lifecycle is not Lifecycle.LOADING
         ):
             self.emit("state", state=decode_value(encoded, Any))
+        relaxed = d.options.state_save_interval is not None
         if outcomes:
-            self._stage_outcomes(outcomes, changed=wrote_db or encoded is not None)
+            self._stage_outcomes(outcomes, wrote_db, encoded is not None, relaxed)
         if encoded is None and not self._staged and not self._mark_initialized:
             return
-        relaxed = d.options.state_save_interval is not None
         if relaxed and not self._staged and not self._mark_initialized:
             self._persisted = encoded
             self._schedule_relaxed_save()
@@ -205,9 +205,7 @@ class StatePersistence:
         if encoded is not None:
             batch.puts[STATE_KEY] = encode_envelope(encoded, d.state_version)
             self._persisted = encoded
-        if self.idempotency.dead:
-            batch.deletes.update(self.idempotency.dead)  # forgotten outcomes
-            self.idempotency.dead.clear()
+        self._add_outcomes(batch)
         if self._staged:
             for key, value in self._staged.items():
                 if value is None:
@@ -223,15 +221,43 @@ class StatePersistence:
         if batch.set_alarm and self.lifecycle is Lifecycle.AWAKE:
             self.schedule.arm()
 
-    def _stage_outcomes(self, outcomes: list[Entry], *, changed: bool) -> None:
+    def _stage_outcomes(
+        self, outcomes: list[Entry], wrote_db: bool, state_changed: bool, relaxed: bool
+    ) -> None:
         """Add the outcomes of idempotent calls to this turn's batch — the batch that holds
-        the calls' changes. A call that changed nothing keeps its outcome in memory only."""
-        changed = changed or bool(self._staged) or self._mark_initialized
+        the calls' changes. A call that changed nothing keeps its outcome in memory only; in
+        relaxed mode a state change and its outcome are written later, together."""
+        written = wrote_db or bool(self._staged) or self._mark_initialized
         for entry in outcomes:
-            if (changed or entry.must_persist) and entry.record is not None:
+            if entry.record is None:
+                continue
+            if written or entry.must_persist or (state_changed and not relaxed):
                 self._staged[entry.storage_key] = entry.record
                 self.idempotency.dead.discard(entry.storage_key)  # replaced, not deleted
                 entry.durable = True
+            elif state_changed:
+                self.idempotency.deferred.append(entry)
+
+    def _add_outcomes(self, batch: WriteBatch) -> None:
+        """Put outcomes waiting for the relaxed save, and deletes of forgotten ones, in
+        ``batch``."""
+        table = self.idempotency
+        for entry in table.deferred:
+            if entry.record is not None:
+                batch.puts[entry.storage_key] = entry.record
+                table.dead.discard(entry.storage_key)
+                entry.durable = True
+        table.deferred.clear()
+        batch.deletes.update(table.dead)
+        table.dead.clear()
+
+    def _relaxed_batch(self) -> WriteBatch:
+        """The relaxed-mode write of the latest state (and the outcomes that go with it)."""
+        assert self._persisted is not None
+        batch = WriteBatch(self.id, self.epoch)
+        batch.puts[STATE_KEY] = encode_envelope(self._persisted, self.definition.state_version)
+        self._add_outcomes(batch)
+        return batch
 
     def _schedule_relaxed_save(self) -> None:
         if self._relaxed_task is not None:
@@ -244,11 +270,7 @@ class StatePersistence:
             finally:
                 self._relaxed_task = None
             if self.lifecycle in (Lifecycle.AWAKE, Lifecycle.STOPPING) and self._persisted:
-                batch = WriteBatch(self.id, self.epoch)
-                batch.puts[STATE_KEY] = encode_envelope(
-                    self._persisted, self.definition.state_version
-                )
-                self._last_write = self._submit_nowait(batch)
+                self._last_write = self._submit_nowait(self._relaxed_batch())
 
         self._relaxed_task = asyncio.get_running_loop().create_task(save_later())
 
@@ -280,11 +302,7 @@ class StatePersistence:
             self._relaxed_task.cancel()
             self._relaxed_task = None
             if self._persisted is not None:
-                batch = WriteBatch(self.id, self.epoch)
-                batch.puts[STATE_KEY] = encode_envelope(
-                    self._persisted, self.definition.state_version
-                )
-                self._last_write = self._submit_nowait(batch)
+                self._last_write = self._submit_nowait(self._relaxed_batch())
         write = self._last_write
         if write is None or (write.done() and write.exception() is None):
             return
@@ -304,10 +322,7 @@ class StatePersistence:
         if self._relaxed_task is not None and wait:
             self._relaxed_task.cancel()
             self._relaxed_task = None
-            assert self._persisted is not None
-            batch = WriteBatch(self.id, self.epoch)
-            batch.puts[STATE_KEY] = encode_envelope(self._persisted, self.definition.state_version)
-            self._last_write = self._submit_nowait(batch)
+            self._last_write = self._submit_nowait(self._relaxed_batch())
         if wait:
             await self._gate()
 
