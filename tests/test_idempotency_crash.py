@@ -111,11 +111,16 @@ async def test_sigstop_client_retries_with_its_key(server_factory: ServerFactory
         assert await ledger.counts() == {"runs": 1, "total": 3, "executions": 1, "waiting": 0}
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "postgres"])
+def storage(request: pytest.FixtureRequest) -> str | None:
+    """None (the factory's SQLite directory) or a PostgreSQL database; requested before
+    ``server_factory`` so the servers stop before the database is dropped."""
+    return None if request.param == "sqlite" else str(request.getfixturevalue("postgres_url"))
+
+
 def test_kill9_acknowledged_outcome_is_returned_after_restart(
-    server_factory: ServerFactory, backend: str, request: pytest.FixtureRequest
+    storage: str | None, server_factory: ServerFactory
 ) -> None:
-    storage = None if backend == "sqlite" else request.getfixturevalue("postgres_url")
     server = server_factory(IDEM_APP, storage=storage, args=["--lease-seconds", "2"])
     actor_id = new_actor(server.url, "kill9")
     first = post(server.url, actor_id, "add", [7], "acked")
