@@ -263,3 +263,12 @@ async def test_idempotency_relaxed_mode_writes_outcome_with_the_state(tmp_path: 
         await node.committer.flush()
         assert await _stored_keys(client, actor_id) == {b"idem/r"}
         assert node.committer.commits == commits + 1  # one write: state and outcome
+
+
+async def test_idempotency_interleaved_call_outcome_is_always_written(tmp_path: Path) -> None:
+    """An ``interleave=True`` action's changes are not tracked by a turn, so its outcome is
+    written whether or not it seems to have changed something."""
+    async with ledger_registry.test_client(f"sqlite:///{tmp_path / 'd'}") as client:
+        ledger = client.get_or_create(Ledger, "interleaved")
+        assert await ledger.action("release", idempotency_key="i") is None
+        assert await _stored_keys(client, await ledger.resolve()) == {b"idem/i"}
