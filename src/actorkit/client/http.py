@@ -42,6 +42,15 @@ def connection_lost(message: str) -> ActorError:
     return ActorError("connection", Code.CONNECTION_LOST, message)
 
 
+def _worth_retrying(err: ActorError) -> bool:
+    """A retryable error, except a call the server could not deliver to the actor's owner:
+    the server has retried that itself until the owner's lease ran out."""
+    meta = err.metadata if isinstance(err.metadata, dict) else {}
+    if not meta.get("retryable"):
+        return False
+    return err.code != Code.NODE_UNAVAILABLE or meta.get("outcome") == "unknown"
+
+
 class HttpTransport:
     """Reaches a server at ``url``. ``encoding`` is ``"json"`` (default) or ``"msgpack"``."""
 
@@ -185,8 +194,7 @@ class HttpTransport:
                 )
                 return reply["output"]
             except ActorError as err:
-                retryable = isinstance(err.metadata, dict) and err.metadata.get("retryable")
-                if not retryable or attempt >= RETRIES:
+                if not _worth_retrying(err) or attempt >= RETRIES:
                     raise
             attempt += 1
             await asyncio.sleep(_RETRY_DELAY * attempt)
