@@ -168,6 +168,14 @@ async def _closing_server() -> tuple[asyncio.Server, list[bytes]]:
     return await asyncio.start_server(handle, "127.0.0.1", 0), requests
 
 
+def _header(request: bytes, name: bytes) -> bytes | None:
+    for line in request.split(b"\r\n")[1:]:
+        key, _, value = line.partition(b":")
+        if key.strip().lower() == name:
+            return value.strip()
+    return None
+
+
 async def test_retries_only_idempotent_requests_after_sending() -> None:
     server, requests = await _closing_server()
     port = server.sockets[0].getsockname()[1]
@@ -175,7 +183,10 @@ async def test_retries_only_idempotent_requests_after_sending() -> None:
         with pytest.raises(ActorError) as info:
             await client.get_for_id("counter", "abc").increment(1)
         assert info.value.code == "connection_lost"
-        assert [r.split(b" ")[0] for r in requests] == [b"POST"]  # sent once, never retried
+        # An action call carries an Idempotency-Key, so it is retried — with the same key.
+        assert [r.split(b" ")[0] for r in requests] == [b"POST"] * 3
+        keys = {_header(r, b"idempotency-key") for r in requests}
+        assert len(keys) == 1 and None not in keys
         requests.clear()
         with pytest.raises(ActorError) as info:
             await client.get_or_create("counter", "k").resolve()

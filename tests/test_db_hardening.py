@@ -156,7 +156,7 @@ def test_db_disk_full_has_its_own_code_and_the_actor_recovers(
     assert output(server, actor_id, "add", "before", 1) == 1
     flag.touch()
     reply = post(server, actor_id, "add", "during", 1)
-    assert reply.status_code == 500, reply.text
+    assert reply.status_code == 507, reply.text
     assert "size limit" not in error(reply, "storage_full")["message"]
     flag.unlink()
     # Nothing of the failed call is kept; the actor works again once there is space.

@@ -68,6 +68,8 @@ class Code:
     HOOK_FAILED = "hook_failed"
     STORAGE_ERROR = "storage_error"
     TOO_MANY_SCHEDULES = "too_many_schedules"
+    # The idempotency key was used before for a different action or arguments.
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     # Per-actor SQLite (self.db)
     SQL_ERROR = "sql_error"
     DATABASE_TOO_LARGE = "database_too_large"

@@ -80,10 +80,21 @@ class LocalTransport:
             raise _storage_error(exc) from exc
         return record.id
 
-    async def call(self, actor_id: str, action: str, args: list[Any], params: Any) -> Any:
+    async def call(
+        self,
+        actor_id: str,
+        action: str,
+        args: list[Any],
+        params: Any,
+        idempotency_key: str | None = None,
+    ) -> Any:
         try:
             return await self.node.call(
-                actor_id, action, _copy_args(list(args)), params=_builtins(params, "params")
+                actor_id,
+                action,
+                _copy_args(list(args)),
+                params=_builtins(params, "params"),
+                idempotency_key=idempotency_key,
             )
         except StorageError as exc:
             raise _storage_error(exc) from exc

@@ -14,6 +14,8 @@ __all__ = [
     "DEFAULT_ACTION_TIMEOUT",
     "DEFAULT_DB_MAX_SIZE",
     "DEFAULT_HOOK_TIMEOUT",
+    "DEFAULT_IDEMPOTENCY_MAX_KEYS",
+    "DEFAULT_IDEMPOTENCY_WINDOW",
     "DEFAULT_MAX_QUEUE",
     "DEFAULT_MAX_SCHEDULES",
     "DEFAULT_RECONNECT_GRACE",
@@ -31,6 +33,9 @@ DEFAULT_MAX_QUEUE = 1_000
 DEFAULT_RECONNECT_GRACE = 30.0
 DEFAULT_DB_MAX_SIZE = 1024 * 1024 * 1024  # bytes of the actor's SQLite database
 DEFAULT_MAX_SCHEDULES = 1_000
+DEFAULT_IDEMPOTENCY_WINDOW = 24 * 3600.0  # seconds a call's outcome is remembered by its key
+DEFAULT_IDEMPOTENCY_MAX_KEYS = 1_000  # outcomes remembered per actor (the newest)
+DEFAULT_MAX_IDEMPOTENCY_KEY_LENGTH = 255
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,6 +65,10 @@ class ActorOptions:
     - ``max_schedules``: pending scheduled calls per actor.
     - ``schedule_max_retries`` / ``schedule_retry_base``: a scheduled call that raises is
       retried after ``base · 2^(n-1)`` seconds, at most this many times.
+    - ``idempotency_window``: seconds the outcome of a call made with an idempotency key
+      is remembered (a repeat within it returns that outcome without running again).
+    - ``idempotency_max_keys``: outcomes remembered per actor; beyond it the oldest are
+      forgotten first. See ``docs/actions.md`` ("Retries and idempotency").
     """
 
     sleep_timeout: float = DEFAULT_SLEEP_TIMEOUT
@@ -77,6 +86,8 @@ class ActorOptions:
     max_schedules: int = DEFAULT_MAX_SCHEDULES
     schedule_max_retries: int = 6
     schedule_retry_base: float = 2.0
+    idempotency_window: float = DEFAULT_IDEMPOTENCY_WINDOW
+    idempotency_max_keys: int = DEFAULT_IDEMPOTENCY_MAX_KEYS
 
     def __post_init__(self) -> None:
         for field in ("sleep_timeout", "sleep_grace", "hook_timeout"):
@@ -92,6 +103,10 @@ class ActorOptions:
             raise ValueError("ActorOptions.db_max_size must be >= 65536 bytes")
         if self.db_statement_timeout is not None and self.db_statement_timeout <= 0:
             raise ValueError("ActorOptions.db_statement_timeout must be > 0 or None")
+        if self.idempotency_window <= 0 or self.idempotency_max_keys < 1:
+            raise ValueError(
+                "ActorOptions.idempotency_window must be > 0 and idempotency_max_keys >= 1"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,3 +128,4 @@ class Limits:
     max_subscriptions: int = 1000
     max_event_name_bytes: int = 256
     max_request_body_bytes: int = 4 * 1024 * 1024  # raw HTTP bodies for on_request
+    max_idempotency_key_length: int = DEFAULT_MAX_IDEMPOTENCY_KEY_LENGTH  # characters

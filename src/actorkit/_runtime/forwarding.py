@@ -61,9 +61,11 @@ class Forwarder(Protocol):
         *,
         chain: str,
         hops: int,
+        idempotency_key: str | None = None,
     ) -> Any:
-        """Run the action there; returns its output, raises its ``ActorError`` — or
-        ``NotDelivered`` when the other node certainly did not get the call."""
+        """Run the action there (with its idempotency key, if any); returns its output,
+        raises its ``ActorError`` — or ``NotDelivered`` when the other node certainly did
+        not get the call."""
         ...
 
     async def destroy(self, url: str, actor_id: str, *, hops: int) -> None: ...

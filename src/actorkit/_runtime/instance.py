@@ -33,6 +33,7 @@ from actorkit._runtime.actor import Actor, actor_state, set_actor_state
 from actorkit._runtime.connections import ConnectionManager
 from actorkit._runtime.db import ActorDatabase
 from actorkit._runtime.definition import ActionSpec, ActorDefinition
+from actorkit._runtime.idempotency import Entry, IdempotencyTable
 from actorkit._runtime.lifecycle import NEXT, Lifecycle, Retry
 from actorkit._runtime.persistence import StatePersistence
 from actorkit._runtime.schedule import Schedule
@@ -85,6 +86,7 @@ class ActorInstance(StatePersistence):
         self.conns: dict[str, Any] = {}
         self.connections = ConnectionManager(self)
         self.schedule = Schedule(self)
+        self.idempotency = IdempotencyTable(self)  # outcomes of calls made with a key
         self.last_active = node.clock.now()
 
         self._lock = TurnLock()
@@ -131,6 +133,7 @@ class ActorInstance(StatePersistence):
         returns (the caller honours sleep/destroy requests made meanwhile)."""
         data = await self.db.wake(data)  # migrations; newer state copy (db vs main store)
         self.schedule.load(data)
+        self.idempotency.load(data)
         await self.turn(self._create_or_wake, data, starting=True)
         self._transition(Lifecycle.AWAKE)
         self.connections.restore(data)
@@ -258,16 +261,25 @@ class ActorInstance(StatePersistence):
 
     # -- actions ---------------------------------------------------------------------------
 
-    async def call(self, name: str, args: list[Any], conn: Any = None, params: Any = None) -> Any:
+    async def call(
+        self,
+        name: str,
+        args: list[Any],
+        conn: Any = None,
+        params: Any = None,
+        idempotency_key: str | None = None,
+    ) -> Any:
         """Run action ``name``; returns its output converted to builtins.
 
         A stateless call (no ``conn``) is checked by ``on_before_connect(params)`` first.
+        With an ``idempotency_key`` a repeat of the call returns the first outcome without
+        running the action again (see ``_runtime/idempotency.py``).
         """
         if not self.node.activity.active:
-            return await self._dispatch(name, args, conn, params)
+            return await self._dispatch(name, args, conn, params, idempotency_key)
         started = time.perf_counter()
         try:
-            output = await self._dispatch(name, args, conn, params)
+            output = await self._dispatch(name, args, conn, params, idempotency_key)
         except ActorError as err:
             self.emit(
                 "action",
@@ -286,10 +298,14 @@ class ActorInstance(StatePersistence):
         )
         return output
 
-    def _dispatch(self, name: str, args: list[Any], conn: Any, params: Any) -> Awaitable[Any]:
+    def _dispatch(
+        self, name: str, args: list[Any], conn: Any, params: Any, key: str | None = None
+    ) -> Awaitable[Any]:
         # Not a coroutine itself: the hot path awaits ``turn`` directly, one frame fewer.
         spec = self.definition.action(name)
         bound = spec.bind(args)
+        if key is not None:
+            return self._keyed_call(key, spec, bound, args, conn, params)
         if conn is None and "on_before_connect" in self.definition.hooks:
             return self._guarded_call(spec, bound, {} if params is None else params)
         if spec.interleave:
@@ -302,6 +318,28 @@ class ActorInstance(StatePersistence):
         if spec.interleave:
             return await self._outside_turn(self._invoke, spec, args, None)
         return await self.turn(self._invoke, spec, args, None)
+
+    async def _keyed_call(
+        self, key: str, spec: ActionSpec, bound: list[Any], args: list[Any], conn: Any, params: Any
+    ) -> Any:
+        """A call with an idempotency key: checked like any call, then run at most once."""
+        if conn is None and "on_before_connect" in self.definition.hooks:
+            await self._hook("on_before_connect", {} if params is None else params)
+
+        def execute(entry: Entry) -> Awaitable[Any]:
+            if spec.interleave:
+                entry.must_persist = True  # its changes are not tracked by a turn
+                return self._outside_turn(self._invoke_keyed, spec, bound, conn, entry)
+            return self.turn(self._invoke_keyed, spec, bound, conn, entry)
+
+        return await self.idempotency.run(key, spec.name, args, execute)
+
+    async def _invoke_keyed(
+        self, spec: ActionSpec, args: list[Any], conn: Any, entry: Entry
+    ) -> Any:
+        output = await self._invoke(spec, args, conn)
+        self.idempotency.finished(entry, output)  # joins this turn's batch (persistence.py)
+        return output
 
     async def turn(
         self,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from actorkit._runtime.idempotency import check_key
 from actorkit._runtime.lifecycle import Lifecycle, Retry
 from actorkit.errors import ActorError, Code, actor_not_found
 
@@ -84,11 +85,16 @@ class Links:
         inst.connections.attach(conn, pipe)
         return True
 
-    async def call(self, actor_id: str, conn_id: str, action: str, args: list[Any]) -> Any:
-        """Run ``action`` with ``self.conn`` set to the connection ``conn_id``."""
+    async def call(
+        self, actor_id: str, conn_id: str, action: str, args: list[Any], key: str | None = None
+    ) -> Any:
+        """Run ``action`` with ``self.conn`` set to the connection ``conn_id`` (``key``: the
+        call's idempotency key, if any)."""
         inst, conn = self._conn(actor_id, conn_id)
+        if key is not None:
+            check_key(key, self.node.limits.max_idempotency_key_length)
         try:
-            return await inst.call(action, args, conn)
+            return await inst.call(action, args, conn, idempotency_key=key)
         except Retry:
             raise ActorError("actor", Code.ACTOR_STOPPING, "the actor is restarting") from None
 

@@ -28,6 +28,7 @@ from actorkit._runtime.clock import Clock, SystemClock
 from actorkit._runtime.committer import Committer
 from actorkit._runtime.forwarding import MAX_HOPS, ActorElsewhere, Forwarder, NotDelivered
 from actorkit._runtime.housekeeping import Housekeeper
+from actorkit._runtime.idempotency import check_key
 from actorkit._runtime.instance import ActorInstance, Lifecycle, Retry
 from actorkit._runtime.links import Links
 from actorkit._runtime.membership import DEFAULT_LEASE_SECONDS, Membership
@@ -504,14 +505,18 @@ class Node:
         conn: Any = None,
         params: Any = None,
         hops: int = 0,
+        idempotency_key: str | None = None,
     ) -> Any:
         """Call ``action`` on ``actor_id``; returns the output as builtins. A stateless call
         for an actor on another node is handed to it (``hops``: how often it already was).
+        With an ``idempotency_key``, a repeat returns the first outcome without running again.
 
         When the owner refuses the connection (it died, or is shutting down), the call was
         certainly not run there: it is tried again, as ownership changes, until the owner's
         lease could have run out — so a failover costs the caller time, not an error.
         """
+        if idempotency_key is not None:
+            check_key(idempotency_key, self.limits.max_idempotency_key_length)
         deadline: float | None = None
         pause = 0.02
         stopped = 0  # instances that stopped before the call got its turn
@@ -531,6 +536,7 @@ class Node:
                         params,
                         chain=context.export_chain(self.id),
                         hops=hops + 1,
+                        idempotency_key=idempotency_key,
                     )
                     try:
                         return await self._unless_lapsed(forwarded, moved.member.id)
@@ -546,7 +552,7 @@ class Node:
             elif self._shared:
                 self.membership.check()
             try:
-                return await inst.call(action, args, conn, params)
+                return await inst.call(action, args, conn, params, idempotency_key)
             except Retry:
                 stopped += 1
         raise ActorError("actor", Code.ACTOR_STOPPING, "actor kept stopping; try again")

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from actorkit._runtime.connections import ConnectionManager
     from actorkit._runtime.db import ActorDatabase
     from actorkit._runtime.definition import ActorDefinition
+    from actorkit._runtime.idempotency import Entry, IdempotencyTable
     from actorkit._runtime.node import Node
     from actorkit._runtime.schedule import Schedule
 
@@ -63,6 +64,8 @@ class StatePersistence:
         schedule: Schedule
         connections: ConnectionManager
         db: ActorDatabase
+        idempotency: IdempotencyTable
+        _active_turn: int | None
         log: logging.LoggerAdapter[logging.Logger]
         _persisted: bytes | None
         _clean: bool
@@ -129,6 +132,7 @@ class StatePersistence:
             state, dict(self._staged), dict(self.schedule.calls), self.schedule.alarm_dirty
         )
         snapshot.events = self.connections.mark()
+        snapshot.outcomes = len(self.idempotency.unsaved)
         return snapshot
 
     def _restore(self, snapshot: _Snapshot) -> None:
@@ -142,6 +146,7 @@ class StatePersistence:
         self.schedule.alarm_dirty = snapshot.alarm_dirty
         self._destroy_requested = False
         self.connections.on_rollback(snapshot.events)
+        del self.idempotency.unsaved[snapshot.outcomes :]
         self._sleep_requested = False
 
     def stage(self, key: bytes, value: bytes | None) -> None:
@@ -155,8 +160,12 @@ class StatePersistence:
         encoded. In relaxed mode state is written later by a timer.
         """
         d = self.definition
+        outcomes = self.idempotency.take_unsaved() if self.idempotency.unsaved else None
+        wrote_db = False
         if self.db.turn_open:
             await self.db.commit_turn()  # before the state batch: see _runtime/db.py
+            committed = self.db._committed_turn  # this turn wrote to the database
+            wrote_db = committed is not None and committed == self._active_turn
         if self.connections.dirty:
             self.connections.stage_changes()
         encoded: bytes | None = None
@@ -180,9 +189,11 @@ class StatePersistence:
             and self.lifecycle is not Lifecycle.LOADING
         ):
             self.emit("state", state=decode_value(encoded, Any))
+        relaxed = d.options.state_save_interval is not None
+        if outcomes:
+            self._stage_outcomes(outcomes, wrote_db, encoded is not None, relaxed)
         if encoded is None and not self._staged and not self._mark_initialized:
             return
-        relaxed = d.options.state_save_interval is not None
         if relaxed and not self._staged and not self._mark_initialized:
             self._persisted = encoded
             self._schedule_relaxed_save()
@@ -194,6 +205,7 @@ class StatePersistence:
         if encoded is not None:
             batch.puts[STATE_KEY] = encode_envelope(encoded, d.state_version)
             self._persisted = encoded
+        self._add_outcomes(batch)
         if self._staged:
             for key, value in self._staged.items():
                 if value is None:
@@ -209,6 +221,44 @@ class StatePersistence:
         if batch.set_alarm and self.lifecycle is Lifecycle.AWAKE:
             self.schedule.arm()
 
+    def _stage_outcomes(
+        self, outcomes: list[Entry], wrote_db: bool, state_changed: bool, relaxed: bool
+    ) -> None:
+        """Add the outcomes of idempotent calls to this turn's batch — the batch that holds
+        the calls' changes. A call that changed nothing keeps its outcome in memory only; in
+        relaxed mode a state change and its outcome are written later, together."""
+        written = wrote_db or bool(self._staged) or self._mark_initialized
+        for entry in outcomes:
+            if entry.record is None:
+                continue
+            if written or entry.must_persist or (state_changed and not relaxed):
+                self._staged[entry.storage_key] = entry.record
+                self.idempotency.dead.discard(entry.storage_key)  # replaced, not deleted
+                entry.durable = True
+            elif state_changed:
+                self.idempotency.deferred.append(entry)
+
+    def _add_outcomes(self, batch: WriteBatch) -> None:
+        """Put outcomes waiting for the relaxed save, and deletes of forgotten ones, in
+        ``batch``."""
+        table = self.idempotency
+        for entry in table.deferred:
+            if entry.record is not None:
+                batch.puts[entry.storage_key] = entry.record
+                table.dead.discard(entry.storage_key)
+                entry.durable = True
+        table.deferred.clear()
+        batch.deletes.update(table.dead)
+        table.dead.clear()
+
+    def _relaxed_batch(self) -> WriteBatch:
+        """The relaxed-mode write of the latest state (and the outcomes that go with it)."""
+        assert self._persisted is not None
+        batch = WriteBatch(self.id, self.epoch)
+        batch.puts[STATE_KEY] = encode_envelope(self._persisted, self.definition.state_version)
+        self._add_outcomes(batch)
+        return batch
+
     def _schedule_relaxed_save(self) -> None:
         if self._relaxed_task is not None:
             return
@@ -220,11 +270,7 @@ class StatePersistence:
             finally:
                 self._relaxed_task = None
             if self.lifecycle in (Lifecycle.AWAKE, Lifecycle.STOPPING) and self._persisted:
-                batch = WriteBatch(self.id, self.epoch)
-                batch.puts[STATE_KEY] = encode_envelope(
-                    self._persisted, self.definition.state_version
-                )
-                self._last_write = self._submit_nowait(batch)
+                self._last_write = self._submit_nowait(self._relaxed_batch())
 
         self._relaxed_task = asyncio.get_running_loop().create_task(save_later())
 
@@ -256,11 +302,7 @@ class StatePersistence:
             self._relaxed_task.cancel()
             self._relaxed_task = None
             if self._persisted is not None:
-                batch = WriteBatch(self.id, self.epoch)
-                batch.puts[STATE_KEY] = encode_envelope(
-                    self._persisted, self.definition.state_version
-                )
-                self._last_write = self._submit_nowait(batch)
+                self._last_write = self._submit_nowait(self._relaxed_batch())
         write = self._last_write
         if write is None or (write.done() and write.exception() is None):
             return
@@ -280,10 +322,7 @@ class StatePersistence:
         if self._relaxed_task is not None and wait:
             self._relaxed_task.cancel()
             self._relaxed_task = None
-            assert self._persisted is not None
-            batch = WriteBatch(self.id, self.epoch)
-            batch.puts[STATE_KEY] = encode_envelope(self._persisted, self.definition.state_version)
-            self._last_write = self._submit_nowait(batch)
+            self._last_write = self._submit_nowait(self._relaxed_batch())
         if wait:
             await self._gate()
 
@@ -291,7 +330,7 @@ class StatePersistence:
 class _Snapshot:
     """What a failed turn is rolled back to."""
 
-    __slots__ = ("alarm_dirty", "events", "schedules", "staged", "state")
+    __slots__ = ("alarm_dirty", "events", "outcomes", "schedules", "staged", "state")
 
     def __init__(
         self,
@@ -301,6 +340,7 @@ class _Snapshot:
         alarm_dirty: bool,
     ) -> None:
         self.events = 0  # events held when the snapshot was taken
+        self.outcomes = 0  # idempotent calls' outcomes not yet in a batch
         self.state = state
         self.staged = staged
         self.schedules = schedules

@@ -97,22 +97,30 @@ class ActorHandle(Generic[A]):
             )
         return self._actor_id
 
-    async def action(self, name: str, *args: Any) -> Any:
-        """Call action ``name`` with positional ``args``; returns its result."""
+    async def action(self, name: str, *args: Any, idempotency_key: str | None = None) -> Any:
+        """Call action ``name`` with positional ``args``; returns its result.
+
+        ``idempotency_key``: a repeat of the call with the same key (within the actor's
+        ``idempotency_window``) returns the first outcome without running the action again,
+        so a call whose reply was lost can be sent again safely. Over HTTP every call
+        carries one (generated unless given) and the client's own retries reuse it.
+        Example: ``await handle.action("pay", 10, idempotency_key=order_id)``.
+        """
         client = self._client
         actor_id = self._actor_id or await self.resolve()
         if not client._started:
             await client._ensure_started()
         transport = client._transport
+        extra = {} if idempotency_key is None else {"idempotency_key": idempotency_key}
         try:
-            output = await transport.call(actor_id, name, list(args), self.params)
+            output = await transport.call(actor_id, name, list(args), self.params, **extra)
         except ActorError as err:
             if err.code != Code.ACTOR_NOT_FOUND or self._mode is None:
                 raise
             # The actor was destroyed since we resolved it: find (or recreate) it by key.
             self._actor_id = None
             actor_id = await self.resolve()
-            output = await transport.call(actor_id, name, list(args), self.params)
+            output = await transport.call(actor_id, name, list(args), self.params, **extra)
         if self._cls is not None:
             ret = _return_type(self._cls, name)  # type: ignore[arg-type]
             if ret is not None:

@@ -11,8 +11,11 @@ Example::
 The connection runs over a ``Link`` (a WebSocket, or an in-process pipe for
 ``registry.test_client()``). When the link breaks it reconnects by itself with backoff
 (250 ms growing to 30 s) and *resumes*: same connection id, connection state and
-subscriptions. Actions in flight when the link broke fail with ``connection_lost``; actions
-called while reconnecting fail the same way at once — nothing hangs.
+subscriptions. Every action carries an idempotency key, so actions in flight when the link
+broke are sent again once it is back (the server runs each at most once and answers a
+repeat with the first outcome); if it is not back within ``RESEND_WINDOW`` they fail with
+``connection_lost``. Actions called while reconnecting fail the same way at once — nothing
+hangs.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import functools
 import inspect
 import logging
 import random
+import uuid
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
@@ -59,6 +63,7 @@ log = logging.getLogger("actorkit.client")
 BACKOFF_INITIAL = 0.25
 BACKOFF_MAX = 30.0
 OPEN_TIMEOUT = 30.0
+RESEND_WINDOW = 5.0  # seconds in-flight actions wait for a reconnect before connection_lost
 
 
 class ConnectionStatus(enum.StrEnum):
@@ -116,6 +121,7 @@ class ActorConnection(Generic[A]):
         self._outbox: asyncio.Queue[bytes] | None = None
         self._next_id = 0
         self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._requests: dict[int, ActionRequest] = {}  # of pending actions: sent again
         self._listeners: dict[str, list[Callable[..., Any]]] = {}
         self._callbacks: dict[str, list[Callable[..., Any]]] = {
             "open": [],
@@ -237,16 +243,20 @@ class ActorConnection(Generic[A]):
             assert link is not None
             code, reason = await self._serve(link)
             self._link = None
-            self._fail_pending(
-                ActorError("request", Code.MESSAGE_TOO_LARGE, "a message exceeded the limit")
-                if code == CLOSE_TOO_LARGE
-                else connection_lost(f"the connection was lost ({code} {reason})".strip())
-            )
+            lost = connection_lost(f"the connection was lost ({code} {reason})".strip())
+            if code == CLOSE_TOO_LARGE:
+                self._fail_pending(
+                    ActorError("request", Code.MESSAGE_TOO_LARGE, "a message exceeded the limit")
+                )
             self._emit("close", code, reason)
             if code in TERMINAL_CLOSE_CODES:
+                self._fail_pending(lost)
                 self._set_closed()
                 return
             self.status = ConnectionStatus.RECONNECTING
+            # Pending actions are sent again after the reconnect (with their keys), unless
+            # it takes longer than RESEND_WINDOW.
+            expire = asyncio.get_running_loop().call_later(RESEND_WINDOW, self._fail_pending, lost)
             attempt = 0
             while True:
                 delay = min(BACKOFF_MAX, BACKOFF_INITIAL * 2**attempt)
@@ -258,11 +268,15 @@ class ActorConnection(Generic[A]):
                 except ActorError as err:
                     if err.code == Code.CONNECTION_LOST:
                         continue
+                    expire.cancel()
+                    self._fail_pending(lost)
                     self._emit("error", err)  # refused for good (auth, destroyed, ...)
                     self._set_closed()
                     return
                 except (OSError, TimeoutError) as exc:
                     log.debug("reconnect attempt %d failed: %r", attempt, exc)
+            expire.cancel()
+            self._resend()
 
     async def _serve(self, link: Link) -> tuple[int, str]:
         writer = asyncio.ensure_future(self._write(link))
@@ -336,6 +350,16 @@ class ActorConnection(Generic[A]):
         if self._outbox is not None:
             self._outbox.put_nowait(data)
 
+    def _resend(self) -> None:
+        """Send the pending actions again on the new link (same ids, same keys)."""
+        link = self._link
+        if link is None:
+            return
+        for action_id in sorted(self._pending):
+            request = self._requests.get(action_id)
+            if request is not None:
+                self._send(link.codec.encode(request))
+
     def _fail_pending(self, err: ActorError) -> None:
         pending, self._pending = self._pending, {}
         for future in pending.values():
@@ -344,22 +368,29 @@ class ActorConnection(Generic[A]):
 
     # -- actions ------------------------------------------------------------------------------
 
-    async def action(self, name: str, *args: Any) -> Any:
-        """Call action ``name`` over this connection (``self.conn`` is set in the actor)."""
+    async def action(self, name: str, *args: Any, idempotency_key: str | None = None) -> Any:
+        """Call action ``name`` over this connection (``self.conn`` is set in the actor).
+
+        ``idempotency_key`` (default: a new random one): a repeat of the call with the same
+        key returns the first outcome without running the action again.
+        """
         link = self._link
         if self.status is not ConnectionStatus.CONNECTED or link is None:
             raise connection_lost(f"the connection is {self.status.value}")
         self._next_id += 1
         action_id = self._next_id
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending[action_id] = future
         try:
-            data = link.codec.encode(ActionRequest(action_id, name, msgspec.to_builtins(args)))
+            request = ActionRequest(
+                action_id, name, msgspec.to_builtins(args), idempotency_key or uuid.uuid4().hex
+            )
+            data = link.codec.encode(request)
         except (TypeError, ValueError) as exc:
-            del self._pending[action_id]
             raise ActorError(
                 "request", Code.VALIDATION_ERROR, f"arguments cannot be serialized: {exc}"
             ) from None
+        self._pending[action_id] = future
+        self._requests[action_id] = request
         if self._outbox is not None and self._outbox.empty() and not self._writing:
             # Nothing queued before us: send from this task (one hop fewer); order holds.
             self._writing = True
@@ -371,7 +402,10 @@ class ActorConnection(Generic[A]):
                 self._writing = False
         else:
             self._send(data)
-        output = await future
+        try:
+            output = await future
+        finally:
+            self._requests.pop(action_id, None)
         cls = self._handle._cls
         if cls is not None:
             from actorkit.client.base import _return_type

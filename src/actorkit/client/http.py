@@ -2,13 +2,16 @@
 
 One ``httpx.AsyncClient`` per transport: connections are kept alive and reused. Retries
 happen only where they cannot run anything twice: a connection that failed before the
-request was sent, or an idempotent request (get-or-create ``PUT``, ``GET``).
+request was sent, or an idempotent request (get-or-create ``PUT``, ``GET``, and every action
+call: each carries an ``Idempotency-Key`` that its retries reuse, so a call whose outcome
+is unknown — reply lost, timeout, a retryable 503 — is sent again without running twice).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from typing import Any
 
 import httpx
@@ -17,9 +20,10 @@ import msgspec
 from actorkit.client.transport import ResolveMode
 from actorkit.errors import ActorError, Code
 
-__all__ = ["PARAMS_HEADER", "HttpTransport", "connection_lost"]
+__all__ = ["IDEMPOTENCY_HEADER", "PARAMS_HEADER", "HttpTransport", "connection_lost"]
 
 PARAMS_HEADER = "X-Actorkit-Params"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
 JSON = "application/json"
 MSGPACK = "application/msgpack"
 RETRIES = 2
@@ -36,6 +40,15 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 def connection_lost(message: str) -> ActorError:
     return ActorError("connection", Code.CONNECTION_LOST, message)
+
+
+def _worth_retrying(err: ActorError) -> bool:
+    """A retryable error, except a call the server could not deliver to the actor's owner:
+    the server has retried that itself until the owner's lease ran out."""
+    meta = err.metadata if isinstance(err.metadata, dict) else {}
+    if not meta.get("retryable"):
+        return False
+    return err.code != Code.NODE_UNAVAILABLE or meta.get("outcome") == "unknown"
 
 
 class HttpTransport:
@@ -159,14 +172,32 @@ class HttpTransport:
             reply = await self.request(method, "/actors", body=body, idempotent=method == "PUT")
         return str(reply["actor_id"])
 
-    async def call(self, actor_id: str, action: str, args: list[Any], params: Any) -> Any:
-        headers = None
+    async def call(
+        self,
+        actor_id: str,
+        action: str,
+        args: list[Any],
+        params: Any,
+        idempotency_key: str | None = None,
+    ) -> Any:
+        """Run an action. The call carries ``idempotency_key`` (a new random one if not
+        given); transport failures and retryable errors are retried with the same key."""
+        headers = {IDEMPOTENCY_HEADER: idempotency_key or uuid.uuid4().hex}
         if params is not None:
-            headers = {PARAMS_HEADER: json.dumps(params, separators=(",", ":"))}
-        reply = await self.request(
-            "POST", f"/actors/{actor_id}/actions/{action}", body={"args": args}, headers=headers
-        )
-        return reply["output"]
+            headers[PARAMS_HEADER] = json.dumps(params, separators=(",", ":"))
+        path = f"/actors/{actor_id}/actions/{action}"
+        attempt = 0
+        while True:
+            try:
+                reply = await self.request(
+                    "POST", path, body={"args": args}, headers=headers, idempotent=True
+                )
+                return reply["output"]
+            except ActorError as err:
+                if not _worth_retrying(err) or attempt >= RETRIES:
+                    raise
+            attempt += 1
+            await asyncio.sleep(_RETRY_DELAY * attempt)
 
     async def destroy(self, actor_id: str) -> None:
         await self.request("DELETE", f"/actors/{actor_id}")

@@ -48,9 +48,11 @@ class SyncActorHandle(Generic[A]):
         """The actor's id (creating the actor first, for a get-or-create handle)."""
         return self._portal.call(self._handle.resolve())
 
-    def action(self, name: str, *args: Any) -> Any:
-        """Call action ``name`` with positional ``args``; returns its result."""
-        return self._portal.call(self._handle.action(name, *args))
+    def action(self, name: str, *args: Any, idempotency_key: str | None = None) -> Any:
+        """Call action ``name`` with positional ``args``; returns its result.
+
+        ``idempotency_key``: see ``ActorHandle.action``."""
+        return self._portal.call(self._handle.action(name, *args, idempotency_key=idempotency_key))
 
     def destroy(self) -> None:
         """Destroy the actor and all its data."""

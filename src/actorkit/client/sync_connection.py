@@ -67,8 +67,8 @@ class SyncActorConnection(Generic[A]):
     def close(self) -> None:
         self._portal.call(self._conn.aclose())
 
-    def action(self, name: str, *args: Any) -> Any:
-        return self._portal.call(self._conn.action(name, *args))
+    def action(self, name: str, *args: Any, idempotency_key: str | None = None) -> Any:
+        return self._portal.call(self._conn.action(name, *args, idempotency_key=idempotency_key))
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         if name.startswith("_"):

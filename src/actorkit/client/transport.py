@@ -27,8 +27,18 @@ class AsyncTransport(Protocol):
         """The actor id of ``name[key]``, created per ``mode``."""
         ...
 
-    async def call(self, actor_id: str, action: str, args: list[Any], params: Any) -> Any:
-        """Run an action; returns its output as builtins. Raises ``ActorError``."""
+    async def call(
+        self,
+        actor_id: str,
+        action: str,
+        args: list[Any],
+        params: Any,
+        idempotency_key: str | None = None,
+    ) -> Any:
+        """Run an action; returns its output as builtins. Raises ``ActorError``.
+
+        With ``idempotency_key``, a repeat returns the first outcome (see ``docs/actions.md``).
+        """
         ...
 
     async def destroy(self, actor_id: str) -> None: ...

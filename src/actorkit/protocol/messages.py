@@ -92,6 +92,7 @@ class ActionRequest(msgspec.Struct, tag="action", tag_field="t"):
     id: int
     name: str
     args: list[Any] = []
+    idempotency_key: str | None = None  # a repeat with the same key returns the first outcome
 
 
 class Subscribe(msgspec.Struct, tag="sub", tag_field="t"):

@@ -15,6 +15,7 @@ from actorkit.server.errors import UNSUPPORTED_MEDIA_TYPE
 
 __all__ = [
     "CLIENT_HEADER",
+    "IDEMPOTENCY_HEADER",
     "PARAMS_HEADER",
     "action_args",
     "body_dict",
@@ -25,6 +26,7 @@ __all__ = [
 ]
 
 PARAMS_HEADER = "x-actorkit-params"
+IDEMPOTENCY_HEADER = "idempotency-key"
 #: Marks a request as sent by a program, not a page: a browser sends a custom header
 #: cross-site only after a CORS preflight. Any value.
 CLIENT_HEADER = "x-actorkit-client"

@@ -17,6 +17,7 @@ from actorkit._runtime import context
 from actorkit.errors import ActorError, StorageError, internal_error, storage_failure
 from actorkit.server.auth import admit
 from actorkit.server.bodies import (
+    IDEMPOTENCY_HEADER,
     PARAMS_HEADER,
     action_args,
     check_not_cross_site,
@@ -46,6 +47,7 @@ log = logging.getLogger("actorkit.server")
 _PARAMS = PARAMS_HEADER.encode()
 _CHAIN = CHAIN_HEADER.encode()
 _HOPS = HOPS_HEADER.encode()
+_IDEMPOTENCY = IDEMPOTENCY_HEADER.encode()
 _MEDIA = {JSON: JSON.encode(), MSGPACK: MSGPACK.encode()}
 
 
@@ -82,6 +84,7 @@ class ActionFastPath:
         length: str | None = None
         params: str | None = None
         chain: str | None = None  # set when another node forwarded the call
+        key: str | None = None  # Idempotency-Key
         hops = 0
         for name, value in scope["headers"]:
             if name == b"content-type":
@@ -96,6 +99,8 @@ class ActionFastPath:
                 chain = value.decode("latin-1")
             elif name == _HOPS:
                 hops = parse_hops(value)
+            elif name == _IDEMPOTENCY:
+                key = value.decode("latin-1")
         msgpack = reply_in_msgpack(accept, content_type)
         reply: Any
         try:
@@ -112,7 +117,9 @@ class ActionFastPath:
                 await admit(
                     self.node, scope, "call", actor_id=actor_id, action=action, params=conn_params
                 )
-            output = await self.node.call(actor_id, action, args, params=conn_params, hops=hops)
+            output = await self.node.call(
+                actor_id, action, args, params=conn_params, hops=hops, idempotency_key=key
+            )
             reply, status = {"output": output}, 200
         except ActorError as err:
             reply, status = err.to_wire(), http_status(err)

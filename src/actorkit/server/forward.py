@@ -37,7 +37,7 @@ from actorkit._runtime.forwarding import NotDelivered
 from actorkit.errors import ActorError, Code
 from actorkit.protocol.messages import CLOSE_MOVED
 from actorkit.server.auth import client_headers, forwardable
-from actorkit.server.bodies import CLIENT_HEADER, PARAMS_HEADER
+from actorkit.server.bodies import CLIENT_HEADER, IDEMPOTENCY_HEADER, PARAMS_HEADER
 
 __all__ = [
     "CHAIN_HEADER",
@@ -122,6 +122,7 @@ class HttpForwarder:
         *,
         chain: str,
         hops: int,
+        idempotency_key: str | None = None,
     ) -> Any:
         headers = {
             **client_headers(),  # the owner authenticates the call again
@@ -133,6 +134,8 @@ class HttpForwarder:
             headers[CHAIN_HEADER] = chain
         if params is not None:
             headers[PARAMS_HEADER] = json.dumps(params)
+        if idempotency_key is not None:
+            headers[IDEMPOTENCY_HEADER] = idempotency_key
         body = msgspec.msgpack.encode({"args": args})
         status, data = await self._send(
             "POST", url, f"/actors/{actor_id}/actions/{action}", headers, body

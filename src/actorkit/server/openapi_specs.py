@@ -256,11 +256,23 @@ ACTION = {
                 "schema": {"type": "string"},
             },
             _client_header(required=False),
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "description": "a repeat with the same key returns the first outcome "
+                "without running the action again (see docs/actions.md)",
+                "schema": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 255,
+                    "pattern": "^[!-~]+$",
+                },
+            },
         ],
         "requestBody": _body("ActionRequest", required=False),
         "responses": {
             **_ok(200, {"$ref": "#/components/schemas/ActionReply"}, "the action's output"),
-            **_errors(400, 401, 403, 404, 413, 415, 500, 503, 504),
+            **_errors(400, 401, 403, 404, 413, 415, 422, 500, 503, 504),
         },
     }
 }

@@ -32,6 +32,14 @@ function connectionLost(message) {
   return new ActorError("connection", "connection_lost", message);
 }
 
+/** A random idempotency key (crypto.randomUUID needs a secure context; fall back). */
+function newKey() {
+  if (globalThis.crypto?.randomUUID) return globalThis.crypto.randomUUID();
+  const bytes = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 function normalizeKey(key) {
   if (key === undefined || key === null) return [];
   return typeof key === "string" ? [key] : [...key];
@@ -60,8 +68,8 @@ export class Client {
     await handle.resolve();
     return handle;
   }
-  async _fetch(method, path, body) {
-    const init = { method, headers: {} };
+  async _fetch(method, path, body, headers = {}) {
+    const init = { method, headers: { ...headers } };
     if (body !== undefined) {
       init.body = JSON.stringify(body);
       init.headers["content-type"] = "application/json";
@@ -108,12 +116,14 @@ export class ActorHandle {
     this._actorId = record.actor_id;
     return this._actorId;
   }
-  /** A stateless call over HTTP. */
+  /** A stateless call over HTTP. It carries an `Idempotency-Key`, so a repeat of the
+   *  same request (e.g. by a proxy) returns the first result instead of running again. */
   async action(name, ...args) {
     const id = await this.resolve();
     const body = { args };
     if (this.params !== undefined) body.params = this.params;
-    const out = await this.client._fetch("POST", `/actors/${id}/actions/${encodeURIComponent(name)}`, body);
+    const path = `/actors/${id}/actions/${encodeURIComponent(name)}`;
+    const out = await this.client._fetch("POST", path, body, { "Idempotency-Key": newKey() });
     return out.output;
   }
   /** Open a live connection (it reconnects and resumes by itself). */
