@@ -35,12 +35,12 @@ def test_powerloss_shim_discards_writes_that_were_never_synced(tmp_path: Path) -
     assert lost.lost > 0
 
 
-def test_powerloss_relaxed_mode_loses_only_the_latest_writes(tmp_path: Path) -> None:
-    # Relaxed mode replies before saving, so losses are expected; what is checked is that
-    # what survives is a prefix of each actor's acknowledged writes (a counter read back
-    # never skips a value or goes beyond the call in flight) and that every actor recovers.
+def test_powerloss_relaxed_mode_loses_only_its_window(tmp_path: Path) -> None:
+    # Relaxed mode replies before saving, so losses are expected, but only of writes the
+    # save interval had not yet covered: no lost write was followed, more than one interval
+    # later, by the commits that must have carried it (see powerloss.harness._Books).
     report = run_losses(tmp_path, "relaxed", 5, seed=5)
     assert report.problems == []
     assert report.losses == 5
     assert report.acks > 0
-    assert report.lost < report.acks
+    assert report.beyond_window == 0

@@ -54,6 +54,7 @@ class _Tracked:
         if os.fstat(self._undo).st_size == 0:
             os.write(self._undo, self._header)
         self._data: int | None = None
+        self.dirty = False  # changed since the last sync
 
     def reopen(self) -> None:
         """The data file was (re)opened: read pre-images from the file now at ``path``."""
@@ -69,6 +70,7 @@ class _Tracked:
         old = os.pread(self._data, max(0, min(length, size - offset)), offset)
         # One write() per record: a kill cannot leave half of it (the page cache keeps it).
         os.write(self._undo, _RECORD.pack(offset, size, len(old)) + old)
+        self.dirty = True
 
     def before_write(self, offset: int, length: int) -> None:
         self._record(offset, length)
@@ -78,6 +80,7 @@ class _Tracked:
 
     def synced(self) -> None:
         os.ftruncate(self._undo, len(self._header))
+        self.dirty = False
 
     def close(self) -> None:
         os.close(self._undo)
@@ -101,7 +104,8 @@ class Journal:
         self.ops = 0  # changes and syncs seen
         self.syncs = 0
         self.crash_after: int | None = None
-        self.on_sync: Callable[[str], None] | None = None  # called after a data file's sync
+        # called after a data file's sync with its path and whether it had changed
+        self.on_sync: Callable[[str, bool], None] | None = None
         self.on_crash: Callable[[], None] | None = None  # called just before the kill
 
     def step(self) -> None:
@@ -128,12 +132,13 @@ class Journal:
 
     def synced(self, tracked: _Tracked, *, dir_too: bool) -> None:
         """``tracked`` was synced (and, if ``dir_too``, its directory after it)."""
+        dirty = tracked.dirty
         tracked.synced()
         if dir_too:
             self.dir_synced(os.path.dirname(tracked.path))
         self.syncs += 1
         if self.on_sync is not None:
-            self.on_sync(tracked.path)
+            self.on_sync(tracked.path, dirty)
 
     def dir_synced(self, directory: str) -> None:
         with self._lock:

@@ -10,8 +10,9 @@
 - ``RUN``: the run's number: seeds its payload sizes and names its fresh actor database.
 - ``CRASH_AFTER``: 0 exits after the check; else the journal is armed to SIGKILL the
   process at that many changes and syncs from now, and writers run until it does,
-  printing ``ack <class> <key> <value> <monotonic time>`` after each acknowledged call
-  and ``crash <monotonic time>`` just before the kill.
+  printing ``ack <class> <key> <value> <monotonic time>`` after each acknowledged call,
+  ``sync <monotonic time>`` after each sync of the main store's WAL that made a commit
+  durable, and ``crash <monotonic time>`` just before the kill.
 
 Every line is one ``write`` to stdout (a pipe): what was printed before the kill is read.
 ``tests/`` must be on ``PYTHONPATH`` (the harness sees to it).
@@ -149,6 +150,13 @@ async def main(data_dir: str, journal_dir: str, mode: str, crash_after: int, run
             return
         rng = random.Random(run)
         journal.on_crash = lambda: emit("crash", time.monotonic())
+
+        def synced(path: str, dirty: bool) -> None:
+            # A sync of the WAL with changes is a commit; one without is a checkpoint's.
+            if dirty and path.endswith("actorkit.db-wal"):
+                emit("sync", time.monotonic())
+
+        journal.on_sync = synced
         journal.crash_after = journal.ops + crash_after
 
         async def write(cls_name: str, key: str) -> None:
