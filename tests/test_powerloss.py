@@ -21,9 +21,10 @@ def test_powerloss_default_mode_loses_no_acknowledged_write(tmp_path: Path) -> N
 
 
 def test_powerloss_shim_discards_writes_that_were_never_synced(tmp_path: Path) -> None:
-    # The self-test: with synchronous=OFF nothing is ever synced, so the same kill -9 that
-    # keeps every acknowledged write (the page cache survives it) loses them after the
-    # rollback. A shim that did nothing would pass the default-mode test vacuously.
+    # The self-test: after one durable write per actor the driver goes synchronous=OFF, so
+    # the same kill -9 that keeps every acknowledged write (the page cache survives it)
+    # loses the later ones after the rollback. A shim that did nothing would pass the
+    # default-mode test vacuously.
     killed = run_losses(tmp_path / "kill", "unsafe", 3, seed=3, roll=False)
     assert killed.problems == []
     assert killed.acks > 0
@@ -32,6 +33,7 @@ def test_powerloss_shim_discards_writes_that_were_never_synced(tmp_path: Path) -
     lost = run_losses(tmp_path / "loss", "unsafe", 3, seed=3)
     assert lost.problems == []
     assert lost.losses == 3
+    assert lost.undone > 0  # writes to synced files undone, not only new files removed
     assert lost.lost > 0
 
 

@@ -34,6 +34,8 @@ WORKER = Path(__file__).with_name("worker.py")
 #: The crash step is drawn from this range of changes and syncs after the worker is ready
 #: (relaxed mode does I/O once per interval; the unsafe self-test must see acks first).
 STEPS = {"durable": (1, 400), "unsafe": (100, 400), "relaxed": (1, 60)}
+#: The share of default-mode runs armed from the start rather than once the check is done.
+EARLY = 0.2
 #: A worker still alive after this long is stuck: a failure, not a loss.
 STUCK_SECONDS = 300.0
 
@@ -43,6 +45,7 @@ class Report:
     mode: str
     seed: int
     losses: int = 0  # runs ended by a simulated power loss
+    early: int = 0  # … of which armed from the start (the loss may hit recovery, the check)
     acks: int = 0  # acknowledged writes, each checked by a later read
     lost: int = 0  # acknowledged writes missing after recovery
     max_lost_per_loss: int = 0  # the most acknowledged writes one actor lost at once
@@ -120,8 +123,8 @@ def _worker_env() -> dict[str, str]:
 def _run_worker(
     data: Path, journal: Path, mode: str, crash_after: int, run: int,
     check: list[tuple[str, str]], books: _Books,
-) -> bool:  # fmt: skip
-    """One worker to its end; True if it was killed by the simulated power loss."""
+) -> tuple[bool, bool]:  # fmt: skip
+    """One worker to its end: (killed by the simulated power loss, finished its check)."""
     args = [str(data), str(journal), mode, str(crash_after), str(run), json.dumps(check)]
     with subprocess.Popen(
         [sys.executable, str(WORKER), *args],
@@ -133,6 +136,7 @@ def _run_worker(
         watchdog = threading.Timer(STUCK_SECONDS, proc.kill)
         watchdog.start()
         crash_at: float | None = None
+        ready = False
         try:
             assert proc.stdout is not None and proc.stderr is not None
             for line in proc.stdout:
@@ -141,6 +145,8 @@ def _run_worker(
                     books.ack(rest[0], rest[1], int(rest[2]), float(rest[3]))
                 elif kind == "seen":
                     books.seen(rest[0], rest[1], int(rest[2]), [int(x) for x in rest[3:]])
+                elif kind == "ready":
+                    ready = True
                 elif kind == "sync":
                     books.syncs.append(float(rest[0]))
                 elif kind == "crash":
@@ -151,14 +157,14 @@ def _run_worker(
             watchdog.cancel()
     books.crashed(crash_at)
     if crash_after and crash_at is not None and proc.returncode == -9:
-        return True
+        return True, ready
     if not crash_after and proc.returncode == 0:
-        return False
+        return False, ready
     books.report.problems.append(
         f"run {run}: worker exited {proc.returncode} (crash step {crash_after}): "
         f"{stderr.strip()[-2000:]}"
     )
-    return False
+    return False, ready
 
 
 def run_losses(directory: Path, mode: str, losses: int, seed: int, *, roll: bool = True) -> Report:
@@ -169,17 +175,22 @@ def run_losses(directory: Path, mode: str, losses: int, seed: int, *, roll: bool
     books = _Books(report, RELAXED_INTERVAL if mode == "relaxed" else None)
     rng = random.Random(seed)
     written: dict[tuple[str, str], None] = {}
-    check: list[tuple[str, str]] = []
+    check: dict[tuple[str, str], None] = {}  # written since last read back
     for run in range(losses):
         crash_after = rng.randint(*STEPS[mode])
-        if _run_worker(data, journal, mode, crash_after, run, check, books):
-            report.losses += 1
+        if mode == "durable" and rng.random() < EARLY:
+            crash_after = -rng.randint(1, 60)
+            report.early += 1
+        killed, ready = _run_worker(data, journal, mode, crash_after, run, list(check), books)
+        report.losses += killed
         if roll:
             rolled = roll_back(journal, data)
             report.undone += rolled.records
             report.removed += rolled.removed
-        check = workload(mode, run)
-        written.update(dict.fromkeys(check))
+        if ready:
+            check = {}
+        check.update(dict.fromkeys(workload(mode, run)))
+        written.update(check)
     _run_worker(data, journal, mode, 0, losses, list(written), books)
     return report
 

@@ -9,7 +9,8 @@
   ``seen <class> <key> <value> [<rows> <top>]`` (nothing is armed yet). Then ``ready``.
 - ``RUN``: the run's number: seeds its payload sizes and names its fresh actor database.
 - ``CRASH_AFTER``: 0 exits after the check; else the journal is armed to SIGKILL the
-  process at that many changes and syncs from now, and writers run until it does,
+  process at that many changes and syncs from ``ready`` (or, if negative, from the start:
+  the loss may come during recovery and the check), and writers run until it does,
   printing ``ack <class> <key> <value> <monotonic time>`` after each acknowledged call,
   ``sync <monotonic time>`` after each sync of the main store's WAL that made a commit
   durable, and ``crash <monotonic time>`` just before the kill.
@@ -21,6 +22,7 @@ Every line is one ``write`` to stdout (a pipe): what was printed before the kill
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -100,18 +102,35 @@ CLASSES: dict[str, type[Actor]] = {"Counter": Counter, "Ledger": Ledger, "Relaxe
 
 
 class UnsafeDriver(SQLiteDriver):
-    """The real driver with every file at ``synchronous=OFF``: it never syncs."""
+    """The real driver, switched by ``go_unsafe`` to ``synchronous=OFF``: it never syncs
+    again. Until then it is the default driver, so the files it made are durable."""
+
+    def __init__(self, directory: str, *, vfs: str) -> None:
+        super().__init__(directory, vfs=vfs)
+        self.unsafe = False
+        self.opened: list[apsw.Connection] = []
 
     def _conn(self) -> sqlite3.Connection:
         conn = super()._conn()
-        conn.execute("PRAGMA synchronous=OFF")
+        if self.unsafe and not getattr(self._local, "unsafe", False):
+            conn.execute("PRAGMA synchronous=OFF")
+            self._local.unsafe = True
         return conn
 
     def open_actor_db(self, actor_id: str, *, epoch: int, create: bool) -> apsw.Connection | None:
         conn = super().open_actor_db(actor_id, epoch=epoch, create=create)
         if conn is not None:
-            conn.execute("PRAGMA synchronous=OFF").fetchall()
+            self.opened.append(conn)
+            if self.unsafe:
+                conn.execute("PRAGMA synchronous=OFF").fetchall()
         return conn
+
+    def go_unsafe(self) -> None:
+        """Called with no database work in flight."""
+        self.unsafe = True
+        for conn in self.opened:
+            with contextlib.suppress(apsw.ConnectionClosedError):
+                conn.execute("PRAGMA synchronous=OFF").fetchall()
 
 
 def emit(*fields: Any) -> None:
@@ -132,6 +151,16 @@ def workload(mode: str, run: int) -> list[tuple[str, str]]:
 async def main(data_dir: str, journal_dir: str, mode: str, crash_after: int, run: int,
                check: list[list[str]]) -> None:  # fmt: skip
     journal = Journal(journal_dir)
+    journal.on_crash = lambda: emit("crash", time.monotonic())
+
+    def synced(path: str, dirty: bool) -> None:
+        # A sync of the WAL with changes is a commit; one without is a checkpoint's.
+        if dirty and path.endswith("actorkit.db-wal"):
+            emit("sync", time.monotonic())
+
+    journal.on_sync = synced
+    if crash_after < 0:
+        journal.crash_after = -crash_after
     ctypes_vfs.register(VFS, journal)
     apsw_vfs.register(VFS, journal)
     driver = (UnsafeDriver if mode == "unsafe" else SQLiteDriver)(data_dir, vfs=VFS)
@@ -148,30 +177,32 @@ async def main(data_dir: str, journal_dir: str, mode: str, crash_after: int, run
         emit("ready")
         if not crash_after:
             return
+        if crash_after > 0:
+            journal.crash_after = journal.ops + crash_after
         rng = random.Random(run)
-        journal.on_crash = lambda: emit("crash", time.monotonic())
 
-        def synced(path: str, dirty: bool) -> None:
-            # A sync of the WAL with changes is a commit; one without is a checkpoint's.
-            if dirty and path.endswith("actorkit.db-wal"):
-                emit("sync", time.monotonic())
-
-        journal.on_sync = synced
-        journal.crash_after = journal.ops + crash_after
+        async def write_once(cls_name: str, key: str) -> None:
+            handle = client.get_or_create(CLASSES[cls_name], key)
+            if cls_name == "Ledger":
+                value = await handle.append(rng.randrange(10, 3000))  # type: ignore[attr-defined]
+            else:
+                value = await handle.inc()  # type: ignore[attr-defined]
+            emit("ack", cls_name, key, value, time.monotonic())
 
         async def write(cls_name: str, key: str) -> None:
-            handle = client.get_or_create(CLASSES[cls_name], key)
             while True:
-                if cls_name == "Ledger":
-                    value = await handle.append(rng.randrange(10, 3000))  # type: ignore[attr-defined]
-                else:
-                    value = await handle.inc()  # type: ignore[attr-defined]
-                emit("ack", cls_name, key, value, time.monotonic())
+                await write_once(cls_name, key)
                 if cls_name == "Relaxed":
                     # Replies need no I/O here: pace the writers so that the save timer
                     # runs and a run spans many intervals without flooding the pipe.
                     await asyncio.sleep(RELAXED_INTERVAL / 20)
 
+        if isinstance(driver, UnsafeDriver):
+            # One durable write each first, so every file exists and is synced; after it
+            # nothing is synced, and the loss must undo those writes, not just remove files.
+            for cls_name, key in workload(mode, run):
+                await write_once(cls_name, key)
+            driver.go_unsafe()
         await asyncio.gather(*(write(c, k) for c, k in workload(mode, run)))
 
 
