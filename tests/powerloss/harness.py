@@ -126,19 +126,23 @@ def _run_worker(
 ) -> tuple[bool, bool]:  # fmt: skip
     """One worker to its end: (killed by the simulated power loss, finished its check)."""
     args = [str(data), str(journal), mode, str(crash_after), str(run), json.dumps(check)]
-    with subprocess.Popen(
-        [sys.executable, str(WORKER), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=_worker_env(),
-    ) as proc:
+    errors = data.parent / "worker.stderr"  # a file: a full pipe would stall the worker
+    with (
+        errors.open("w") as stderr,
+        subprocess.Popen(
+            [sys.executable, str(WORKER), *args],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env=_worker_env(),
+        ) as proc,
+    ):
         watchdog = threading.Timer(STUCK_SECONDS, proc.kill)
         watchdog.start()
         crash_at: float | None = None
         ready = False
         try:
-            assert proc.stdout is not None and proc.stderr is not None
+            assert proc.stdout is not None
             for line in proc.stdout:
                 kind, *rest = line.split()
                 if kind == "ack":
@@ -151,7 +155,6 @@ def _run_worker(
                     books.syncs.append(float(rest[0]))
                 elif kind == "crash":
                     crash_at = float(rest[0])
-            stderr = proc.stderr.read()
             proc.wait()
         finally:
             watchdog.cancel()
@@ -162,7 +165,7 @@ def _run_worker(
         return False, ready
     books.report.problems.append(
         f"run {run}: worker exited {proc.returncode} (crash step {crash_after}): "
-        f"{stderr.strip()[-2000:]}"
+        f"{errors.read_text().strip()[-2000:]}"
     )
     return False, ready
 
