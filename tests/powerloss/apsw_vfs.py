@@ -36,7 +36,7 @@ class _File(apsw.VFSFile):
             return super().xWrite(data, offset)
         self._journal.step()
         with t.lock:
-            t.before_write(offset, len(memoryview(data)))
+            t.before_write(offset, bytes(data))
             super().xWrite(data, offset)
 
     def xTruncate(self, newsize: int) -> None:

@@ -163,7 +163,7 @@ class _Shim:
         self.journal.step()
         with tracked.lock:
             try:
-                tracked.before_write(offset, amount)
+                tracked.before_write(offset, ctypes.string_at(data, amount))
             except OSError:
                 return SQLITE_IOERR
             rc: int = _WRITE(original.xWrite)(file, data, amount, offset)

@@ -5,8 +5,9 @@ reads back every actor the previous run wrote (``seen``), then writes until the 
 kills it at a seeded random I/O step; the harness rolls the files back to their last synced
 content (``journal.roll_back``) and starts the next run, which recovers from that. A last
 run only reads everything. An acknowledged write is lost if a later read shows a value
-below it; a value above the last acknowledged one plus the call in flight, or a ledger
-whose rows disagree with its state, is a problem too.
+below it; a value above the last acknowledged one plus the call in flight, a ledger whose
+rows disagree with its state, or a database failing ``PRAGMA integrity_check`` at the end
+is a problem too.
 
 ``python -m powerloss.harness --mode durable --losses 200 --seed 1`` (``scripts/powerloss``).
 """
@@ -17,6 +18,7 @@ import argparse
 import json
 import os
 import random
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -45,6 +47,7 @@ class Report:
     mode: str
     seed: int
     rolled_back: bool = True  # False: plain kill -9, no simulated power loss
+    keep_some: bool = False  # the disk also wrote back some unsynced sectors
     losses: int = 0  # runs ended by a simulated power loss
     early: int = 0  # … of which armed from the start (the loss may hit recovery, the check)
     acks: int = 0  # acknowledged writes, each checked by a later read
@@ -56,6 +59,7 @@ class Report:
     max_commits_before_loss: int = 0  # the most such commits seen before a lost write
     undone: int = 0  # unsynced changes the rollbacks discarded
     removed: int = 0  # files whose creation was never made durable, removed
+    kept: int = 0  # unsynced sectors and truncates the disk wrote back anyway (keep_some)
     problems: list[str] = field(default_factory=list)
 
 
@@ -171,11 +175,21 @@ def _run_worker(
     return False, ready
 
 
-def run_losses(directory: Path, mode: str, losses: int, seed: int, *, roll: bool = True) -> Report:
+def run_losses(
+    directory: Path,
+    mode: str,
+    losses: int,
+    seed: int,
+    *,
+    roll: bool = True,
+    keep_some: bool = False,
+) -> Report:
     """``losses`` simulated power losses in ``mode`` on a data directory under ``directory``;
-    ``roll=False`` skips the rollbacks (a plain ``kill -9``)."""
+    ``roll=False`` skips the rollbacks (a plain ``kill -9``); ``keep_some``: the disk also
+    wrote back a random half of the unsynced sectors (see ``journal.roll_back``)."""
     data, journal = directory / "data", directory / "journal"
-    report = Report(mode, seed, roll)
+    directory.mkdir(parents=True, exist_ok=True)
+    report = Report(mode, seed, roll, keep_some)
     books = _Books(report, RELAXED_INTERVAL if mode == "relaxed" else None)
     rng = random.Random(seed)
     written: dict[tuple[str, str], None] = {}
@@ -188,14 +202,24 @@ def run_losses(directory: Path, mode: str, losses: int, seed: int, *, roll: bool
         killed, ready = _run_worker(data, journal, mode, crash_after, run, list(check), books)
         report.losses += killed
         if roll:
-            rolled = roll_back(journal, data)
+            keep = random.Random(rng.random()) if keep_some else None
+            rolled = roll_back(journal, data, keep=keep)
             report.undone += rolled.records
             report.removed += rolled.removed
+            report.kept += rolled.kept
         if ready:
             check = {}
         check.update(dict.fromkeys(workload(mode, run)))
         written.update(check)
     _run_worker(data, journal, mode, 0, losses, list(written), books)
+    for path in [data / "actorkit.db", *sorted((data / "actors").glob("*.db"))]:
+        conn = sqlite3.connect(path)
+        try:
+            result = conn.execute("PRAGMA integrity_check").fetchall()
+        finally:
+            conn.close()
+        if result != [("ok",)]:
+            report.problems.append(f"{path.name}: integrity_check {result[:3]}")
     return report
 
 
@@ -205,10 +229,20 @@ def main() -> None:
     parser.add_argument("--losses", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-rollback", action="store_true", help="kill -9 only")
+    parser.add_argument(
+        "--keep-some", action="store_true", help="the disk writes back some unsynced sectors"
+    )
     parser.add_argument("--json", type=Path, help="also write the report here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="actorkit-powerloss-") as tmp:
-        report = run_losses(Path(tmp), args.mode, args.losses, args.seed, roll=not args.no_rollback)
+        report = run_losses(
+            Path(tmp),
+            args.mode,
+            args.losses,
+            args.seed,
+            roll=not args.no_rollback,
+            keep_some=args.keep_some,
+        )
     for name, value in asdict(report).items():
         if name != "problems":
             print(f"{name:>18}: {value}")

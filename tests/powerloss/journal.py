@@ -18,13 +18,15 @@ database, so a WAL brought back would only replay pages already there), and so i
 
 The WAL index (``-shm``) is shared memory, not storage: ``roll_back`` deletes it.
 
-Torn writes are not modelled: an unsynced write is lost whole, never in part.
+By default an unsynced write is lost whole; ``roll_back(keep=...)`` models a disk that
+wrote back some unsynced sectors (torn and reordered writes) instead.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import random
 import signal
 import struct
 import threading
@@ -34,8 +36,10 @@ from pathlib import Path
 
 __all__ = ["Journal", "RollBack", "roll_back"]
 
-# offset of the change, file size before it, length of the old bytes that follow
-_RECORD = struct.Struct("<qqI")
+# kind (b"w" write, b"t" truncate), offset of the change, file size before it, lengths of
+# the old bytes and of the new bytes that follow
+_RECORD = struct.Struct("<cqqII")
+SECTOR = 512  # what a disk writes atomically, for ``roll_back(keep=...)``
 _HEADER = struct.Struct("<I")  # length of the UTF-8 path that follows
 
 
@@ -62,21 +66,21 @@ class _Tracked:
             os.close(self._data)
         self._data = os.open(self.path, os.O_RDONLY)
 
-    def _record(self, offset: int, length: int) -> None:
+    def _record(self, kind: bytes, offset: int, length: int, new: bytes) -> None:
         if self._data is None:
             self.reopen()
         assert self._data is not None
         size = os.fstat(self._data).st_size
         old = os.pread(self._data, max(0, min(length, size - offset)), offset)
         # One write() per record: a kill cannot leave half of it (the page cache keeps it).
-        os.write(self._undo, _RECORD.pack(offset, size, len(old)) + old)
+        os.write(self._undo, _RECORD.pack(kind, offset, size, len(old), len(new)) + old + new)
         self.dirty = True
 
-    def before_write(self, offset: int, length: int) -> None:
-        self._record(offset, length)
+    def before_write(self, offset: int, data: bytes) -> None:
+        self._record(b"w", offset, len(data), data)
 
     def before_truncate(self, size: int) -> None:
-        self._record(size, 1 << 62)
+        self._record(b"t", size, 1 << 62, b"")
 
     def synced(self) -> None:
         os.ftruncate(self._undo, len(self._header))
@@ -164,12 +168,25 @@ class RollBack:
     records: int = 0  # changes undone
     bytes: int = 0  # bytes restored or cut
     removed: int = 0  # files whose directory entry was never synced, deleted
+    kept: int = 0  # unsynced sectors and truncates redone (``keep``)
 
 
-def roll_back(journal_dir: str | os.PathLike[str], data_dir: str | os.PathLike[str]) -> RollBack:
+def roll_back(
+    journal_dir: str | os.PathLike[str],
+    data_dir: str | os.PathLike[str],
+    *,
+    keep: random.Random | None = None,
+) -> RollBack:
     """After the journaling process died: put every file back to its last synced content,
     delete files whose creation was never made durable and the WAL indexes (``-shm``), and
-    empty the journal. Run by another process."""
+    empty the journal. Run by another process.
+
+    ``keep``: a harsher disk, one that wrote some of the unsynced changes back before the
+    power went. After the rollback each unsynced truncate and each ``SECTOR`` of each
+    unsynced write is redone, in order, with probability 1/2 drawn from ``keep``: any
+    combination of old and new sectors, as SQLite's own crash tests assume a disk may
+    leave (a sector holds its old or its new bytes, never garbage).
+    """
     journal_dir, data_dir = Path(journal_dir), Path(data_dir)
     summary = RollBack()
     for undo in sorted(journal_dir.glob("*.undo")):
@@ -184,21 +201,24 @@ def roll_back(journal_dir: str | os.PathLike[str], data_dir: str | os.PathLike[s
             marker.unlink()
             undo.unlink()
             continue
-        records: list[tuple[int, int, bytes]] = []
+        records: list[tuple[bytes, int, int, bytes, bytes]] = []
         at = _HEADER.size + length
         while at < len(raw):
-            offset, size, n = _RECORD.unpack_from(raw, at)
+            kind, offset, size, n_old, n_new = _RECORD.unpack_from(raw, at)
             at += _RECORD.size
-            records.append((offset, size, raw[at : at + n]))
-            at += n
+            old, new = raw[at : at + n_old], raw[at + n_old : at + n_old + n_new]
+            records.append((kind, offset, size, old, new))
+            at += n_old + n_new
         if records and os.path.exists(path):
             fd = os.open(path, os.O_WRONLY)
             try:
-                for offset, size, old in reversed(records):
+                for _, offset, size, old, _ in reversed(records):
                     current = os.fstat(fd).st_size
                     os.pwrite(fd, old, offset)
                     os.ftruncate(fd, size)
                     summary.bytes += len(old) + abs(current - size)
+                if keep is not None:
+                    summary.kept += _redo_some(fd, records, keep)
             finally:
                 os.close(fd)
             summary.files += 1
@@ -213,3 +233,22 @@ def roll_back(journal_dir: str | os.PathLike[str], data_dir: str | os.PathLike[s
     for shm in data_dir.rglob("*-shm"):
         shm.unlink()
     return summary
+
+
+def _redo_some(
+    fd: int, records: list[tuple[bytes, int, int, bytes, bytes]], keep: random.Random
+) -> int:
+    kept = 0
+    for kind, offset, _, _, new in records:
+        if kind == b"t":
+            if keep.random() < 0.5:
+                os.ftruncate(fd, offset)
+                kept += 1
+            continue
+        end = offset + len(new)
+        for start in range(offset - offset % SECTOR, end, SECTOR):
+            lo, hi = max(start, offset), min(start + SECTOR, end)
+            if keep.random() < 0.5:
+                os.pwrite(fd, new[lo - offset : hi - offset], lo)
+                kept += 1
+    return kept
