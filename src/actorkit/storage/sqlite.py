@@ -78,11 +78,17 @@ def _record(row: tuple[Any, ...]) -> ActorRecord:
 
 class SQLiteDriver(Driver):
     """Stores everything in ``<directory>/actorkit.db``. Per-actor SQLite databases live in
-    ``<directory>/actors/``."""
+    ``<directory>/actors/``.
 
-    def __init__(self, directory: str | os.PathLike[str]) -> None:
+    ``vfs`` names a registered SQLite VFS to open every file through (the main store's in the
+    ``sqlite3`` module's SQLite, the actor databases' in APSW's); for tests that simulate
+    power loss (``tests/powerloss``). ``None``: SQLite's default.
+    """
+
+    def __init__(self, directory: str | os.PathLike[str], *, vfs: str | None = None) -> None:
         self.directory = Path(directory)
         self.path = self.directory / "actorkit.db"
+        self.vfs = vfs
         self._lock_file: IO[str] | None = None
         # One thread writes (SQLite allows one writer); another reads, which WAL lets run
         # alongside the writer.
@@ -103,7 +109,11 @@ class SQLiteDriver(Driver):
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=True)
+            target: str | Path = self.path
+            uri = False
+            if self.vfs is not None:
+                target, uri = f"{self.path.absolute().as_uri()}?vfs={self.vfs}", True
+            conn = sqlite3.connect(target, isolation_level=None, check_same_thread=True, uri=uri)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA busy_timeout=5000")
@@ -435,7 +445,7 @@ class SQLiteDriver(Driver):
         if new and not create:
             return None
         path.parent.mkdir(exist_ok=True)
-        conn = apsw.Connection(str(path))
+        conn = apsw.Connection(str(path), vfs=self.vfs)
         try:
             conn.set_busy_timeout(5000)
             # One process owns the data directory, so take the file's lock for good: the
