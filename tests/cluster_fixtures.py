@@ -60,6 +60,7 @@ def cluster(postgres_url: str, events_file: Path) -> Iterator[ClusterFactory]:
         lease: float = LEASE,
         region: str | None = None,
         advertise_url: str | None = None,
+        env: dict[str, str] | None = None,
     ) -> list[Node]:
         started = []
         for _ in range(n):
@@ -76,6 +77,7 @@ def cluster(postgres_url: str, events_file: Path) -> Iterator[ClusterFactory]:
                 env={
                     "ACTORKIT_TEST_EVENTS": str(events_file),
                     "ACTORKIT_INSPECTOR_TOKEN": INSPECTOR_TOKEN,
+                    **(env or {}),
                 },
             )
             nodes.append(node)

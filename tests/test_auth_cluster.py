@@ -49,3 +49,64 @@ def test_a_forwarded_call_and_socket_are_authenticated_with_the_clients_headers(
     connects = [s for s in auth_seen(events_file) if s["intent"] == "connect"]
     assert [(s["pid"], s["authorization"]) for s in connects] == [(owner.pid, "Bearer good")]
     assert len(lines(events_file, "wake")) == 1  # one activation, on the owner
+
+
+SECRET = "cluster-secret-for-tests"
+
+
+def test_actor_code_calling_a_peer_node_is_trusted_only_with_the_cluster_secret(
+    cluster: ClusterFactory, events_file: Path
+) -> None:
+    first, second = cluster(2, app=APP, env={"ACTORKIT_CLUSTER_SECRET": SECRET})
+    caller = _create(first, "caller")
+    callee = _create(second, "callee")
+
+    # Actor code on the first node calls an actor the second owns: the call is forwarded
+    # without any client's credentials, and the second node lets it in on the secret alone.
+    before = len(auth_seen(events_file))
+    reply = httpx.post(
+        f"{first.url}/actors/{caller}/actions/peer_pid", json={"args": [callee]}, headers=GOOD
+    )
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["output"] == second.pid
+    seen = auth_seen(events_file)[before:]
+    assert [(s["pid"], s["action"]) for s in seen] == [(first.pid, "peer_pid")]
+
+    # A wrong secret is no credential: that request is authenticated like any client's.
+    forged = httpx.post(
+        f"{second.url}/actors/{callee}/actions/pid",
+        json={"args": []},
+        headers={"x-actorkit-cluster-secret": "guess"},
+    )
+    assert forged.status_code == 401, forged.text
+    trusted = httpx.post(
+        f"{second.url}/actors/{callee}/actions/pid",
+        json={"args": []},
+        headers={"x-actorkit-cluster-secret": SECRET},
+    )
+    assert trusted.status_code == 200, trusted.text
+
+
+def test_without_a_cluster_secret_actor_code_calling_a_peer_node_is_authenticated(
+    cluster: ClusterFactory,
+) -> None:
+    first, second = cluster(2, app=APP)
+    caller = _create(first, "caller")
+    callee = _create(second, "callee")
+    reply = httpx.post(
+        f"{first.url}/actors/{caller}/actions/peer_pid", json={"args": [callee]}, headers=GOOD
+    )
+    # The peer cannot tell actor code from a client: with no credentials it refuses.
+    assert reply.status_code == 401, reply.text
+    assert reply.json()["code"] == "unauthorized"
+    local = _create(first, "local")
+    reply = httpx.post(
+        f"{first.url}/actors/{caller}/actions/peer_pid", json={"args": [local]}, headers=GOOD
+    )
+    assert reply.status_code == 200 and reply.json()["output"] == first.pid, reply.text
+
+
+def _create(node: Any, key: str) -> str:
+    created = httpx.put(node.url + "/actors", json={"name": "vault", "key": [key]}, headers=GOOD)
+    assert created.status_code == 200, created.text
+    return str(created.json()["actor_id"])

@@ -76,6 +76,11 @@ class Vault(Actor):
     def pid(self) -> int:
         return os.getpid()
 
+    @action
+    async def peer_pid(self, actor_id: str) -> int:
+        """Call another vault (on whichever node owns it) from actor code."""
+        return int(await self.client.get_for_id(Vault, actor_id).pid())
+
     async def on_request(self, request: Request) -> str:
         return f"raw {request.url.path}"
 

@@ -6,7 +6,9 @@ actor addressed by id is named from its stored record (or its awake instance), w
 not wake it. Nothing here costs anything when no hook is configured.
 
 In a cluster a call forwarded to the owner node is authenticated again there, so it carries
-the client's headers along (``client_headers``); calls made by actors never do.
+the client's headers along (``client_headers``); calls made by actors never do. A call that
+actor code on another node makes carries the cluster secret instead (``ACTORKIT_CLUSTER_SECRET``,
+the same on every node), and is not authenticated, like any call an actor makes in-process.
 """
 
 from __future__ import annotations
@@ -27,7 +29,17 @@ from actorkit.protocol.keys import normalize_key
 if TYPE_CHECKING:
     from actorkit._runtime.node import Node
 
-__all__ = ["admit", "admit_socket", "client_headers", "connect_gate", "forwardable"]
+__all__ = [
+    "NODE_SECRET_HEADER",
+    "admit",
+    "admit_socket",
+    "client_headers",
+    "connect_gate",
+    "forwardable",
+]
+
+#: Proof that a forwarded call was made by actor code on another node of the cluster.
+NODE_SECRET_HEADER = "x-actorkit-cluster-secret"
 
 #: Close code for a raw WebSocket refused before it opened (the client sees HTTP 403).
 CLOSE_POLICY = 1008
@@ -72,12 +84,15 @@ async def admit(
     """
     if not node.registry.authenticates:
         return
+    headers = headers_from_asgi(scope.get("headers") or [])
+    trusts = getattr(node.forwarder, "trusts", None)
+    if trusts is not None and trusts(headers.get(NODE_SECRET_HEADER)):
+        return  # actor code on a peer node: the application's own call
     if actor_id is not None and name is None:
         record = await node.get_record(actor_id)
         name, key = record.name, record.key
     elif name is not None and intent != "list":
         key = normalize_key(key, node.limits)
-    headers = headers_from_asgi(scope.get("headers") or [])
     peer = scope.get("client")
     request = AuthRequest(
         intent=intent,

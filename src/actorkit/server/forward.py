@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -33,10 +34,11 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
+from actorkit._runtime import context
 from actorkit._runtime.forwarding import NotDelivered
 from actorkit.errors import ActorError, Code
 from actorkit.protocol.messages import CLOSE_MOVED
-from actorkit.server.auth import client_headers, forwardable
+from actorkit.server.auth import NODE_SECRET_HEADER, client_headers, forwardable
 from actorkit.server.bodies import CLIENT_HEADER, IDEMPOTENCY_HEADER, PARAMS_HEADER
 
 __all__ = [
@@ -89,11 +91,25 @@ def unreachable(url: str, exc: BaseException) -> ActorError:
 class HttpForwarder:
     """Forwards stateless calls to other nodes over HTTP (keep-alive pools per node)."""
 
-    def __init__(self, *, timeout: float = 120.0) -> None:
+    def __init__(self, *, timeout: float = 120.0, secret: str | None = None) -> None:
+        self._secret = secret or None
         self._timeout = httpx.Timeout(timeout, connect=3.0)
         self._client: httpx.AsyncClient | None = None
         self._session: aiohttp.ClientSession | None = None
         self._calls_timeout = aiohttp.ClientTimeout(sock_connect=3.0, sock_read=timeout)
+
+    def trusts(self, presented: str | None) -> bool:
+        """Whether ``presented`` is this cluster's secret (never, when none is configured)."""
+        if self._secret is None or presented is None:
+            return False
+        return hmac.compare_digest(presented.encode(), self._secret.encode())
+
+    def _identity(self) -> dict[str, str]:
+        """The headers that say who makes a forwarded call: the client's own, or, for a call
+        made by actor code, the cluster secret (if configured)."""
+        if context.call_chain.get():
+            return {NODE_SECRET_HEADER: self._secret} if self._secret else {}
+        return client_headers()
 
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -125,7 +141,7 @@ class HttpForwarder:
         idempotency_key: str | None = None,
     ) -> Any:
         headers = {
-            **client_headers(),  # the owner authenticates the call again
+            **self._identity(),  # the owner authenticates the call again
             "content-type": _MSGPACK,
             "accept": _MSGPACK,
             HOPS_HEADER: str(hops),
@@ -167,7 +183,7 @@ class HttpForwarder:
 
     async def destroy(self, url: str, actor_id: str, *, hops: int) -> None:
         headers = {
-            **client_headers(),
+            **self._identity(),
             "accept": _MSGPACK,
             CLIENT_HEADER: "actorkit-node",
             HOPS_HEADER: str(hops),

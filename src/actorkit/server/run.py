@@ -20,6 +20,7 @@ __all__ = [
     "DEFAULT_HOST",
     "DEFAULT_PORT",
     "ENV_ADVERTISE_URL",
+    "ENV_CLUSTER_SECRET",
     "ENV_LEASE_SECONDS",
     "ENV_NODE_ID",
     "ENV_REGION",
@@ -47,6 +48,9 @@ ENV_STORAGE = "ACTORKIT_STORAGE"
 ENV_REGION = "ACTORKIT_REGION"
 ENV_ADVERTISE_URL = "ACTORKIT_ADVERTISE_URL"
 ENV_LEASE_SECONDS = "ACTORKIT_LEASE_SECONDS"
+#: A secret every node of a cluster shares: calls that actor code forwards to a peer carry
+#: it, and skip the peer's ``authenticate`` hooks (docs/auth.md).
+ENV_CLUSTER_SECRET = "ACTORKIT_CLUSTER_SECRET"
 ENV_NODE_ID = "ACTORKIT_NODE_ID"
 
 
@@ -88,7 +92,7 @@ def asgi_app(
         dev=dev,
         region=region or env.get(ENV_REGION),
         client_factory=local_client,
-        forwarder=HttpForwarder(),
+        forwarder=HttpForwarder(secret=env.get(ENV_CLUSTER_SECRET)),
         advertise_url=advertise_url,
         lease_seconds=lease,
         node_id=node_id or env.get(ENV_NODE_ID),
