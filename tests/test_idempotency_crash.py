@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -178,3 +179,37 @@ def test_cluster_forwarded_call_and_failover_keep_the_outcome(cluster: ClusterFa
     assert after.json() == first.json()
     assert after.json()["output"]["pid"] == first.json()["output"]["pid"] != b.pid
     assert counts(b.url, actor_id) == {"runs": 1, "total": 9, "executions": 0, "waiting": 0}
+
+
+def test_kill9_between_the_database_commit_and_the_batch_keeps_the_outcome(
+    server_factory: ServerFactory, tmp_path: Path
+) -> None:
+    """A turn that wrote ``self.db`` commits the database first, then its batch (with the
+    outcome) to the main store. A crash in between used to keep the row but lose the outcome,
+    so the retry inserted the row a second time."""
+    flag = tmp_path / "crash-before-the-batch"
+    server = server_factory(
+        "tests/apps/idempotency_db_app.py:registry", env={"ACTORKIT_TEST_CRASH_FLAG": str(flag)}
+    )
+    reply = httpx.put(server.url + "/actors", json={"name": "journal", "key": ["j"]}, timeout=30)
+    actor_id = str(reply.json()["actor_id"])
+    assert post(server.url, actor_id, "write", ["first"], "one").json()["output"] == 1
+
+    flag.touch()
+    with pytest.raises(httpx.TransportError):  # the server dies before it can answer
+        post(server.url, actor_id, "write", ["second"], "two")
+    assert server.proc is not None and server.proc.wait(timeout=30) == -signal.SIGKILL
+    flag.unlink()
+
+    server.start()
+    # The retry finds the outcome the database kept: the row is not inserted again.
+    again = post(server.url, actor_id, "write", ["second"], "two")
+    assert again.status_code == 200, again.text
+    assert again.json()["output"] == 2
+    assert post(server.url, actor_id, "rows", [], None).json()["output"] == 2
+    # It survives another restart, and a new call after it runs normally.
+    server.kill()
+    server.start()
+    assert post(server.url, actor_id, "write", ["second"], "two").json()["output"] == 2
+    assert post(server.url, actor_id, "write", ["third"], "three").json()["output"] == 3
+    assert post(server.url, actor_id, "rows", [], None).json()["output"] == 3

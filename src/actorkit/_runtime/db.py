@@ -123,6 +123,8 @@ class ActorDatabase:
         self._savepoints = 0
         self._closed = False
         self._seq = 0  # the highest state sequence number written anywhere
+        #: Outcomes of idempotent calls found only in the database at wake (see ``wake``).
+        self.recovered: dict[bytes, bytes] = {}
         self.running = False  # a statement is executing in the pool right now
 
     # -- public API ------------------------------------------------------------------------
@@ -360,8 +362,9 @@ class ActorDatabase:
         """Whether a turn's transaction may be open (cheap check before ``commit_turn``)."""
         return self._turn_tx is not None
 
-    async def commit_turn(self) -> None:
-        """End of a successful turn: commit its transaction with a copy of the state."""
+    async def commit_turn(self, outcomes: dict[bytes, bytes] | None = None) -> None:
+        """End of a successful turn: commit its transaction with a copy of the state and the
+        ``outcomes`` of the turn's idempotent calls (storage key → record)."""
         if self._turn_tx is None or not self._in_turn():
             return
         if self._broken is not None:
@@ -384,7 +387,8 @@ class ActorDatabase:
         self._seq += 1
         seq = self._seq
         try:
-            await self._exec(lambda db: engine.commit(seq, state))
+            keep = self._inst.definition.options.idempotency_max_keys
+            await self._exec(lambda db: engine.commit(seq, state, outcomes, keep))
         except BaseException:
             self._end_turn()
             raise
@@ -429,6 +433,8 @@ class ActorDatabase:
         main_seq = decode_seq(data.get(SEQ_KEY, b""))
         had_db = DB_KEY in data
 
+        outcomes: dict[bytes, bytes] = {}
+
         def open_and_migrate() -> tuple[Engine | None, tuple[int, int], bytes | None]:
             try:
                 engine = self._make_engine(create=bool(migrations) and not had_db)
@@ -441,6 +447,8 @@ class ActorDatabase:
             try:
                 apply_migrations(engine, inst.definition.name, migrations)
                 seq, stored = engine.stored_state()
+                if seq > main_seq:
+                    outcomes.update(engine.stored_outcomes(main_seq))
             except BaseException:
                 inst.node.driver.close_actor_db(inst.id, engine.conn)
                 raise
@@ -460,6 +468,9 @@ class ActorDatabase:
             self._remember_db()  # a database from before DB_KEY existed, or just created
         if db_seq > main_seq and stored is not None:
             data = {**data, STATE_KEY: stored}
+        if outcomes:  # turns whose database writes are durable but whose batch was lost
+            data = {**data, **outcomes}
+            self.recovered = outcomes  # for the main store, with the wake's batch
         self._seq = max(main_seq[1], db_seq[1])
         return data
 

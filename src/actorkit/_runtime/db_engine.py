@@ -16,6 +16,9 @@ Internal tables live next to the user's and start with ``_actorkit_``:
   committed, and a copy of the actor's state envelope, written in the same SQLite
   transaction as a turn's database writes (see ``actorkit._runtime.db``). A commit from an
   owner older than the stored epoch is refused (``FencedError``) in that transaction.
+- ``_actorkit_outcomes(key, record, epoch, seq)``: outcomes of idempotent calls whose turns
+  wrote to the database, in the same transaction (the main store gets them too, in the
+  turn's batch; on wake those newer than the main store's copy are taken from here).
 """
 
 from __future__ import annotations
@@ -66,6 +69,14 @@ CREATE TABLE IF NOT EXISTS _actorkit_state (
     id INTEGER PRIMARY KEY CHECK (id = 0), seq INTEGER NOT NULL, state BLOB,
     epoch INTEGER NOT NULL DEFAULT 0
 );
+"""
+
+#: The outcomes of idempotent calls made by turns that wrote to the database (created on
+#: first use): see ``Engine.commit``.
+_OUTCOMES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS _actorkit_outcomes (
+    key BLOB PRIMARY KEY, record BLOB NOT NULL, epoch INTEGER NOT NULL, seq INTEGER NOT NULL
+)
 """
 
 _pool: ThreadPoolExecutor | None = None
@@ -286,11 +297,21 @@ class Engine:
         ).fetchall()
         return int(rows[0][0]) if rows else 0
 
-    def commit(self, seq: int | None = None, state: bytes | None = None) -> None:
+    def commit(
+        self,
+        seq: int | None = None,
+        state: bytes | None = None,
+        outcomes: dict[bytes, bytes] | None = None,
+        keep: int = 1000,
+    ) -> None:
         """Commit the open transaction. A writing turn (``seq`` given) first checks, in the
         transaction, that no newer owner wrote, and records this owner's epoch with ``seq``
-        and the state envelope ``state``."""
+        and the state envelope ``state`` — and the ``outcomes`` of its idempotent calls
+        (storage key → record; the newest ``keep`` are kept), so that a crash before the
+        main store has them cannot separate the turn's database writes from its outcomes."""
         try:
+            if seq is not None and outcomes:
+                self._record_outcomes(seq, outcomes, keep)
             if seq is not None:
                 stored_epoch = self._stored_epoch()
                 if stored_epoch > self.epoch:
@@ -314,6 +335,34 @@ class Engine:
             self.turn_begun = False
         if wrote:  # (a read-only turn commits on the event loop: no file I/O there)
             self._trim_wal()
+
+    def _record_outcomes(self, seq: int, outcomes: dict[bytes, bytes], keep: int) -> None:
+        self.conn.execute(_OUTCOMES_SCHEMA)
+        self.conn.executemany(
+            "INSERT INTO _actorkit_outcomes (key, record, epoch, seq) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET record = excluded.record, epoch = excluded.epoch, "
+            "seq = excluded.seq",
+            [(key, record, self.epoch, seq) for key, record in outcomes.items()],
+        )
+        self.conn.execute(
+            "DELETE FROM _actorkit_outcomes WHERE seq < (SELECT seq FROM _actorkit_outcomes "
+            "ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+            (keep,),
+        )
+
+    def stored_outcomes(self, after: tuple[int, int]) -> dict[bytes, bytes]:
+        """The idempotent calls' outcomes that turns after ``after`` (epoch, seq) recorded."""
+        exists = self.conn.execute(
+            "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = '_actorkit_outcomes'"
+        ).fetchall()
+        if not exists:
+            return {}
+        epoch, seq = after
+        rows: list[Any] = self.conn.execute(
+            "SELECT key, record FROM _actorkit_outcomes WHERE epoch > ? OR (epoch = ? AND seq > ?)",
+            (epoch, epoch, seq),
+        ).fetchall()
+        return {bytes(key): bytes(record) for key, record in rows}
 
     def _trim_wal(self) -> None:
         """After a commit: if the file and its WAL exceed the limit, move the WAL into the

@@ -9,8 +9,9 @@ One ``IdempotencyTable`` per ``ActorInstance``. Invariants:
   neither is and a repeat runs the call again. A call that changed nothing durable keeps its
   outcome in memory only: running it again after a restart changes nothing either. In
   relaxed mode (``state_save_interval``) the outcome is written with the state it changed.
-  (Known gap: a turn's ``self.db`` writes commit just before its batch; a crash between the
-  two keeps the database writes but not the outcome.)
+  A turn that wrote ``self.db`` also records its outcomes in that database's transaction
+  (``db_engine.Engine.commit``), which commits just before the batch: on wake, outcomes of
+  turns whose batch never arrived are taken from there (``ActorDatabase.wake``).
 - The outcome is published to repeats only after the call's reply was released (its writes
   are durable: the output gate); a repeat that arrives earlier waits for it.
 - A ``UserError`` is an outcome (remembered); any other failure rolled the call back, so it

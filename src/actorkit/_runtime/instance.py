@@ -132,6 +132,9 @@ class ActorInstance(StatePersistence):
         """Load state and run the create/wake hooks as one turn; the actor serves once this
         returns (the caller honours sleep/destroy requests made meanwhile)."""
         data = await self.db.wake(data)  # migrations; newer state copy (db vs main store)
+        for key, record in self.db.recovered.items():
+            self.stage(key, record)  # written to the main store by the wake's own batch
+        self.db.recovered = {}
         self.schedule.load(data)
         self.idempotency.load(data)
         await self.turn(self._create_or_wake, data, starting=True)

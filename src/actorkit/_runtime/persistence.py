@@ -163,7 +163,13 @@ class StatePersistence:
         outcomes = self.idempotency.take_unsaved() if self.idempotency.unsaved else None
         wrote_db = False
         if self.db.turn_open:
-            await self.db.commit_turn()  # before the state batch: see _runtime/db.py
+            # Before the state batch (see _runtime/db.py), with the outcomes of this turn's
+            # idempotent calls: the database's writes and the outcomes are durable together.
+            await self.db.commit_turn(
+                {e.storage_key: e.record for e in outcomes if e.record is not None}
+                if outcomes
+                else None
+            )
             committed = self.db._committed_turn  # this turn wrote to the database
             wrote_db = committed is not None and committed == self._active_turn
         if self.connections.dirty:
