@@ -18,7 +18,7 @@ from ws_helpers import eventually
 
 # A lobby whose connects can be held open by a named gate (on_before_connect waits on it),
 # so a test can act while a connection is surely "connecting": its init was received.
-APP = '''
+APP = """
 import asyncio
 from typing import Any
 
@@ -67,7 +67,7 @@ class Gate(Actor):
 
 
 registry = Registry(Lobby, Gate)
-'''
+"""
 
 
 @pytest.fixture
