@@ -7,6 +7,7 @@ lives above both: the client package never imports the runtime.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -57,15 +58,30 @@ def _storage_error(exc: StorageError) -> ActorError:
 
 
 class LocalTransport:
-    """Serves a client from a node in this process (``registry.test_client()``)."""
+    """Serves a client from a node in this process (``registry.test_client()``,
+    ``registry.client()``).
 
-    def __init__(self, node: Node, *, owns_node: bool = False) -> None:
+    ``owns_node``: the client starts the node and stops it when closed. ``start``: how to
+    start a node someone else owns (the server app's starter, so the node starts once
+    whichever of the app and the client needs it first).
+    """
+
+    def __init__(
+        self,
+        node: Node,
+        *,
+        owns_node: bool = False,
+        start: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self.node = node
         self._owns_node = owns_node
+        self._start = start
 
     async def start(self) -> None:
         if self._owns_node:
             await self.node.start()
+        elif self._start is not None:
+            await self._start()
 
     async def aclose(self) -> None:
         if self._owns_node:

@@ -41,6 +41,8 @@ class Registry(runtime.Registry):
     # The entry points import on use: ``import actorkit`` stays light, and the server needs
     # the ``server`` extra.
 
+    _served: Starlette | None = None  # the app ``asgi()`` returned last
+
     def test_client(
         self, storage: str = "memory://", *, clock: Clock | None = None, dev: bool = True
     ) -> AsyncClient:
@@ -78,7 +80,7 @@ class Registry(runtime.Registry):
         """
         from actorkit.server.run import asgi_app
 
-        return asgi_app(
+        self._served = asgi_app(
             self,
             storage,
             dev=dev,
@@ -87,6 +89,36 @@ class Registry(runtime.Registry):
             advertise_url=advertise_url,
             lease_seconds=lease_seconds,
         )
+        return self._served
+
+    def client(self) -> AsyncClient:
+        """An ``AsyncClient`` served in-process by the node of the app ``asgi()`` returned
+        (the last one, if it was called more than once): for your own routes next to the
+        mounted app, with no HTTP round trip. Same API as ``AsyncClient(url)``.
+
+        Example (a FastAPI or Starlette route)::
+
+            actors = registry.asgi()
+            app.mount("/api", actors)
+
+            async def visit(request):
+                counter = registry.client().get_or_create(Counter, "visits")
+                return JSONResponse(await counter.increment())
+
+        The node starts on first use if the app has not started it yet; closing the client
+        closes its connections and leaves the node running (the app's lifespan stops it).
+        """
+        app = self._served
+        if app is None:
+            raise RuntimeError(
+                "registry.client() calls the actors of the app registry.asgi() returned: "
+                "call registry.asgi() first (or use registry.test_client() in tests)"
+            )
+        from actorkit.client.base import AsyncClient
+        from actorkit.local import LocalTransport
+
+        starter = app.state.ensure_started
+        return AsyncClient(transport=LocalTransport(app.state.node, start=starter))
 
     def run(
         self,

@@ -1,5 +1,5 @@
-"""The ``actorkit`` command: ``dev``, ``serve``, ``call``, ``actors``, ``storage``. See
-``docs/cli.md``.
+"""The ``actorkit`` command: ``dev``, ``serve``, ``call``, ``state``, ``destroy``,
+``actors``, ``storage``. See ``docs/cli.md``.
 
 Example::
 
@@ -16,9 +16,11 @@ from collections.abc import Sequence
 
 from actorkit.cli.load import AppLoadError
 
-__all__ = ["DEFAULT_URL", "build_parser", "main"]
+__all__ = ["DEFAULT_URL", "ENV_URL", "build_parser", "main"]
 
 DEFAULT_URL = "http://127.0.0.1:6420"
+#: The server the client commands talk to when ``--url`` is not given.
+ENV_URL = "ACTORKIT_URL"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,17 +75,43 @@ def build_parser() -> argparse.ArgumentParser:
 
     def client_command(name: str, help: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help, description=help)
-        p.add_argument("--url", default=DEFAULT_URL, help=f"server URL (default {DEFAULT_URL})")
+        p.add_argument(
+            "--url",
+            default=os.environ.get(ENV_URL) or DEFAULT_URL,
+            help=f"server URL (default {DEFAULT_URL}) [{ENV_URL}]",
+        )
         p.add_argument("--timeout", type=float, default=60.0)
         return p
 
-    call = client_command("call", "call an action (the actor is created if missing)")
+    def addressed(name: str, help: str) -> argparse.ArgumentParser:
+        p = client_command(name, help)
+        p.add_argument("name", metavar="NAME", help="actor name, e.g. counter")
+        p.add_argument("key", metavar="KEY", help='key: a string, or a JSON array ("[]" for none)')
+        return p
+
+    call = client_command(
+        "call",
+        "call an action (the actor is created if missing, unless the call cannot run: an "
+        "unknown action or invalid arguments create nothing)",
+    )
     call.add_argument("name", metavar="NAME", help="actor name, e.g. counter")
     call.add_argument("key", metavar="KEY", help='key: a string, or a JSON array ("[]" for none)')
     call.add_argument("action", metavar="ACTION")
     call.add_argument("args", metavar="ARGS", nargs="*", help="JSON values (else strings)")
     call.add_argument("--params", default=None, help="connection params as JSON")
     call.add_argument("--pretty", action="store_true", help="indent the JSON output")
+    call.add_argument(
+        "--no-create", action="store_true", help="fail with actor_not_found if it does not exist"
+    )
+    state = addressed("state", "print an actor's state as JSON (never creates or wakes it)")
+    state.add_argument(
+        "--token",
+        default=os.environ.get("ACTORKIT_INSPECTOR_TOKEN"),
+        help="the server's inspector token (not needed for `actorkit dev`) "
+        "[ACTORKIT_INSPECTOR_TOKEN]",
+    )
+    state.add_argument("--pretty", action="store_true", help="indent the JSON output")
+    addressed("destroy", "destroy an actor and all its data (on_destroy runs)")
     actors = client_command("actors", "list actors (of one NAME)")
     actors.add_argument("name", metavar="NAME", nargs="?", default=None)
     actors.add_argument("--limit", type=int, default=100)
@@ -112,6 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "serve": serving.run_serve,
         "dev": serving.run_dev,
         "call": remote.run_call,
+        "state": remote.run_state,
+        "destroy": remote.run_destroy,
         "actors": remote.run_actors,
         "storage": storage.run,
     }[args.command]

@@ -107,11 +107,28 @@ class ActorHandle(Generic[A]):
         Example: ``await handle.action("pay", 10, idempotency_key=order_id)``.
         """
         client = self._client
+        transport = client._transport
+        extra = {} if idempotency_key is None else {"idempotency_key": idempotency_key}
+        by_key = getattr(transport, "call_by_key", None)
+        if self._actor_id is None and self._mode in ("get", "get_or_create") and by_key:
+            # One request instead of two: find (or create) and call (docs/protocol.md).
+            await client._ensure_started()
+            create = self._mode == "get_or_create"
+            self._actor_id, output = await by_key(
+                self.name,
+                self.key,
+                create,
+                self._input,
+                self._region,
+                name,
+                list(args),
+                self.params,
+                **extra,
+            )
+            return self._converted(name, output)
         actor_id = self._actor_id or await self.resolve()
         if not client._started:
             await client._ensure_started()
-        transport = client._transport
-        extra = {} if idempotency_key is None else {"idempotency_key": idempotency_key}
         try:
             output = await transport.call(actor_id, name, list(args), self.params, **extra)
         except ActorError as err:
@@ -121,8 +138,12 @@ class ActorHandle(Generic[A]):
             self._actor_id = None
             actor_id = await self.resolve()
             output = await transport.call(actor_id, name, list(args), self.params, **extra)
+        return self._converted(name, output)
+
+    def _converted(self, action: str, output: Any) -> Any:
+        """``output`` as the action's declared return type, for a typed handle."""
         if self._cls is not None:
-            ret = _return_type(self._cls, name)  # type: ignore[arg-type]
+            ret = _return_type(self._cls, action)  # type: ignore[arg-type]
             if ret is not None:
                 return msgspec.convert(output, ret)
         return output

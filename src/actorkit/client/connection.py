@@ -14,8 +14,13 @@ The connection runs over a ``Link`` (a WebSocket, or an in-process pipe for
 subscriptions. Every action carries an idempotency key, so actions in flight when the link
 broke are sent again once it is back (the server runs each at most once and answers a
 repeat with the first outcome); if it is not back within ``RESEND_WINDOW`` they fail with
-``connection_lost``. Actions called while reconnecting fail the same way at once — nothing
-hangs.
+``connection_lost``.
+
+Actions called before the connection is open wait for it, bounded: a connection not opened
+yet opens on its first action; one that is connecting waits up to ``OPEN_TIMEOUT``, one that
+is reconnecting up to ``RESEND_WINDOW``; then ``connection_lost``. A refusal (say
+``forbidden``) fails them with the refusal. Subscriptions made meanwhile take effect with
+the connection. Nothing hangs.
 """
 
 from __future__ import annotations
@@ -62,7 +67,7 @@ log = logging.getLogger("actorkit.client")
 
 BACKOFF_INITIAL = 0.25
 BACKOFF_MAX = 30.0
-OPEN_TIMEOUT = 30.0
+OPEN_TIMEOUT = 30.0  # seconds for the server's init reply; and for calls made while connecting
 RESEND_WINDOW = 5.0  # seconds in-flight actions wait for a reconnect before connection_lost
 
 
@@ -114,6 +119,8 @@ class ActorConnection(Generic[A]):
         self.params = params
         self._open_link = open_link
         self.status = ConnectionStatus.IDLE
+        self._status_changed = asyncio.Event()  # set (and replaced) on every status change
+        self._close_error: ActorError | None = None  # why it closed, for calls that waited
         self.id: str | None = None  # the connection id, once connected
         self.actor_id: str | None = None
         self._token: str | None = None
@@ -153,15 +160,22 @@ class ActorConnection(Generic[A]):
         await self.aclose()
 
     async def open(self) -> None:
-        """Connect now. Raises ``ActorError`` if the actor refuses the connection."""
+        """Connect now (or wait for a connect already under way). Raises ``ActorError`` if
+        the actor refuses the connection."""
+        if self.status is ConnectionStatus.CLOSED:
+            raise RuntimeError("connection is closed")
         if self.status is not ConnectionStatus.IDLE:
-            raise RuntimeError(f"connection is {self.status.value}")
-        self.status = ConnectionStatus.CONNECTING
+            await self._until_connected()
+            return
+        self._set_status(ConnectionStatus.CONNECTING)
         try:
             self.actor_id = await self._handle.resolve()
             await self._establish()
-        except BaseException:
-            self.status = ConnectionStatus.CLOSED
+        except BaseException as exc:
+            self._close_error = (
+                exc if isinstance(exc, ActorError) else connection_lost(f"cannot connect: {exc!r}")
+            )
+            self._set_status(ConnectionStatus.CLOSED)
             self._closed.set()
             raise
         self._handle._client._connections.add(self)
@@ -183,10 +197,41 @@ class ActorConnection(Generic[A]):
         for task in list(self._tasks):
             task.cancel()
 
-    def _set_closed(self) -> None:
-        self.status = ConnectionStatus.CLOSED
+    def _set_closed(self, why: ActorError | None = None) -> None:
+        if self._close_error is None:
+            self._close_error = why or connection_lost("the connection was closed")
+        self._set_status(ConnectionStatus.CLOSED)
         self._closed.set()
         self._handle._client._connections.discard(self)
+
+    def _set_status(self, status: ConnectionStatus) -> None:
+        self.status = status
+        changed, self._status_changed = self._status_changed, asyncio.Event()
+        changed.set()
+
+    async def _until_connected(self) -> Link:
+        """The open link, once there is one: opens an idle connection, waits (bounded) for
+        one that is connecting or reconnecting, raises why a closed one closed."""
+        if self.status is ConnectionStatus.IDLE:
+            try:
+                await self.open()
+            except OSError as exc:
+                raise connection_lost(f"cannot connect: {exc!r}") from exc
+        bound = OPEN_TIMEOUT if self.status is ConnectionStatus.CONNECTING else RESEND_WINDOW
+        try:
+            async with asyncio.timeout(bound):
+                while True:
+                    link = self._link
+                    if self.status is ConnectionStatus.CONNECTED and link is not None:
+                        return link
+                    if self.status is ConnectionStatus.CLOSED:
+                        why = self._close_error or connection_lost("the connection is closed")
+                        raise ActorError(why.group, why.code, why.message, why.metadata)
+                    await self._status_changed.wait()
+        except TimeoutError:
+            raise connection_lost(
+                f"the connection is {self.status.value}: not open within {bound:g} s"
+            ) from None
 
     async def _drain_outbox(self, link: Link) -> None:
         outbox = self._outbox
@@ -203,13 +248,9 @@ class ActorConnection(Generic[A]):
         assert self.actor_id is not None
         link = await self._open_link(self.actor_id)
         codec = link.codec
+        subscribed = sorted(self._listeners)
         try:
-            init = Init(
-                msgspec.to_builtins(self.params),
-                self.id,
-                self._token,
-                sorted(self._listeners),
-            )
+            init = Init(msgspec.to_builtins(self.params), self.id, self._token, subscribed)
             await link.send(codec.encode(init))
             async with asyncio.timeout(OPEN_TIMEOUT):
                 reply = codec.decode_server(await link.recv())
@@ -232,7 +273,13 @@ class ActorConnection(Generic[A]):
         self._ping_interval = reply.ping_interval
         self._link = link
         self._outbox = asyncio.Queue()
-        self.status = ConnectionStatus.CONNECTED
+        # on()/unsubscribe while the init was on its way sent nothing: catch up, ahead of
+        # any action (the outbox keeps the order).
+        for event in self._listeners.keys() - set(subscribed):
+            self._send(codec.encode(Subscribe(event)))
+        for event in set(subscribed) - self._listeners.keys():
+            self._send(codec.encode(Unsubscribe(event)))
+        self._set_status(ConnectionStatus.CONNECTED)
         self._emit("open")
 
     async def _supervise(self) -> None:
@@ -251,9 +298,9 @@ class ActorConnection(Generic[A]):
             self._emit("close", code, reason)
             if code in TERMINAL_CLOSE_CODES:
                 self._fail_pending(lost)
-                self._set_closed()
+                self._set_closed(lost)
                 return
-            self.status = ConnectionStatus.RECONNECTING
+            self._set_status(ConnectionStatus.RECONNECTING)
             # Pending actions are sent again after the reconnect (with their keys), unless
             # it takes longer than RESEND_WINDOW.
             expire = asyncio.get_running_loop().call_later(RESEND_WINDOW, self._fail_pending, lost)
@@ -271,7 +318,7 @@ class ActorConnection(Generic[A]):
                     expire.cancel()
                     self._fail_pending(lost)
                     self._emit("error", err)  # refused for good (auth, destroyed, ...)
-                    self._set_closed()
+                    self._set_closed(err)
                     return
                 except (OSError, TimeoutError) as exc:
                     log.debug("reconnect attempt %d failed: %r", attempt, exc)
@@ -376,7 +423,7 @@ class ActorConnection(Generic[A]):
         """
         link = self._link
         if self.status is not ConnectionStatus.CONNECTED or link is None:
-            raise connection_lost(f"the connection is {self.status.value}")
+            link = await self._until_connected()
         self._next_id += 1
         action_id = self._next_id
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()

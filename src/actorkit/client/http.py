@@ -182,22 +182,58 @@ class HttpTransport:
     ) -> Any:
         """Run an action. The call carries ``idempotency_key`` (a new random one if not
         given); transport failures and retryable errors are retried with the same key."""
+        reply = await self._call(
+            f"/actors/{actor_id}/actions/{action}", {"args": args}, None, params, idempotency_key
+        )
+        return reply["output"]
+
+    async def _call(
+        self,
+        path: str,
+        body: dict[str, Any],
+        query: dict[str, Any] | None,
+        params: Any,
+        idempotency_key: str | None,
+    ) -> Any:
         headers = {IDEMPOTENCY_HEADER: idempotency_key or uuid.uuid4().hex}
         if params is not None:
             headers[PARAMS_HEADER] = json.dumps(params, separators=(",", ":"))
-        path = f"/actors/{actor_id}/actions/{action}"
         attempt = 0
         while True:
             try:
-                reply = await self.request(
-                    "POST", path, body={"args": args}, headers=headers, idempotent=True
+                return await self.request(
+                    "POST", path, body=body, params=query, headers=headers, idempotent=True
                 )
-                return reply["output"]
             except ActorError as err:
                 if not _worth_retrying(err) or attempt >= RETRIES:
                     raise
             attempt += 1
             await asyncio.sleep(_RETRY_DELAY * attempt)
+
+    async def call_by_key(
+        self,
+        name: str,
+        key: tuple[str, ...],
+        create: bool,
+        input: Any,
+        region: str | None,
+        action: str,
+        args: list[Any],
+        params: Any,
+        idempotency_key: str | None = None,
+    ) -> tuple[str, Any]:
+        """Find (with ``create``: or create) ``name[key]`` and run an action on it, in one
+        request; returns ``(actor_id, output)``. Retried like ``call``."""
+        body: dict[str, Any] = {"args": args}
+        if create and input is not None:
+            body["input"] = input
+        if create and region is not None:
+            body["region"] = region
+        query = {"key": json.dumps(list(key)), "create": "true" if create else "false"}
+        reply = await self._call(
+            f"/actors/by-key/{name}/actions/{action}", body, query, params, idempotency_key
+        )
+        return str(reply["actor_id"]), reply["output"]
 
     async def destroy(self, actor_id: str) -> None:
         await self.request("DELETE", f"/actors/{actor_id}")

@@ -8,6 +8,10 @@ Example::
             conn.send("hello")
             for msg in conn.events("message"):
                 ...
+
+Without ``with``, the first action opens the connection (``conn = handle.connect(params)``
+then ``conn.send("hello")``); ``Client.close()`` closes it. Calls made while it connects
+wait for it, bounded, as in ``ActorConnection``.
 """
 
 from __future__ import annotations

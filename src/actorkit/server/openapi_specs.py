@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ACTION", "CREATE", "DESTROY", "FIND_OR_LIST", "GET_ACTOR", "GET_OR_CREATE"]
+__all__ = [
+    "ACTION",
+    "CALL_BY_KEY",
+    "CREATE",
+    "DESTROY",
+    "FIND_OR_LIST",
+    "GET_ACTOR",
+    "GET_OR_CREATE",
+]
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 ACTOR = {"$ref": "#/components/schemas/Actor"}
@@ -66,6 +74,20 @@ SCHEMAS: dict[str, Any] = {
             "args": {"type": "array", "items": {}, "description": "positional arguments"},
             "params": {"description": "connection params checked by on_before_connect"},
         },
+    },
+    "ActionByKeyRequest": {
+        "type": "object",
+        "properties": {
+            "args": {"type": "array", "items": {}, "description": "positional arguments"},
+            "params": {"description": "connection params checked by on_before_connect"},
+            "input": {"description": "with create=true: the input if the call creates it"},
+            "region": {"type": "string", "nullable": True, "description": "as for input"},
+        },
+    },
+    "ActionByKeyReply": {
+        "type": "object",
+        "required": ["output", "actor_id"],
+        "properties": {"output": {}, "actor_id": {"type": "string"}},
     },
     "ActionReply": {
         "type": "object",
@@ -242,6 +264,27 @@ DESTROY = {
         },
     }
 }
+_CALL_HEADERS: list[dict[str, Any]] = [
+    {
+        "name": "X-Actorkit-Params",
+        "in": "header",
+        "description": "JSON connection params for on_before_connect",
+        "schema": {"type": "string"},
+    },
+    _client_header(required=False),
+    {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "description": "a repeat with the same key returns the first outcome "
+        "without running the action again (see docs/actions.md)",
+        "schema": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 255,
+            "pattern": "^[!-~]+$",
+        },
+    },
+]
 ACTION = {
     "post": {
         "operationId": "callAction",
@@ -249,29 +292,47 @@ ACTION = {
         "parameters": [
             ACTOR_ID,
             {"name": "action", "in": "path", "required": True, "schema": {"type": "string"}},
-            {
-                "name": "X-Actorkit-Params",
-                "in": "header",
-                "description": "JSON connection params for on_before_connect",
-                "schema": {"type": "string"},
-            },
-            _client_header(required=False),
-            {
-                "name": "Idempotency-Key",
-                "in": "header",
-                "description": "a repeat with the same key returns the first outcome "
-                "without running the action again (see docs/actions.md)",
-                "schema": {
-                    "type": "string",
-                    "minLength": 1,
-                    "maxLength": 255,
-                    "pattern": "^[!-~]+$",
-                },
-            },
+            *_CALL_HEADERS,
         ],
         "requestBody": _body("ActionRequest", required=False),
         "responses": {
             **_ok(200, {"$ref": "#/components/schemas/ActionReply"}, "the action's output"),
+            **_errors(400, 401, 403, 404, 413, 415, 422, 500, 503, 504),
+        },
+    }
+}
+
+
+CALL_BY_KEY = {
+    "post": {
+        "operationId": "callActionByKey",
+        "summary": "Call an action on name[key] in one request (creating it with create=true)",
+        "description": "Without create (or create=false) the actor must exist (404 "
+        "actor_not_found). With create=true a missing actor is created first — but only "
+        "if the action exists and the arguments are valid for it: a call refused for "
+        "those reasons creates nothing.",
+        "parameters": [
+            {"name": "name", "in": "path", "required": True, "schema": NAME},
+            {"name": "action", "in": "path", "required": True, "schema": {"type": "string"}},
+            {
+                "name": "key",
+                "in": "query",
+                "description": "a JSON array, or one value per key part (repeat key=); "
+                "absent: no key ([])",
+                "schema": {"type": "array", "items": KEY_PART, "maxItems": 8},
+                "style": "form",
+                "explode": True,
+            },
+            {
+                "name": "create",
+                "in": "query",
+                "schema": {"type": "string", "enum": ["true", "false"], "default": "false"},
+            },
+            *_CALL_HEADERS,
+        ],
+        "requestBody": _body("ActionByKeyRequest", required=False),
+        "responses": {
+            **_ok(200, {"$ref": "#/components/schemas/ActionByKeyReply"}, "the output"),
             **_errors(400, 401, 403, 404, 413, 415, 422, 500, 503, 504),
         },
     }

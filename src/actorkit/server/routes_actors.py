@@ -20,7 +20,14 @@ from actorkit.errors import ActorError, Code, too_large, validation_error
 from actorkit.protocol.records import record_to_dict
 from actorkit.server import openapi_specs as spec
 from actorkit.server.auth import admit
-from actorkit.server.bodies import body_dict, check_not_cross_site
+from actorkit.server.bodies import (
+    IDEMPOTENCY_HEADER,
+    PARAMS_HEADER,
+    action_args,
+    body_dict,
+    check_not_cross_site,
+    parse_params,
+)
 from actorkit.server.encoding import (
     decode_body,
     encode_response,
@@ -36,6 +43,7 @@ if TYPE_CHECKING:
     from actorkit._runtime.actor import Actor
     from actorkit._runtime.auth import Intent
     from actorkit._runtime.node import Node, ResolveMode
+    from actorkit.storage.base import ActorRecord
 
 __all__ = ["actor_routes"]
 
@@ -164,6 +172,52 @@ def actor_routes(node: Node, ensure_started: Starter) -> Sequence[BaseRoute]:
         await node.destroy(actor_id, hops=forwarded_hops(request.headers))
         return encode_response(request, {"actor_id": actor_id, "destroyed": True})
 
+    @endpoint(spec.CALL_BY_KEY)
+    async def call_by_key(request: Request) -> Response:
+        """One request for what takes two by id: find (or create) name[key], call action."""
+        check_not_cross_site(request.headers.get("content-type", ""), request.headers.raw)
+        await ensure_started()
+        name = request.path_params["name"]
+        action = request.path_params["action"]
+        key = _query_key(request)
+        create = request.query_params.get("create", "false")
+        if create not in ("true", "false"):
+            raise validation_error("create must be true or false")
+        limit = limits.max_message_bytes + (limits.max_input_bytes if create == "true" else 0)
+        body = body_dict(decode_body(request, await read_body(request, limit)))
+        args = action_args(body)
+        params = parse_params(request.headers.get(PARAMS_HEADER), limits, body)
+        intent: Intent = "get_or_create" if create == "true" else "get"
+        await admit(node, request.scope, intent, name=name, key=key)
+        try:
+            record: ActorRecord | None = await node.resolve(name, key, "get")
+        except ActorError as err:
+            if err.code != Code.ACTOR_NOT_FOUND or create != "true":
+                raise
+            record = None
+        if record is None:
+            # A call that cannot run creates nothing: check the action and its arguments
+            # against the class before creating the actor.
+            node.registry.definition(name).action(action).bind(args)
+            region = body.get("region")
+            if region is not None and not isinstance(region, str):
+                raise validation_error("region must be a string")
+            input = body.get("input")
+            record = await node.resolve(name, key, "get_or_create", input, region)
+        if node.registry.authenticates:
+            await admit(
+                node, request.scope, "call", actor_id=record.id, action=action, params=params
+            )
+        output = await node.call(
+            record.id,
+            action,
+            args,
+            params=params,
+            hops=forwarded_hops(request.headers),
+            idempotency_key=request.headers.get(IDEMPOTENCY_HEADER),
+        )
+        return encode_response(request, {"output": output, "actor_id": record.id})
+
     # Action calls are served by the pure-ASGI fast path (also used ahead of routing).
     call_action = ActionFastPath(node, ensure_started)
     call_action.__openapi__ = spec.ACTION
@@ -203,6 +257,7 @@ def actor_routes(node: Node, ensure_started: Starter) -> Sequence[BaseRoute]:
         Route("/actors", get_or_create, methods=["PUT"]),
         Route("/actors", create, methods=["POST"]),
         Route("/actors", find_or_list, methods=["GET"]),
+        Route("/actors/by-key/{name}/actions/{action}", call_by_key, methods=["POST"]),
         Route("/actors/{actor_id}", get_actor, methods=["GET"]),
         Route("/actors/{actor_id}", destroy, methods=["DELETE"]),
         Route("/actors/{actor_id}/actions/{action}", call_action, methods=["POST"]),

@@ -50,7 +50,8 @@ export declare class ActorConnection {
   /** The connection id; unchanged across reconnects when the connection is resumed. */
   id: string | null;
   actorId: string | null;
-  /** Rejects with code `connection_lost` when not connected or when the link drops. */
+  /** Waits for the connection if it is not open yet (30 s while connecting, 5 s while
+   *  reconnecting); rejects with `connection_lost` after that or when the link drops. */
   action(name: string, ...args: unknown[]): Promise<any>;
   /** Returns a function that unsubscribes. */
   on(event: string, callback: (...args: any[]) => void): () => void;

@@ -13,6 +13,9 @@ const SUBPROTOCOL = "actorkit.json";
 const TERMINAL_CLOSE_CODES = new Set([4000, 4001, 4004, 4005]);
 const BACKOFF_INITIAL_MS = 250;
 const BACKOFF_MAX_MS = 30000;
+// Calls made before the connection is open wait this long for it, then connection_lost.
+const OPEN_TIMEOUT_MS = 30000; // while connecting
+const RESEND_WINDOW_MS = 5000; // while reconnecting
 
 /** A failed call: the wire error's group, code, message and metadata. */
 export class ActorError extends Error {
@@ -152,6 +155,7 @@ export class ActorConnection {
     this._pingTimer = null;
     this._lastSeen = 0;
     this._pingInterval = 15;
+    this._closeError = null; // why it closed, for calls that waited
     const self = new Proxy(this, {
       get(target, prop, receiver) {
         if (typeof prop !== "string" || prop in target || prop === "then") {
@@ -184,8 +188,10 @@ export class ActorConnection {
     const ws = new WebSocket(wsUrl, [SUBPROTOCOL]);
     this._ws = ws;
     let welcomed = false;
+    let subscribed = [];
     ws.onopen = () => {
-      const init = { t: "init", params: this.params, subscriptions: [...this._listeners.keys()] };
+      subscribed = [...this._listeners.keys()];
+      const init = { t: "init", params: this.params, subscriptions: subscribed };
       if (this.id && this._token) Object.assign(init, { conn_id: this.id, token: this._token });
       ws.send(JSON.stringify(init));
     };
@@ -205,6 +211,13 @@ export class ActorConnection {
           this._pingInterval = msg.ping_interval;
           this._attempt = 0;
           this._startLiveness(ws);
+          // on()/off() while the init was on its way sent nothing: catch up first.
+          for (const event of this._listeners.keys()) {
+            if (!subscribed.includes(event)) ws.send(JSON.stringify({ t: "sub", event }));
+          }
+          for (const event of subscribed) {
+            if (!this._listeners.has(event)) ws.send(JSON.stringify({ t: "unsub", event }));
+          }
           this._setStatus("connected");
           this._emit("open");
         } else if (msg.t === "error") {
@@ -226,6 +239,7 @@ export class ActorConnection {
       if (welcomed) this._emit("close", ev.code, ev.reason);
       if (this.status === "closed") return;
       if (TERMINAL_CLOSE_CODES.has(ev.code)) {
+        this._closeError ??= err;
         this._setStatus("closed");
         return;
       }
@@ -249,6 +263,7 @@ export class ActorConnection {
   }
 
   _fail(err) {
+    this._closeError ??= err;
     this._emit("error", err);
     this._setStatus("closed");
     if (this._ws) this._ws.close(1000);
@@ -293,11 +308,31 @@ export class ActorConnection {
     for (const p of pending.values()) p.reject(err);
   }
 
-  /** Call action `name`; rejects with `connection_lost` when not connected. */
+  /** Resolves once connected: at once, or within OPEN_TIMEOUT_MS while connecting
+   *  (RESEND_WINDOW_MS while reconnecting); rejects with why it closed, or connection_lost. */
+  _whenOpen() {
+    if (this.status === "connected") return Promise.resolve();
+    const closed = () => this._closeError ?? connectionLost("the connection is closed");
+    if (this.status === "closed") return Promise.reject(closed());
+    const ms = this.status === "connecting" ? OPEN_TIMEOUT_MS : RESEND_WINDOW_MS;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        off();
+        reject(connectionLost(`the connection is ${this.status}: not open within ${ms / 1000} s`));
+      }, ms);
+      const off = this.onStatusChange((status) => {
+        if (status !== "connected" && status !== "closed") return;
+        clearTimeout(timer);
+        off();
+        if (status === "connected") resolve();
+        else reject(closed());
+      });
+    });
+  }
+
+  /** Call action `name`; waits for the connection if it is not open yet (bounded). */
   action(name, ...args) {
-    if (this.status !== "connected") {
-      return Promise.reject(connectionLost(`the connection is ${this.status}`));
-    }
+    if (this.status !== "connected") return this._whenOpen().then(() => this.action(name, ...args));
     const id = ++this._nextId;
     return new Promise((resolve, reject) => {
       this._pending.set(id, { resolve, reject });
@@ -362,6 +397,7 @@ export class ActorConnection {
   dispose() {
     clearTimeout(this._timer);
     clearInterval(this._pingTimer);
+    this._closeError ??= connectionLost("the connection was closed");
     this._setStatus("closed");
     this._failPending(connectionLost("the connection was closed"));
     if (this._ws) this._ws.close(1000, "client closed");
