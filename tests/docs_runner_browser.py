@@ -1,18 +1,20 @@
 """Runs the docs' browser blocks in headless Chromium, on a page of the page's server.
 
-An ``html`` block is served as is (with the address pointed at the test server) at
-``/__docs__/block.html`` of the server's origin, so ``import … from "/actorkit.js"`` loads
-the module the server serves; a ``js``/``javascript`` block is put in a
-``<script type="module">`` first. The only thing added is a line at the end of each module
-script that records it ran to the end. The block passes when every module script finished
-with no uncaught error or unhandled rejection on the page.
+Each ``<script type="module">`` of an ``html`` block (a ``js``/``javascript`` block is one
+such script) is served, as written but for the address, as a module of the server's origin
+(``/__docs__/N.js``, answered by the browser itself), so ``import … from "/actorkit.js"``
+loads the module the server serves. The rest of the block is the content of a page of that
+origin, where each script is replaced by one that imports its module and reports how it
+ended. The block passes when every module ran to its end with no uncaught error on the page.
 """
 
 from __future__ import annotations
 
+import json
 import re
 
 from playwright.sync_api import Browser, Playwright, Route, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from docs_runner import Block, at_address
 
@@ -25,26 +27,28 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
-MODULE = re.compile(r'(<script type="module">)(.*?)(</script>)', re.DOTALL)
-PATH = "/__docs__/block.html"
-# Uncaught errors reach Playwright ("pageerror"); the page counts them too, so that a failing
-# block ends the wait for it at once.
-ERROR_TRAP = (
-    "window.__docsErrors = 0;"
-    "addEventListener('error', () => { window.__docsErrors += 1; });"
-    "addEventListener('unhandledrejection', () => { window.__docsErrors += 1; });"
+MODULE = re.compile(r'<script type="module">(.*?)</script>', re.DOTALL)
+LOADER = (
+    '<script type="module">import({url}).then('
+    "() => window.__docsResults.push(null), "
+    "(err) => window.__docsResults.push(String(err && err.stack || err)));</script>"
 )
 
 
-def page_html(block: Block, port: int) -> tuple[str, int]:
-    """The block as a page, and how many module scripts it runs."""
+def split_block(block: Block, port: int) -> tuple[str, list[str]]:
+    """The page with loaders in place of its module scripts, and the scripts' code."""
     code = at_address(block.code, port)
     if block.lang != "html":
         code = f'<script type="module">\n{code}\n</script>'
-    scripts = len(MODULE.findall(code))
-    assert scripts, f'{block.name}: no <script type="module"> to run'
-    done = "\nwindow.__docsDone = (window.__docsDone || 0) + 1;\n"
-    return MODULE.sub(lambda m: m.group(1) + m.group(2) + done + m.group(3), code), scripts
+    modules: list[str] = []
+
+    def loader(match: re.Match[str]) -> str:
+        modules.append(match.group(1))
+        return LOADER.format(url=json.dumps(f"/__docs__/{len(modules)}.js"))
+
+    page = MODULE.sub(loader, code)
+    assert modules, f'{block.name}: no <script type="module"> to run'
+    return "<script>window.__docsResults = [];</script>\n" + page, modules
 
 
 class DocsBrowser:
@@ -62,29 +66,37 @@ class DocsBrowser:
 
     def run(self, block: Block, base_url: str, port: int) -> list[str]:
         """Run one block; returns what it logged to the console."""
-        html, scripts = page_html(block, port)
+        html, modules = split_block(block, port)
         page = self.browser().new_page()
         errors: list[str] = []
         logs: list[str] = []
-        page.add_init_script(ERROR_TRAP)
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.on("console", lambda msg: logs.append(msg.text))
 
         def serve(route: Route) -> None:
-            route.fulfill(status=200, content_type="text/html", body=html)
+            number = int(route.request.url.rsplit("/", 1)[1].removesuffix(".js"))
+            route.fulfill(status=200, content_type="text/javascript", body=modules[number - 1])
 
         try:
-            page.route(base_url + PATH, serve)
-            page.goto(base_url + PATH)
-            page.wait_for_function(
-                f"(window.__docsDone || 0) >= {scripts} || window.__docsErrors > 0",
-                timeout=30_000,
-            )
-            finished = page.evaluate("window.__docsDone || 0")
+            page.route(base_url + "/__docs__/*.js", serve)
+            # A page of the server's own origin — a response from a loopback address: Chromium
+            # lets only such pages open sockets to one — with the block as its content.
+            page.goto(base_url + "/health")
+            page.set_content(html)
+            try:
+                page.wait_for_function(
+                    f"window.__docsResults.length >= {len(modules)}", timeout=30_000
+                )
+            except PlaywrightTimeout:
+                raise AssertionError(f"{block.name} did not finish; console: {logs}") from None
+            results = page.evaluate("window.__docsResults")
         finally:
             page.close()
-        assert not errors, f"{block.name} (line {block.line}) failed in the browser: {errors}"
-        assert finished == scripts, f"{block.name}: {finished} of {scripts} scripts finished"
+        failed = [r for r in results if r is not None]
+        assert not failed and not errors, (
+            f"{block.name} (line {block.line}) failed in the browser: {failed + errors}\n"
+            f"console: {logs}"
+        )
         return logs
 
     def close(self) -> None:
