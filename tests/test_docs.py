@@ -19,7 +19,7 @@ import pytest
 
 from docs_runner import ROOT, Block, Server, all_blocks, at_address, needs_page_session, runnable
 from docs_runner_browser import DocsBrowser
-from docs_runner_shell import DocsServer, run_shell
+from docs_runner_shell import DocsServer, matches, run_shell, served_file, steps_of
 
 BLOCKS = all_blocks()
 
@@ -47,6 +47,36 @@ def test_blocks_not_run_are_few_and_say_why() -> None:
     assert dict(Counter(block.page for block in not_run)) == NOT_RUN, [
         (block.name, block.no_run) for block in not_run
     ]
+
+
+def test_runner_reads_commands_and_the_output_they_show() -> None:
+    steps = steps_of(
+        "# a comment\n"
+        "curl -s http://127.0.0.1:6420/x \\\n"
+        "     -d '{}'\n"
+        '# → {"output":5}\n'
+        "actorkit call counter c increment 5   # → 5\n"
+        "actorkit actors\n"
+    )
+    assert [(s.command.split()[0], s.expected) for s in steps] == [
+        ("curl", '{"output":5}'),
+        ("actorkit", "5"),
+        ("actorkit", None),
+    ]
+    assert matches('{"actor_id":"…","destroyed":true}', '{"actor_id":"9c1e","destroyed":true}\n')
+    assert not matches('{"actor_id":"…","destroyed":true}', '{"actor_id":"9c1e"}')
+    assert not matches("5", "15")
+
+
+def test_runner_knows_which_lines_start_a_server(tmp_path: Path) -> None:
+    (tmp_path / "examples").symlink_to(ROOT / "examples")
+    counter = (ROOT / "examples/counter/app.py").resolve()
+    assert served_file("actorkit dev examples/counter/app.py:registry", tmp_path) == counter
+    assert served_file("python examples/counter/app.py   # or…", tmp_path) == counter
+    assert served_file("./scripts/demo", tmp_path) == counter
+    assert served_file("./scripts/demo chat", tmp_path) == (ROOT / "examples/chat/app.py")
+    assert served_file("actorkit call counter c increment", tmp_path) is None
+    assert served_file("python3 -c 'print(1)'", tmp_path) is None
 
 
 @pytest.mark.parametrize(
