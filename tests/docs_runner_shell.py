@@ -9,8 +9,9 @@ step must exit with status 0 (the block runs under ``set -euo pipefail``).
 A step that starts a server (``actorkit dev|serve APP``, ``python FILE.py``,
 ``./scripts/demo [chat]``) is not run a second time: it must name the app of the page's
 ``docs-test`` directive, whose server the runner has started that way (see
-``docs_runner.py``). ``actorkit call`` and ``actorkit actors`` get the server's ``--url``,
-their default being the documented ``http://127.0.0.1:6420``.
+``docs_runner.py``). The client commands (``actorkit call``, ``actorkit actors``, …: all but
+``dev``, ``serve`` and ``storage``) get the server's ``--url``, their default being the
+documented ``http://127.0.0.1:6420``.
 """
 
 from __future__ import annotations
@@ -155,9 +156,8 @@ def bash_script(steps: list[Step], server: DocsServer | None) -> str:
     lines = ["set -euo pipefail", f'export PATH="{VENV_BIN}:$PATH"']
     if server is not None:
         lines.append(
-            'actorkit() { case "${1:-}" in call|actors) '
-            f'command actorkit "$1" --url {server.url} "${{@:2}}" ;; '
-            '*) command actorkit "$@" ;; esac; }'
+            'actorkit() { case "${1:-}" in ""|-*|dev|serve|storage) command actorkit "$@" ;; '
+            f'*) command actorkit "$1" --url {server.url} "${{@:2}}" ;; esac; }}'
         )
     for step in steps:
         if not step.starts_server:
