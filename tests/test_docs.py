@@ -138,6 +138,10 @@ def test_doc_page_runs(page: str, tmp_path: Path) -> None:
             else:
                 assert server is not None, f"{block.name}: a browser block needs a server"
                 browser.run(block, server.url, server.port)
+            if server is not None:
+                assert server.proc.poll() is None, (
+                    f"the server died in {block.name}:\n{server.output()}"
+                )
     finally:
         browser.close()
         if server is not None:
