@@ -43,6 +43,8 @@ class ChatRoom(Actor):
 
     @action
     def send(self, text: str) -> dict[str, Any]:
+        if self.conn is None:  # a stateless call has no user: the sender is a connection's
+            raise UserError("send needs a connection: connect as a user", code="not_connected")
         text = text.strip()
         if not 0 < len(text) <= 500:
             raise UserError("messages are 1 to 500 characters", code="bad_message")

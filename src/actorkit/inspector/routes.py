@@ -154,7 +154,7 @@ def inspector_routes(node: Node, ensure: Callable[[], Awaitable[None]]) -> Seque
     async def connections(request: Request) -> Response:
         actor_id = request.path_params["id"]
         await node.get_record(actor_id)
-        return reply(request, {"connections": connections_of(node, actor_id)})
+        return reply(request, {"connections": await connections_of(node, actor_id)})
 
     @api
     async def disconnect(request: Request) -> Response:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from actorkit._runtime.connection import CONN_PREFIX, SUB_PREFIX, record_decoder
 from actorkit._runtime.instance import ActorInstance, Lifecycle
 from actorkit._runtime.schedule import SCHEDULE_PREFIX, ScheduledCall
 from actorkit._runtime.state import STATE_KEY, decode_state, decode_value
@@ -25,6 +26,7 @@ __all__ = [
     "connections_of",
     "describe_type",
     "has_db",
+    "hibernating_ids",
     "schedules_of",
     "state_of",
     "to_json_value",
@@ -43,6 +45,12 @@ def awake_instance(node: Node, actor_id: str) -> ActorInstance | None:
     if inst is None or inst.lifecycle is not Lifecycle.AWAKE:
         return None
     return inst
+
+
+def hibernating_ids(node: Node, actor_id: str) -> set[str]:
+    """Connections of an asleep actor whose sockets stay open, waiting for it (hibernation)."""
+    sessions = node.hibernating.get(actor_id, ())
+    return {s.hibernated[0] for s in sessions if s.hibernated is not None}
 
 
 def has_db(definition: ActorDefinition) -> bool:
@@ -88,12 +96,15 @@ def _type_name(t: Any) -> str:
 def actor_summary(node: Node, record: ActorRecord) -> dict[str, Any]:
     inst = awake_instance(node, record.id)
     owner = node.id if inst is not None else record.owner
+    # A hibernating connection is open though its actor sleeps: it counts, and says so.
+    hibernating = 0 if inst is not None else len(hibernating_ids(node, record.id))
     return {
         **record_to_dict(record),
         "owner": owner,
         "owner_url": node.membership.url_of(owner),
         "awake": owner is not None,
-        "connections": len(inst.conns) if inst is not None else 0,
+        "connections": len(inst.conns) if inst is not None else hibernating,
+        "hibernating": hibernating,
         "woken_at": inst.woken_at if inst is not None else None,
     }
 
@@ -130,11 +141,37 @@ async def schedules_of(node: Node, actor_id: str) -> list[dict[str, Any]]:
     return out
 
 
-def connections_of(node: Node, actor_id: str) -> list[dict[str, Any]]:
+async def connections_of(node: Node, actor_id: str) -> list[dict[str, Any]]:
+    """An awake actor's connections; an asleep one's hibernating connections, from storage."""
     inst = awake_instance(node, actor_id)
-    if inst is None:
+    if inst is not None:
+        return [_describe_conn(conn_id, conn) for conn_id, conn in inst.conns.items()]
+    ids = hibernating_ids(node, actor_id)
+    if not ids:
         return []
-    return [_describe_conn(conn_id, conn) for conn_id, conn in inst.conns.items()]
+    data = await node.driver.load(actor_id)
+    subs: dict[str, list[str]] = {}
+    for key in sorted(k for k in data if k.startswith(SUB_PREFIX)):
+        conn_id, _, event = key[len(SUB_PREFIX) :].decode("utf-8", "surrogatepass").partition("/")
+        subs.setdefault(conn_id, []).append(event)
+    found: list[dict[str, Any]] = []
+    for conn_id in sorted(ids):
+        stored = data.get(CONN_PREFIX + conn_id.encode())
+        if stored is None:
+            continue
+        rec = record_decoder.decode(stored)
+        found.append(
+            {
+                "id": conn_id,
+                "params": to_json_value(rec.params),
+                "state": to_json_value(rec.state),
+                "subscriptions": sorted({*rec.subscriptions, *subs.get(conn_id, ())}),
+                "connected": True,
+                "hibernating": True,
+                "created_at": rec.created_at,
+            }
+        )
+    return found
 
 
 def _describe_conn(conn_id: str, conn: Any) -> dict[str, Any]:
@@ -147,5 +184,6 @@ def _describe_conn(conn_id: str, conn: Any) -> dict[str, Any]:
         "state": to_json_value(state),
         "subscriptions": sorted(subs),
         "connected": bool(getattr(conn, "connected", True)),
+        "hibernating": False,
         "created_at": getattr(conn, "created_at", None),
     }

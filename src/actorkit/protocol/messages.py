@@ -57,11 +57,11 @@ SUBPROTOCOLS = (JSON_SUBPROTOCOL, MSGPACK_SUBPROTOCOL)
 
 # Close codes. Standard ones where they fit, 4xxx for actorkit's own.
 CLOSE_NORMAL = 1000  # the client closed the connection (on_disconnect runs at once)
-CLOSE_GOING_AWAY = 1001  # the server is shutting down; reconnect and resume
+CLOSE_GOING_AWAY = 1001  # a client leaving (a page unloads), like 1000; the server sends 1012
 CLOSE_PROTOCOL_ERROR = 1002  # no init in time, or a second init; reconnect
 CLOSE_TOO_LARGE = 1009  # an incoming frame exceeded Limits.max_message_bytes
 CLOSE_INTERNAL = 1011  # unexpected server error; reconnect and resume
-CLOSE_RESTARTING = 1012  # the actor went to sleep; reconnecting wakes it and resumes
+CLOSE_RESTARTING = 1012  # server shutdown, or the actor went to sleep; reconnect and resume
 CLOSE_DISCONNECTED = 4000  # the actor called conn.disconnect(reason); do not reconnect
 CLOSE_REJECTED = 4001  # connect refused (an Error with the code precedes it); do not reconnect
 CLOSE_LIVENESS = 4003  # nothing received within the liveness timeout; reconnect

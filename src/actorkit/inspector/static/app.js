@@ -97,6 +97,8 @@ function onLive(msg) {
   } else if (e.kind === "sleep" || e.kind === "destroy") {
     sidebar.update(e.actor_id, { awake: false, connections: 0 });
     if (e.kind === "destroy") sidebar.reloadSoon();
+    // Asleep, it may keep hibernating connections: the summary counts them.
+    else api.actor(e.actor_id).then((r) => sidebar.update(e.actor_id, r.actor), () => {});
   } else if (e.kind === "connect" || e.kind === "disconnect") {
     const row = sidebar.rows.get(e.actor_id);
     const n = Math.max(0, Number(row?.dataset.conns || 0) + (e.kind === "connect" ? 1 : -1));

@@ -85,7 +85,7 @@ export class Sidebar {
     return el;
   }
 
-  update(actorId, { awake, connections, owner_url } = {}) {
+  update(actorId, { awake, connections, hibernating, owner_url } = {}) {
     const el = this.rows.get(actorId);
     if (!el) return false;
     if (awake !== undefined) {
@@ -97,7 +97,11 @@ export class Sidebar {
     }
     if (connections !== undefined) {
       el.dataset.conns = String(connections);
-      el.querySelector(".conns").textContent = connections ? `⇄ ${connections}` : "";
+      const conns = el.querySelector(".conns");
+      conns.textContent = connections ? `⇄ ${connections}` : "";
+      // Hibernating: the actor sleeps, its sockets stay open and wake it on a message.
+      conns.classList.toggle("hibernating", Boolean(hibernating));
+      conns.title = hibernating ? `connections (${hibernating} hibernating)` : "connections";
     }
     return true;
   }

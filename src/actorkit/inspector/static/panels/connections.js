@@ -6,7 +6,7 @@ import { jsonTree } from "../tree.js";
 export function connectionsPanel(ctx, root) {
   const body = h("div", { testid: "connections" });
   root.append(h("div.toolbar", h("button", { onclick: () => load() }, "Refresh"),
-    h("span.spacer"), h("span.muted", "Connections exist while the actor is awake.")), body);
+    h("span.spacer"), h("span.muted", "While the actor sleeps, hibernating connections stay open.")), body);
 
   async function load() {
     let conns;
@@ -20,7 +20,8 @@ export function connectionsPanel(ctx, root) {
     clear(body, h("table.grid", h("thead", h("tr", ["id", "status", "params", "state", "subscriptions", "opened", ""].map((c) => h("th", c)))),
       h("tbody", conns.map((c) => h("tr", { testid: "connection-row" },
         h("td.mono", c.id),
-        h("td", h("span.pill" + (c.connected ? ".ok" : ".warn"), c.connected ? "connected" : "reconnecting")),
+        h("td", h("span.pill" + (c.connected ? ".ok" : ".warn"),
+          c.hibernating ? "hibernating" : c.connected ? "connected" : "reconnecting")),
         h("td", jsonTree(c.params, { open: 0 })),
         h("td", jsonTree(c.state, { open: 1 })),
         h("td.mono", c.subscriptions.join(", ") || "—"),
