@@ -96,6 +96,9 @@ def test_state_command(server_factory: ServerFactory) -> None:
     assert json.loads(from_env.stdout) == {"count": 5}
     no_token = actorkit("state", *url, "counter", "s")
     assert no_token.returncode == 1 and no_token.stderr.startswith("error: unauthorized: ")
+    garbled = actorkit("state", *url, "--token", "tok\u2026", "counter", "s")
+    assert garbled.returncode == 2, garbled.stderr
+    assert garbled.stderr == "error: the inspector token must be printable ASCII\n"
     missing = actorkit("state", *url, "--token", TOKEN, "counter", "nobody")
     assert missing.returncode == 1 and missing.stderr.startswith("error: actor_not_found: ")
     assert not _exists(server, "counter", ["nobody"])

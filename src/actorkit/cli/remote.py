@@ -98,6 +98,9 @@ def run_state(args: argparse.Namespace) -> int:
     key = _key(args)
     if key is None:
         return 2
+    if args.token and not (args.token.isascii() and args.token.isprintable()):
+        print("error: the inspector token must be printable ASCII", file=sys.stderr)
+        return 2
     headers = {"authorization": f"Bearer {args.token}"} if args.token else None
     transport = HttpTransport(args.url, timeout=args.timeout, headers=headers)
 
