@@ -28,6 +28,17 @@ class Counter(Actor):
     def helper(self) -> int:
         return 1
 
+    @action(interleave=True)
+    async def twice(self, prefix: str) -> str:
+        # An action called on self is a plain method call with its own signature.
+        reveal_type(self.label)  # R: def (prefix: str, n: int) -> typing.Coroutine[Any, Any, str]
+        reveal_type(await self.label(prefix, 2))  # R: str
+        reveal_type(self.increment(3))  # R: int
+        self.reset()
+        await self.label(prefix)  # E: Too few arguments
+        self.increment("x")  # E: Argument 1 has incompatible type "str"; expected "int"
+        return ""
+
 
 async def check_async(client: actorkit.AsyncClient) -> None:
     counter = client.get_or_create(Counter, ["k"])

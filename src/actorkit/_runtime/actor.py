@@ -7,7 +7,16 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, ParamSpec, TypeVar, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Concatenate,
+    Generic,
+    ParamSpec,
+    TypeVar,
+    overload,
+)
 
 from actorkit.errors import ActorError, Code
 from actorkit.options import ActorOptions
@@ -37,8 +46,9 @@ class ActionConfig:
 class ActionMethod(Generic[P, R]):
     """What ``@action`` leaves on the class: the original function, marked as an action.
 
-    Inside the actor ``self.increment(1)`` is a plain method call. On a typed client handle
-    the same name becomes a remote call returning an awaitable of the result.
+    Inside the actor ``self.increment(1)`` is a plain method call (``P`` is the signature
+    without ``self``; an async action returns its coroutine, to be awaited). On a typed
+    client handle the same name becomes a remote call returning an awaitable of the result.
     """
 
     def __init__(self, fn: Callable[..., Any], config: ActionConfig) -> None:
@@ -59,11 +69,11 @@ class ActionMethod(Generic[P, R]):
 
 
 @overload
-def action(fn: Callable[P, R], /) -> ActionMethod[P, R]: ...
+def action(fn: Callable[Concatenate[Any, P], R], /) -> ActionMethod[P, R]: ...
 @overload
 def action(
     *, interleave: bool = False, timeout: float | None = None
-) -> Callable[[Callable[P, R]], ActionMethod[P, R]]: ...
+) -> Callable[[Callable[Concatenate[Any, P], R]], ActionMethod[P, R]]: ...
 def action(
     fn: Callable[..., Any] | None = None,
     /,
