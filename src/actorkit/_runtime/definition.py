@@ -17,6 +17,7 @@ import msgspec
 from actorkit._runtime.actor import _NO_STATE, ActionMethod, Actor
 from actorkit._runtime.auth import Authenticator
 from actorkit.errors import ActorError, Code, validation_error
+from actorkit.protocol.names import RESERVED_ACTION_NAMES
 
 __all__ = ["ActionSpec", "ActorDefinition", "Param"]
 
@@ -171,6 +172,22 @@ def _declared_state_type(cls: type[Actor]) -> Any:
     return ret if _is_structured(ret) else None
 
 
+def _check_action_name(cls: type[Actor], attr: str) -> None:
+    """Refuse an action name the clients or the ``Actor`` base class already use."""
+    why = None
+    if attr.startswith("_") or attr in HOOKS:
+        why = "names starting with '_' and hook names are not actions"
+    elif attr in RESERVED_ACTION_NAMES:
+        why = (
+            f"it is a client method ({RESERVED_ACTION_NAMES[attr]}), so handle.{attr}(...) "
+            "would not call the action"
+        )
+    elif hasattr(Actor, attr):
+        why = f"it would replace Actor.{attr}, which actorkit and your actor rely on"
+    if why is not None:
+        raise TypeError(f"{cls.__name__}.{attr} cannot be an action: {why}; rename it")
+
+
 class ActorDefinition:
     """A registered actor class, introspected."""
 
@@ -184,8 +201,7 @@ class ActorDefinition:
         for attr in dir(cls):
             value = inspect.getattr_static(cls, attr)
             if isinstance(value, ActionMethod):
-                if attr.startswith("_") or attr in HOOKS:
-                    raise TypeError(f"{cls.__name__}.{attr}: this name cannot be an action")
+                _check_action_name(cls, attr)
                 self.actions[attr] = ActionSpec(attr, value)
         self.hooks = {h for h in HOOKS if callable(getattr(cls, h, None))}
         self.authenticate: Authenticator | None = _authenticator(cls)
