@@ -30,7 +30,7 @@ def local_client(node: Node) -> AsyncClient:
 
     The node's owner starts and stops it: closing this client leaves the node running.
     """
-    return AsyncClient(transport=LocalTransport(node))
+    return AsyncClient(transport=LocalTransport(node, inside=True))
 
 
 def _copy_args(args: Any) -> list[Any]:
@@ -59,9 +59,10 @@ def _storage_error(exc: StorageError) -> ActorError:
 class LocalTransport:
     """Serves a client from a node in this process (``registry.test_client()``)."""
 
-    def __init__(self, node: Node, *, owns_node: bool = False) -> None:
+    def __init__(self, node: Node, *, owns_node: bool = False, inside: bool = False) -> None:
         self.node = node
         self._owns_node = owns_node
+        self._inside = inside  # the node's own client (actors'): internal actions exist
 
     async def start(self) -> None:
         if self._owns_node:
@@ -87,6 +88,7 @@ class LocalTransport:
         args: list[Any],
         params: Any,
         idempotency_key: str | None = None,
+        kwargs: dict[str, Any] | None = None,
     ) -> Any:
         try:
             return await self.node.call(
@@ -95,6 +97,8 @@ class LocalTransport:
                 _copy_args(list(args)),
                 params=_builtins(params, "params"),
                 idempotency_key=idempotency_key,
+                kwargs=_builtins(kwargs, "keyword arguments") if kwargs else None,
+                inside=self._inside,
             )
         except StorageError as exc:
             raise _storage_error(exc) from exc

@@ -41,6 +41,7 @@ _NO_STATE: Any = object()
 class ActionConfig:
     interleave: bool = False
     timeout: float | None = None
+    internal: bool = False
 
 
 class ActionMethod(Generic[P, R]):
@@ -72,7 +73,7 @@ class ActionMethod(Generic[P, R]):
 def action(fn: Callable[Concatenate[Any, P], R], /) -> ActionMethod[P, R]: ...
 @overload
 def action(
-    *, interleave: bool = False, timeout: float | None = None
+    *, interleave: bool = False, timeout: float | None = None, internal: bool = False
 ) -> Callable[[Callable[Concatenate[Any, P], R]], ActionMethod[P, R]]: ...
 def action(
     fn: Callable[..., Any] | None = None,
@@ -80,6 +81,7 @@ def action(
     *,
     interleave: bool = False,
     timeout: float | None = None,
+    internal: bool = False,
 ) -> Any:
     """Mark a method as an action that clients may call.
 
@@ -87,6 +89,9 @@ def action(
     the type hints. By default an actor runs one action at a time and an action that raises
     is rolled back; ``interleave=True`` lets an action run while others run (for long awaits),
     without rollback. ``timeout`` overrides ``ActorOptions.action_timeout``.
+    ``internal=True`` keeps the action off the public API: schedules, the actor itself and
+    other actors (through ``self.client``) may call it; HTTP, WebSocket and test clients get
+    ``action_not_found``.
 
     Example::
 
@@ -98,7 +103,7 @@ def action(
                 self.state["count"] += amount
                 return self.state["count"]
     """
-    config = ActionConfig(interleave=interleave, timeout=timeout)
+    config = ActionConfig(interleave=interleave, timeout=timeout, internal=internal)
     if fn is not None:
         return ActionMethod(fn, config)
     return lambda f: ActionMethod(f, config)

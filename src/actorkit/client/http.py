@@ -179,6 +179,7 @@ class HttpTransport:
         args: list[Any],
         params: Any,
         idempotency_key: str | None = None,
+        kwargs: dict[str, Any] | None = None,
     ) -> Any:
         """Run an action. The call carries ``idempotency_key`` (a new random one if not
         given); transport failures and retryable errors are retried with the same key."""
@@ -186,11 +187,14 @@ class HttpTransport:
         if params is not None:
             headers[PARAMS_HEADER] = json.dumps(params, separators=(",", ":"))
         path = f"/actors/{actor_id}/actions/{action}"
+        body: dict[str, Any] = {"args": args}
+        if kwargs:
+            body["kwargs"] = kwargs
         attempt = 0
         while True:
             try:
                 reply = await self.request(
-                    "POST", path, body={"args": args}, headers=headers, idempotent=True
+                    "POST", path, body=body, headers=headers, idempotent=True
                 )
                 return reply["output"]
             except ActorError as err:
