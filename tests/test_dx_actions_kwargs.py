@@ -68,9 +68,11 @@ async def test_keywords_over_http(server: ServerProcess) -> None:
 
 
 async def test_keywords_over_websocket(server: ServerProcess) -> None:
-    async with actorkit.AsyncClient(server.url) as client:
-        async with client.get_or_create(Notes, "ws").connect() as conn:
-            await check_keywords(conn)
+    async with (
+        actorkit.AsyncClient(server.url) as client,
+        client.get_or_create(Notes, "ws").connect() as conn,
+    ):
+        await check_keywords(conn)
 
 
 async def test_keywords_in_process() -> None:
