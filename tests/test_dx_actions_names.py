@@ -102,3 +102,24 @@ async def test_other_names_register_and_are_called() -> None:
     cls = _actor_with("destroy_all")
     async with Registry(cls).test_client() as client:
         assert await client.get_or_create(cls, "k").destroy_all() == 1
+
+
+def test_a_parameter_named_idempotency_key_is_refused() -> None:
+    """The clients take ``idempotency_key=`` for the call's key, so ``handle.pay(
+    idempotency_key=...)`` could never reach such a parameter."""
+
+    class Pay(Actor):
+        @action
+        def pay(self, amount: int, idempotency_key: str) -> None: ...
+
+    with pytest.raises(TypeError, match="'idempotency_key'"):
+        Registry(Pay)
+
+
+def test_keyword_only_parameters_are_refused_with_the_fix() -> None:
+    class Flags(Actor):
+        @action
+        def toggle(self, name: str, *, on: bool = True) -> None: ...
+
+    with pytest.raises(TypeError, match="drop the '\\*'"):
+        Registry(Flags)
