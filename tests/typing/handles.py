@@ -54,6 +54,10 @@ async def check_async(client: actorkit.AsyncClient) -> None:
     counter.nope  # E: "Counter" has no action "nope"
     counter.helper  # E: "Counter" has no action "helper"
     reveal_type(await (await client.create(Counter)).increment())  # R: int
+    reveal_type(await counter.label(prefix="a", n=1))  # R: str
+    await counter.label("a", m=1)  # E: Unexpected keyword argument "m" for "label"
+    reveal_type(client.get_for_id("actor-id"))  # R: actorkit.client.base.ActorHandle[Any]
+    reveal_type(client.get_for_id(Counter, "actor-id"))  # R: actorkit.client.base.ActorHandle[handles.Counter]
 
 
 def check_sync(client: actorkit.Client) -> None:
@@ -61,4 +65,5 @@ def check_sync(client: actorkit.Client) -> None:
     reveal_type(counter.increment)  # R: def (amount: int =) -> int
     reveal_type(counter.increment(2))  # R: int
     reveal_type(client.get_for_id(Counter, "id").label("a", 1))  # R: str
+    reveal_type(client.get_for_id("id"))  # R: actorkit.client.sync.SyncActorHandle[Any]
     counter.increment(amount="x")  # E: Argument "amount" to "increment" has incompatible type "str"; expected "int"
