@@ -49,6 +49,9 @@ async def check_keywords(handle: Any) -> None:
         "urgent": True,
     }
     assert await handle.sum(1, 2, 3) == 6
+    # Parameters named like the client method's own (name) are keywords like any other.
+    assert await handle.greet(name="ann") == "hello ann"
+    assert await handle.action("greet", greeting="hi", name="bob") == "hi bob"
     err = await refused(handle.add(text="x", colour="red"), "validation_error")
     assert "'colour'" in err.message and err.metadata == {"action": "add", "param": "colour"}
     assert "partial" not in err.message and "action()" not in err.message

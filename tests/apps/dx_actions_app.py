@@ -17,6 +17,10 @@ class Notes(Actor):
         return note
 
     @action
+    def greet(self, name: str, greeting: str = "hello") -> str:
+        return f"{greeting} {name}"
+
+    @action
     def count(self) -> int:
         return len(self.state["notes"])
 

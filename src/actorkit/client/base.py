@@ -98,7 +98,7 @@ class ActorHandle(Generic[A]):
         return self._actor_id
 
     async def action(
-        self, name: str, *args: Any, idempotency_key: str | None = None, **kwargs: Any
+        self, name: str, /, *args: Any, idempotency_key: str | None = None, **kwargs: Any
     ) -> Any:
         """Call action ``name`` with ``args`` and keyword ``kwargs``; returns its result.
         ``await handle.action("add", text="milk")`` is ``await handle.add(text="milk")``.

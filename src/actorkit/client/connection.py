@@ -369,7 +369,7 @@ class ActorConnection(Generic[A]):
     # -- actions ------------------------------------------------------------------------------
 
     async def action(
-        self, name: str, *args: Any, idempotency_key: str | None = None, **kwargs: Any
+        self, name: str, /, *args: Any, idempotency_key: str | None = None, **kwargs: Any
     ) -> Any:
         """Call action ``name`` with ``args`` and keyword ``kwargs`` over this connection
         (``self.conn`` is set in the actor).

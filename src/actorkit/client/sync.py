@@ -49,7 +49,7 @@ class SyncActorHandle(Generic[A]):
         return self._portal.call(self._handle.resolve())
 
     def action(
-        self, name: str, *args: Any, idempotency_key: str | None = None, **kwargs: Any
+        self, name: str, /, *args: Any, idempotency_key: str | None = None, **kwargs: Any
     ) -> Any:
         """Call action ``name`` with ``args`` and keyword ``kwargs``; returns its result.
 

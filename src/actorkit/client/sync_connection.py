@@ -68,7 +68,7 @@ class SyncActorConnection(Generic[A]):
         self._portal.call(self._conn.aclose())
 
     def action(
-        self, name: str, *args: Any, idempotency_key: str | None = None, **kwargs: Any
+        self, name: str, /, *args: Any, idempotency_key: str | None = None, **kwargs: Any
     ) -> Any:
         """Call action ``name`` with ``args`` and keyword ``kwargs`` over the connection."""
         return self._portal.call(
