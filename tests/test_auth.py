@@ -112,7 +112,7 @@ def test_refused_clients_do_not_wake_a_sleeping_actor(server: ServerProcess, eve
     wakes = len(lines(events, "wake"))
     assert wakes == 1
 
-    call = f"{server.url}/actors/{actor_id}/actions/open"
+    call = f"{server.url}/actors/{actor_id}/actions/unlock"
     refused(httpx.post(call, json={"args": []}), 401, "unauthorized")
     refused(httpx.post(call, json={"args": [], "params": {"token": "bad"}}), 401, "unauthorized")
     refused(httpx.get(f"{server.url}/actors/{actor_id}"), 401, "unauthorized")
@@ -149,7 +149,7 @@ def test_refused_clients_do_not_wake_a_sleeping_actor(server: ServerProcess, eve
     seen = auth_seen(events)
     calls = [s for s in seen if s["intent"] == "call"]
     assert calls[-1]["actor_id"] == actor_id and calls[-1]["name"] == "vault"
-    assert calls[-1]["key"] == ["b"] and calls[-1]["action"] == "open"
+    assert calls[-1]["key"] == ["b"] and calls[-1]["action"] == "unlock"
     assert calls[-1]["params"] == {"token": "good"}
     connects = [s for s in seen if s["intent"] == "connect"]
     assert [c["params"] for c in connects] == [{"token": "bad"}, {"token": "good"}]

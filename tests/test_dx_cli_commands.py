@@ -130,6 +130,12 @@ def test_by_key_route(actor_server: ServerProcess) -> None:
     nope = httpx.post(f"{base}/nope?key=bk2&create=true", json={})
     assert nope.status_code == 404 and nope.json()["code"] == "action_not_found"
     assert not _exists(actor_server, "counter", ["bk2"])
+    # Keyword arguments, checked before creating: a wrong keyword creates nothing.
+    wrong = httpx.post(f"{base}/increment?key=kw&create=true", json={"kwargs": {"by": 1}})
+    assert wrong.status_code == 400 and wrong.json()["code"] == "validation_error"
+    assert not _exists(actor_server, "counter", ["kw"])
+    keyword = httpx.post(f"{base}/increment?key=kw&create=true", json={"kwargs": {"amount": 4}})
+    assert keyword.status_code == 200 and keyword.json()["output"] == 4, keyword.text
     csrf = httpx.post(f"{base}/increment?key=bk", content=b"")  # no content type
     assert csrf.status_code == 415
     assert httpx.post(actor_server.url + f"/actors/{actor_id}/actions/get", json={}).json() == {

@@ -31,7 +31,7 @@ def local_client(node: Node) -> AsyncClient:
 
     The node's owner starts and stops it: closing this client leaves the node running.
     """
-    return AsyncClient(transport=LocalTransport(node))
+    return AsyncClient(transport=LocalTransport(node, inside=True))
 
 
 def _copy_args(args: Any) -> list[Any]:
@@ -63,7 +63,8 @@ class LocalTransport:
 
     ``owns_node``: the client starts the node and stops it when closed. ``start``: how to
     start a node someone else owns (the server app's starter, so the node starts once
-    whichever of the app and the client needs it first).
+    whichever of the app and the client needs it first). ``inside``: the node's own client
+    (actors'), for which internal actions exist.
     """
 
     def __init__(
@@ -72,10 +73,12 @@ class LocalTransport:
         *,
         owns_node: bool = False,
         start: Callable[[], Awaitable[None]] | None = None,
+        inside: bool = False,
     ) -> None:
         self.node = node
         self._owns_node = owns_node
         self._start = start
+        self._inside = inside  # the node's own client (actors'): internal actions exist
 
     async def start(self) -> None:
         if self._owns_node:
@@ -103,6 +106,7 @@ class LocalTransport:
         args: list[Any],
         params: Any,
         idempotency_key: str | None = None,
+        kwargs: dict[str, Any] | None = None,
     ) -> Any:
         try:
             return await self.node.call(
@@ -111,6 +115,8 @@ class LocalTransport:
                 _copy_args(list(args)),
                 params=_builtins(params, "params"),
                 idempotency_key=idempotency_key,
+                kwargs=_builtins(kwargs, "keyword arguments") if kwargs else None,
+                inside=self._inside,
             )
         except StorageError as exc:
             raise _storage_error(exc) from exc

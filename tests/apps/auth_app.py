@@ -68,7 +68,7 @@ class Vault(Actor):
         record(f"wake {self.key[0]} {os.getpid()}")
 
     @action
-    def open(self) -> int:
+    def unlock(self) -> int:
         self.state["opened"] += 1
         return int(self.state["opened"])
 

@@ -28,6 +28,17 @@ class Counter(Actor):
     def helper(self) -> int:
         return 1
 
+    @action(interleave=True)
+    async def twice(self, prefix: str) -> str:
+        # An action called on self is a plain method call with its own signature.
+        reveal_type(self.label)  # R: def (prefix: str, n: int) -> typing.Coroutine[Any, Any, str]
+        reveal_type(await self.label(prefix, 2))  # R: str
+        reveal_type(self.increment(3))  # R: int
+        self.reset()
+        await self.label(prefix)  # E: Too few arguments
+        self.increment("x")  # E: Argument 1 has incompatible type "str"; expected "int"
+        return ""
+
 
 async def check_async(client: actorkit.AsyncClient) -> None:
     counter = client.get_or_create(Counter, ["k"])
@@ -43,6 +54,10 @@ async def check_async(client: actorkit.AsyncClient) -> None:
     counter.nope  # E: "Counter" has no action "nope"
     counter.helper  # E: "Counter" has no action "helper"
     reveal_type(await (await client.create(Counter)).increment())  # R: int
+    reveal_type(await counter.label(prefix="a", n=1))  # R: str
+    await counter.label("a", m=1)  # E: Unexpected keyword argument "m" for "label"
+    reveal_type(client.get_for_id("actor-id"))  # R: actorkit.client.base.ActorHandle[Any]
+    reveal_type(client.get_for_id(Counter, "actor-id"))  # R: actorkit.client.base.ActorHandle[handles.Counter]
 
 
 def check_sync(client: actorkit.Client) -> None:
@@ -50,4 +65,5 @@ def check_sync(client: actorkit.Client) -> None:
     reveal_type(counter.increment)  # R: def (amount: int =) -> int
     reveal_type(counter.increment(2))  # R: int
     reveal_type(client.get_for_id(Counter, "id").label("a", 1))  # R: str
+    reveal_type(client.get_for_id("id"))  # R: actorkit.client.sync.SyncActorHandle[Any]
     counter.increment(amount="x")  # E: Argument "amount" to "increment" has incompatible type "str"; expected "int"

@@ -7,7 +7,16 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, ParamSpec, TypeVar, overload
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Concatenate,
+    Generic,
+    ParamSpec,
+    TypeVar,
+    overload,
+)
 
 from actorkit.errors import ActorError, Code
 from actorkit.options import ActorOptions
@@ -32,13 +41,15 @@ _NO_STATE: Any = object()
 class ActionConfig:
     interleave: bool = False
     timeout: float | None = None
+    internal: bool = False
 
 
 class ActionMethod(Generic[P, R]):
     """What ``@action`` leaves on the class: the original function, marked as an action.
 
-    Inside the actor ``self.increment(1)`` is a plain method call. On a typed client handle
-    the same name becomes a remote call returning an awaitable of the result.
+    Inside the actor ``self.increment(1)`` is a plain method call (``P`` is the signature
+    without ``self``; an async action returns its coroutine, to be awaited). On a typed
+    client handle the same name becomes a remote call returning an awaitable of the result.
     """
 
     def __init__(self, fn: Callable[..., Any], config: ActionConfig) -> None:
@@ -59,17 +70,18 @@ class ActionMethod(Generic[P, R]):
 
 
 @overload
-def action(fn: Callable[P, R], /) -> ActionMethod[P, R]: ...
+def action(fn: Callable[Concatenate[Any, P], R], /) -> ActionMethod[P, R]: ...
 @overload
 def action(
-    *, interleave: bool = False, timeout: float | None = None
-) -> Callable[[Callable[P, R]], ActionMethod[P, R]]: ...
+    *, interleave: bool = False, timeout: float | None = None, internal: bool = False
+) -> Callable[[Callable[Concatenate[Any, P], R]], ActionMethod[P, R]]: ...
 def action(
     fn: Callable[..., Any] | None = None,
     /,
     *,
     interleave: bool = False,
     timeout: float | None = None,
+    internal: bool = False,
 ) -> Any:
     """Mark a method as an action that clients may call.
 
@@ -77,6 +89,9 @@ def action(
     the type hints. By default an actor runs one action at a time and an action that raises
     is rolled back; ``interleave=True`` lets an action run while others run (for long awaits),
     without rollback. ``timeout`` overrides ``ActorOptions.action_timeout``.
+    ``internal=True`` keeps the action off the public API: schedules, the actor itself and
+    other actors (through ``self.client``) may call it; HTTP, WebSocket and test clients get
+    ``action_not_found``.
 
     Example::
 
@@ -88,7 +103,7 @@ def action(
                 self.state["count"] += amount
                 return self.state["count"]
     """
-    config = ActionConfig(interleave=interleave, timeout=timeout)
+    config = ActionConfig(interleave=interleave, timeout=timeout, internal=internal)
     if fn is not None:
         return ActionMethod(fn, config)
     return lambda f: ActionMethod(f, config)

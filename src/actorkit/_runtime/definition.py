@@ -17,6 +17,7 @@ import msgspec
 from actorkit._runtime.actor import _NO_STATE, ActionMethod, Actor
 from actorkit._runtime.auth import Authenticator
 from actorkit.errors import ActorError, Code, validation_error
+from actorkit.protocol.names import RESERVED_ACTION_NAMES
 
 __all__ = ["ActionSpec", "ActorDefinition", "Param"]
 
@@ -63,6 +64,7 @@ class ActionSpec:
         self.fn = method.fn
         self.interleave = method.config.interleave
         self.timeout = method.config.timeout
+        self.internal = method.config.internal  # callable from inside the app only
         self.is_async = inspect.iscoroutinefunction(self.fn)
         hints = _type_hints(self.fn)
         sig = inspect.signature(self.fn)
@@ -78,15 +80,28 @@ class ActionSpec:
             elif p.kind is inspect.Parameter.KEYWORD_ONLY:
                 raise TypeError(
                     f"action {name!r}: keyword-only parameter {p.name!r} is not supported; "
-                    "actions take positional arguments"
+                    "drop the '*' (any parameter before it can be passed by keyword)"
+                )
+            elif p.name == "idempotency_key":
+                raise TypeError(
+                    f"action {name!r}: a parameter cannot be named 'idempotency_key': the "
+                    "clients take that keyword for the call's own idempotency key"
                 )
             else:
                 self.params.append(param)
         ret = hints.get("return")
         self.return_type: Any = None if ret in (None, Any, type(None)) else ret
+        self._positions = {  # parameters that may be passed by keyword
+            p.name: i
+            for i, p in enumerate(self.params)
+            if p.kind is not inspect.Parameter.POSITIONAL_ONLY
+        }
 
-    def bind(self, args: list[Any] | tuple[Any, ...]) -> list[Any]:
-        """Validate and convert positional ``args``; raises ``validation_error``."""
+    def bind(
+        self, args: list[Any] | tuple[Any, ...], kwargs: dict[str, Any] | None = None
+    ) -> list[Any]:
+        """Validate and convert ``args`` and keyword ``kwargs`` into the positional
+        arguments of the function; raises ``validation_error``."""
         if not isinstance(args, list | tuple):
             raise validation_error("action arguments must be a list")
         n = len(args)
@@ -95,20 +110,47 @@ class ActionSpec:
                 f"action {self.name!r} takes {len(self.params)} argument(s), got {n}",
                 {"action": self.name},
             )
+        last = n - 1  # the last parameter given, positionally or by keyword
+        if kwargs:
+            last = max(last, self._keyword_positions(n, kwargs))
         out: list[Any] = []
         for i, param in enumerate(self.params):
             if i < n:
                 out.append(_convert(self.name, param, args[i]))
+            elif kwargs and param.name in kwargs:
+                out.append(_convert(self.name, param, kwargs[param.name]))
             elif param.required:
                 raise validation_error(
                     f"action {self.name!r}: missing argument {param.name!r}",
                     {"action": self.name, "param": param.name},
                 )
+            elif i < last:
+                out.append(param.default)  # a gap before a keyword argument
             else:
                 break  # the function's own defaults apply to the rest
         if self.var_positional is not None:
             out.extend(_convert(self.name, self.var_positional, a) for a in args[len(out) :])
         return out
+
+    def _keyword_positions(self, n: int, kwargs: Any) -> int:
+        """The position of the last parameter ``kwargs`` names; checks each name."""
+        if not isinstance(kwargs, dict):
+            raise validation_error("action keyword arguments must be an object")
+        last = -1
+        for name in kwargs:
+            i = self._positions.get(name)
+            if i is None:
+                raise validation_error(
+                    f"action {self.name!r} has no parameter {name!r}",
+                    {"action": self.name, "param": name},
+                )
+            if i < n:
+                raise validation_error(
+                    f"action {self.name!r}: argument {name!r} given by position and by keyword",
+                    {"action": self.name, "param": name},
+                )
+            last = max(last, i)
+        return last
 
 
 def _convert(action: str, param: Param, value: Any) -> Any:
@@ -171,6 +213,22 @@ def _declared_state_type(cls: type[Actor]) -> Any:
     return ret if _is_structured(ret) else None
 
 
+def _check_action_name(cls: type[Actor], attr: str) -> None:
+    """Refuse an action name the clients or the ``Actor`` base class already use."""
+    why = None
+    if attr.startswith("_") or attr in HOOKS:
+        why = "names starting with '_' and hook names are not actions"
+    elif attr in RESERVED_ACTION_NAMES:
+        why = (
+            f"it is a client method ({RESERVED_ACTION_NAMES[attr]}), so handle.{attr}(...) "
+            "would not call the action"
+        )
+    elif hasattr(Actor, attr):
+        why = f"it would replace Actor.{attr}, which actorkit and your actor rely on"
+    if why is not None:
+        raise TypeError(f"{cls.__name__}.{attr} cannot be an action: {why}; rename it")
+
+
 class ActorDefinition:
     """A registered actor class, introspected."""
 
@@ -184,10 +242,10 @@ class ActorDefinition:
         for attr in dir(cls):
             value = inspect.getattr_static(cls, attr)
             if isinstance(value, ActionMethod):
-                if attr.startswith("_") or attr in HOOKS:
-                    raise TypeError(f"{cls.__name__}.{attr}: this name cannot be an action")
+                _check_action_name(cls, attr)
                 self.actions[attr] = ActionSpec(attr, value)
         self.hooks = {h for h in HOOKS if callable(getattr(cls, h, None))}
+        self.internal_actions = frozenset(n for n, a in self.actions.items() if a.internal)
         self.authenticate: Authenticator | None = _authenticator(cls)
         self.has_state = cls._initial_state is not _NO_STATE or ("create_state" in self.hooks)
         self.state_type: Any = _declared_state_type(cls)  # else learnt from the first value
@@ -205,9 +263,11 @@ class ActorDefinition:
             self.state_type = t if structured else Any
         return self.state_type
 
-    def action(self, name: str) -> ActionSpec:
+    def action(self, name: str, *, outside: bool = False) -> ActionSpec:
+        """The action ``name``; ``action_not_found`` if there is none — or, for a call from
+        ``outside`` the app (a client), if it is internal: it does not exist for them."""
         spec = self.actions.get(name)
-        if spec is None:
+        if spec is None or (outside and spec.internal):
             raise ActorError(
                 "actor",
                 Code.ACTION_NOT_FOUND,

@@ -62,6 +62,7 @@ class Forwarder(Protocol):
         chain: str,
         hops: int,
         idempotency_key: str | None = None,
+        kwargs: dict[str, Any] | None = None,
     ) -> Any:
         """Run the action there (with its idempotency key, if any); returns its output,
         raises its ``ActorError`` — or ``NotDelivered`` when the other node certainly did

@@ -271,6 +271,7 @@ class ActorInstance(StatePersistence):
         conn: Any = None,
         params: Any = None,
         idempotency_key: str | None = None,
+        kwargs: dict[str, Any] | None = None,
     ) -> Any:
         """Run action ``name``; returns its output converted to builtins.
 
@@ -279,10 +280,10 @@ class ActorInstance(StatePersistence):
         running the action again (see ``_runtime/idempotency.py``).
         """
         if not self.node.activity.active:
-            return await self._dispatch(name, args, conn, params, idempotency_key)
+            return await self._dispatch(name, args, conn, params, idempotency_key, kwargs)
         started = time.perf_counter()
         try:
-            output = await self._dispatch(name, args, conn, params, idempotency_key)
+            output = await self._dispatch(name, args, conn, params, idempotency_key, kwargs)
         except ActorError as err:
             self.emit(
                 "action",
@@ -302,13 +303,21 @@ class ActorInstance(StatePersistence):
         return output
 
     def _dispatch(
-        self, name: str, args: list[Any], conn: Any, params: Any, key: str | None = None
+        self,
+        name: str,
+        args: list[Any],
+        conn: Any,
+        params: Any,
+        key: str | None = None,
+        kwargs: dict[str, Any] | None = None,
     ) -> Awaitable[Any]:
         # Not a coroutine itself: the hot path awaits ``turn`` directly, one frame fewer.
         spec = self.definition.action(name)
-        bound = spec.bind(args)
+        bound = spec.bind(args, kwargs)
         if key is not None:
-            return self._keyed_call(key, spec, bound, args, conn, params)
+            # The fingerprint tells keywords apart ("**" is in no action name).
+            shape = (spec.name, args) if not kwargs else (spec.name + "**", [args, kwargs])
+            return self._keyed_call(key, spec, bound, shape, conn, params)
         if conn is None and "on_before_connect" in self.definition.hooks:
             return self._guarded_call(spec, bound, {} if params is None else params)
         if spec.interleave:
@@ -323,7 +332,13 @@ class ActorInstance(StatePersistence):
         return await self.turn(self._invoke, spec, args, None)
 
     async def _keyed_call(
-        self, key: str, spec: ActionSpec, bound: list[Any], args: list[Any], conn: Any, params: Any
+        self,
+        key: str,
+        spec: ActionSpec,
+        bound: list[Any],
+        shape: tuple[str, list[Any]],
+        conn: Any,
+        params: Any,
     ) -> Any:
         """A call with an idempotency key: checked like any call, then run at most once."""
         if conn is None and "on_before_connect" in self.definition.hooks:
@@ -335,7 +350,7 @@ class ActorInstance(StatePersistence):
                 return self._outside_turn(self._invoke_keyed, spec, bound, conn, entry)
             return self.turn(self._invoke_keyed, spec, bound, conn, entry)
 
-        return await self.idempotency.run(key, spec.name, args, execute)
+        return await self.idempotency.run(key, *shape, execute)
 
     async def _invoke_keyed(
         self, spec: ActionSpec, args: list[Any], conn: Any, entry: Entry

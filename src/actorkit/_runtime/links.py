@@ -86,15 +86,23 @@ class Links:
         return True
 
     async def call(
-        self, actor_id: str, conn_id: str, action: str, args: list[Any], key: str | None = None
+        self,
+        actor_id: str,
+        conn_id: str,
+        action: str,
+        args: list[Any],
+        key: str | None = None,
+        kwargs: dict[str, Any] | None = None,
     ) -> Any:
         """Run ``action`` with ``self.conn`` set to the connection ``conn_id`` (``key``: the
         call's idempotency key, if any)."""
         inst, conn = self._conn(actor_id, conn_id)
+        if action in inst.definition.internal_actions:  # connections are clients
+            inst.definition.action(action, outside=True)  # action_not_found
         if key is not None:
             check_key(key, self.node.limits.max_idempotency_key_length)
         try:
-            return await inst.call(action, args, conn, idempotency_key=key)
+            return await inst.call(action, args, conn, idempotency_key=key, kwargs=kwargs)
         except Retry:
             raise ActorError("actor", Code.ACTOR_STOPPING, "the actor is restarting") from None
 

@@ -506,6 +506,8 @@ class Node:
         params: Any = None,
         hops: int = 0,
         idempotency_key: str | None = None,
+        kwargs: dict[str, Any] | None = None,
+        inside: bool = False,
     ) -> Any:
         """Call ``action`` on ``actor_id``; returns the output as builtins. A stateless call
         for an actor on another node is handed to it (``hops``: how often it already was).
@@ -514,6 +516,9 @@ class Node:
         When the owner refuses the connection (it died, or is shutting down), the call was
         certainly not run there: it is tried again, as ownership changes, until the owner's
         lease could have run out — so a failover costs the caller time, not an error.
+
+        ``inside``: the app's own code calls (``self.client``), so internal actions exist;
+        a call forwarded from another node cannot prove that and does not get them.
         """
         if idempotency_key is not None:
             check_key(idempotency_key, self.limits.max_idempotency_key_length)
@@ -537,6 +542,7 @@ class Node:
                         chain=context.export_chain(self.id),
                         hops=hops + 1,
                         idempotency_key=idempotency_key,
+                        kwargs=kwargs,
                     )
                     try:
                         return await self._unless_lapsed(forwarded, moved.member.id)
@@ -551,8 +557,10 @@ class Node:
                     continue
             elif self._shared:
                 self.membership.check()
+            if not inside and action in inst.definition.internal_actions:
+                inst.definition.action(action, outside=True)  # action_not_found
             try:
-                return await inst.call(action, args, conn, params, idempotency_key)
+                return await inst.call(action, args, conn, params, idempotency_key, kwargs)
             except Retry:
                 stopped += 1
         raise ActorError("actor", Code.ACTOR_STOPPING, "actor kept stopping; try again")

@@ -212,7 +212,7 @@ class ConnectionSession:
     async def _run_action(self, msg: ActionRequest, conn_id: str) -> None:
         try:
             output = await self.node.links.call(
-                self.actor_id, conn_id, msg.name, msg.args, msg.idempotency_key
+                self.actor_id, conn_id, msg.name, msg.args, msg.idempotency_key, msg.kwargs
             )
         except ActorError as err:
             self._error(msg.id, err)

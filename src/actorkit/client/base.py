@@ -97,8 +97,11 @@ class ActorHandle(Generic[A]):
             )
         return self._actor_id
 
-    async def action(self, name: str, *args: Any, idempotency_key: str | None = None) -> Any:
-        """Call action ``name`` with positional ``args``; returns its result.
+    async def action(
+        self, name: str, /, *args: Any, idempotency_key: str | None = None, **kwargs: Any
+    ) -> Any:
+        """Call action ``name`` with ``args`` and keyword ``kwargs``; returns its result.
+        ``await handle.action("add", text="milk")`` is ``await handle.add(text="milk")``.
 
         ``idempotency_key``: a repeat of the call with the same key (within the actor's
         ``idempotency_window``) returns the first outcome without running the action again,
@@ -108,7 +111,11 @@ class ActorHandle(Generic[A]):
         """
         client = self._client
         transport = client._transport
-        extra = {} if idempotency_key is None else {"idempotency_key": idempotency_key}
+        extra: dict[str, Any] = (
+            {} if idempotency_key is None else {"idempotency_key": idempotency_key}
+        )
+        if kwargs:
+            extra["kwargs"] = kwargs
         by_key = getattr(transport, "call_by_key", None)
         if self._actor_id is None and self._mode in ("get", "get_or_create") and by_key:
             # One request instead of two: find (or create) and call (docs/protocol.md).
@@ -281,9 +288,18 @@ class AsyncClient:
         self, actor: type[A], actor_id: str, *, params: Any = None
     ) -> ActorHandle[A]: ...
     @overload
-    def get_for_id(self, actor: str, actor_id: str, *, params: Any = None) -> ActorHandle[Any]: ...
-    def get_for_id(self, actor: Any, actor_id: str, *, params: Any = None) -> ActorHandle[Any]:
-        """A handle to the actor with id ``actor_id``."""
+    def get_for_id(
+        self, actor: str, actor_id: str | None = None, *, params: Any = None
+    ) -> ActorHandle[Any]: ...
+    def get_for_id(
+        self, actor: Any, actor_id: str | None = None, *, params: Any = None
+    ) -> ActorHandle[Any]:
+        """A handle to the actor with id ``actor_id``: ``get_for_id(actor_id)``, or with the
+        actor's class first for a typed handle, ``get_for_id(Counter, actor_id)``."""
+        if actor_id is None:
+            if not isinstance(actor, str):
+                raise TypeError(f"get_for_id needs an actor id, got {actor!r}")
+            return ActorHandle(self, "", mode=None, actor_id=actor, params=params)
         name = _actor_name(actor)
         cls = actor if isinstance(actor, type) else None
         return ActorHandle(self, name, mode=None, actor_id=actor_id, params=params, cls=cls)

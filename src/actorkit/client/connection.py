@@ -415,8 +415,11 @@ class ActorConnection(Generic[A]):
 
     # -- actions ------------------------------------------------------------------------------
 
-    async def action(self, name: str, *args: Any, idempotency_key: str | None = None) -> Any:
-        """Call action ``name`` over this connection (``self.conn`` is set in the actor).
+    async def action(
+        self, name: str, /, *args: Any, idempotency_key: str | None = None, **kwargs: Any
+    ) -> Any:
+        """Call action ``name`` with ``args`` and keyword ``kwargs`` over this connection
+        (``self.conn`` is set in the actor).
 
         ``idempotency_key`` (default: a new random one): a repeat of the call with the same
         key returns the first outcome without running the action again.
@@ -429,7 +432,11 @@ class ActorConnection(Generic[A]):
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         try:
             request = ActionRequest(
-                action_id, name, msgspec.to_builtins(args), idempotency_key or uuid.uuid4().hex
+                action_id,
+                name,
+                msgspec.to_builtins(args),
+                idempotency_key or uuid.uuid4().hex,
+                msgspec.to_builtins(kwargs) if kwargs else None,
             )
             data = link.codec.encode(request)
         except (TypeError, ValueError) as exc:

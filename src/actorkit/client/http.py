@@ -179,11 +179,16 @@ class HttpTransport:
         args: list[Any],
         params: Any,
         idempotency_key: str | None = None,
+        kwargs: dict[str, Any] | None = None,
     ) -> Any:
         """Run an action. The call carries ``idempotency_key`` (a new random one if not
         given); transport failures and retryable errors are retried with the same key."""
         reply = await self._call(
-            f"/actors/{actor_id}/actions/{action}", {"args": args}, None, params, idempotency_key
+            f"/actors/{actor_id}/actions/{action}",
+            _action_body(args, kwargs),
+            None,
+            params,
+            idempotency_key,
         )
         return reply["output"]
 
@@ -221,10 +226,11 @@ class HttpTransport:
         args: list[Any],
         params: Any,
         idempotency_key: str | None = None,
+        kwargs: dict[str, Any] | None = None,
     ) -> tuple[str, Any]:
         """Find (with ``create``: or create) ``name[key]`` and run an action on it, in one
         request; returns ``(actor_id, output)``. Retried like ``call``."""
-        body: dict[str, Any] = {"args": args}
+        body = _action_body(args, kwargs)
         if create and input is not None:
             body["input"] = input
         if create and region is not None:
@@ -256,3 +262,10 @@ class HttpTransport:
         url = f"/actors/{actor_id}/request/{path.lstrip('/')}"
         idempotent = method.upper() in ("GET", "HEAD")
         return await self.send(method.upper(), url, idempotent=idempotent, **kwargs)
+
+
+def _action_body(args: list[Any], kwargs: dict[str, Any] | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"args": args}
+    if kwargs:
+        body["kwargs"] = kwargs
+    return body

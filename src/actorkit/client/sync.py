@@ -48,11 +48,15 @@ class SyncActorHandle(Generic[A]):
         """The actor's id (creating the actor first, for a get-or-create handle)."""
         return self._portal.call(self._handle.resolve())
 
-    def action(self, name: str, *args: Any, idempotency_key: str | None = None) -> Any:
-        """Call action ``name`` with positional ``args``; returns its result.
+    def action(
+        self, name: str, /, *args: Any, idempotency_key: str | None = None, **kwargs: Any
+    ) -> Any:
+        """Call action ``name`` with ``args`` and keyword ``kwargs``; returns its result.
 
         ``idempotency_key``: see ``ActorHandle.action``."""
-        return self._portal.call(self._handle.action(name, *args, idempotency_key=idempotency_key))
+        return self._portal.call(
+            self._handle.action(name, *args, idempotency_key=idempotency_key, **kwargs)
+        )
 
     def destroy(self) -> None:
         """Destroy the actor and all its data."""
@@ -166,10 +170,13 @@ class Client:
     ) -> SyncActorHandle[A]: ...
     @overload
     def get_for_id(
-        self, actor: str, actor_id: str, *, params: Any = None
+        self, actor: str, actor_id: str | None = None, *, params: Any = None
     ) -> SyncActorHandle[Any]: ...
-    def get_for_id(self, actor: Any, actor_id: str, *, params: Any = None) -> SyncActorHandle[Any]:
-        """A handle to the actor with id ``actor_id``."""
+    def get_for_id(
+        self, actor: Any, actor_id: str | None = None, *, params: Any = None
+    ) -> SyncActorHandle[Any]:
+        """A handle to the actor with id ``actor_id``: ``get_for_id(actor_id)``, or
+        ``get_for_id(Counter, actor_id)`` for a typed handle."""
         return self._wrap(self._async.get_for_id(actor, actor_id, params=params))
 
     @overload

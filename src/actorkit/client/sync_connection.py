@@ -71,8 +71,13 @@ class SyncActorConnection(Generic[A]):
     def close(self) -> None:
         self._portal.call(self._conn.aclose())
 
-    def action(self, name: str, *args: Any, idempotency_key: str | None = None) -> Any:
-        return self._portal.call(self._conn.action(name, *args, idempotency_key=idempotency_key))
+    def action(
+        self, name: str, /, *args: Any, idempotency_key: str | None = None, **kwargs: Any
+    ) -> Any:
+        """Call action ``name`` with ``args`` and keyword ``kwargs`` over the connection."""
+        return self._portal.call(
+            self._conn.action(name, *args, idempotency_key=idempotency_key, **kwargs)
+        )
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         if name.startswith("_"):

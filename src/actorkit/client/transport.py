@@ -34,10 +34,12 @@ class AsyncTransport(Protocol):
         args: list[Any],
         params: Any,
         idempotency_key: str | None = None,
+        kwargs: dict[str, Any] | None = None,
     ) -> Any:
         """Run an action; returns its output as builtins. Raises ``ActorError``.
 
         With ``idempotency_key``, a repeat returns the first outcome (see ``docs/actions.md``).
+        ``kwargs``: keyword arguments by parameter name.
         """
         ...
 

@@ -143,8 +143,8 @@ def inspector_routes(node: Node, ensure: Callable[[], Awaitable[None]]) -> Seque
             raise validation_error("args must be an array")
         await node.get_record(actor_id)
         started = time.perf_counter()
-        output = await node.call(
-            actor_id, request.path_params["name"], args, params=body.get("params")
+        output = await node.call(  # the developer's tool: internal actions too
+            actor_id, request.path_params["name"], args, params=body.get("params"), inside=True
         )
         return reply(
             request, {"output": output, "duration_ms": (time.perf_counter() - started) * 1e3}

@@ -81,6 +81,7 @@ def describe_type(node: Node, definition: ActorDefinition) -> dict[str, Any]:
                     for p in spec.params
                 ],
                 "var_args": spec.var_positional is not None,
+                "internal": spec.internal,
             }
             for spec in sorted(definition.actions.values(), key=lambda s: s.name)
         ],

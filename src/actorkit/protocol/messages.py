@@ -93,6 +93,7 @@ class ActionRequest(msgspec.Struct, tag="action", tag_field="t"):
     name: str
     args: list[Any] = []
     idempotency_key: str | None = None  # a repeat with the same key returns the first outcome
+    kwargs: dict[str, Any] | None = None  # keyword arguments, by parameter name
 
 
 class Subscribe(msgspec.Struct, tag="sub", tag_field="t"):

@@ -18,6 +18,7 @@ __all__ = [
     "IDEMPOTENCY_HEADER",
     "PARAMS_HEADER",
     "action_args",
+    "action_kwargs",
     "body_dict",
     "check_not_cross_site",
     "check_params_size",
@@ -101,3 +102,11 @@ def action_args(data: Any) -> list[Any]:
     if not isinstance(args, list):
         raise validation_error("'args' must be a list")
     return args
+
+
+def action_kwargs(data: Any) -> dict[str, Any] | None:
+    """The body's ``kwargs``: keyword arguments by parameter name (None when absent)."""
+    kwargs = body_dict(data).get("kwargs")
+    if kwargs is not None and not isinstance(kwargs, dict):
+        raise validation_error("'kwargs' must be an object")
+    return kwargs or None

@@ -20,6 +20,7 @@ from actorkit.server.bodies import (
     IDEMPOTENCY_HEADER,
     PARAMS_HEADER,
     action_args,
+    action_kwargs,
     check_not_cross_site,
     parse_params,
 )
@@ -110,6 +111,7 @@ class ActionFastPath:
             body = await self._read(receive, length)
             data = decode_payload(content_type, body)
             args = action_args(data)
+            kwargs = action_kwargs(data)
             conn_params = parse_params(params, self.node.limits, data or {})
             if chain:
                 context.call_chain.set(context.import_chain(self.node.id, chain))
@@ -118,7 +120,13 @@ class ActionFastPath:
                     self.node, scope, "call", actor_id=actor_id, action=action, params=conn_params
                 )
             output = await self.node.call(
-                actor_id, action, args, params=conn_params, hops=hops, idempotency_key=key
+                actor_id,
+                action,
+                args,
+                params=conn_params,
+                hops=hops,
+                idempotency_key=key,
+                kwargs=kwargs,
             )
             reply, status = {"output": output}, 200
         except ActorError as err:

@@ -139,6 +139,7 @@ class HttpForwarder:
         chain: str,
         hops: int,
         idempotency_key: str | None = None,
+        kwargs: dict[str, Any] | None = None,
     ) -> Any:
         headers = {
             **self._identity(),  # the owner authenticates the call again
@@ -152,7 +153,7 @@ class HttpForwarder:
             headers[PARAMS_HEADER] = json.dumps(params)
         if idempotency_key is not None:
             headers[IDEMPOTENCY_HEADER] = idempotency_key
-        body = msgspec.msgpack.encode({"args": args})
+        body = msgspec.msgpack.encode({"args": args, "kwargs": kwargs})
         status, data = await self._send(
             "POST", url, f"/actors/{actor_id}/actions/{action}", headers, body
         )

@@ -72,6 +72,11 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {
             "args": {"type": "array", "items": {}, "description": "positional arguments"},
+            "kwargs": {
+                "type": "object",
+                "additionalProperties": {},
+                "description": "keyword arguments, by parameter name",
+            },
             "params": {"description": "connection params checked by on_before_connect"},
         },
     },
@@ -288,7 +293,7 @@ _CALL_HEADERS: list[dict[str, Any]] = [
 ACTION = {
     "post": {
         "operationId": "callAction",
-        "summary": "Call an action with positional args; replies once its changes are durable",
+        "summary": "Call an action with args and kwargs; replies once its changes are durable",
         "parameters": [
             ACTOR_ID,
             {"name": "action", "in": "path", "required": True, "schema": {"type": "string"}},

@@ -24,6 +24,7 @@ from actorkit.server.bodies import (
     IDEMPOTENCY_HEADER,
     PARAMS_HEADER,
     action_args,
+    action_kwargs,
     body_dict,
     check_not_cross_site,
     parse_params,
@@ -186,6 +187,7 @@ def actor_routes(node: Node, ensure_started: Starter) -> Sequence[BaseRoute]:
         limit = limits.max_message_bytes + (limits.max_input_bytes if create == "true" else 0)
         body = body_dict(decode_body(request, await read_body(request, limit)))
         args = action_args(body)
+        kwargs = action_kwargs(body)
         params = parse_params(request.headers.get(PARAMS_HEADER), limits, body)
         intent: Intent = "get_or_create" if create == "true" else "get"
         await admit(node, request.scope, intent, name=name, key=key)
@@ -198,7 +200,7 @@ def actor_routes(node: Node, ensure_started: Starter) -> Sequence[BaseRoute]:
         if record is None:
             # A call that cannot run creates nothing: check the action and its arguments
             # against the class before creating the actor.
-            node.registry.definition(name).action(action).bind(args)
+            node.registry.definition(name).action(action, outside=True).bind(args, kwargs)
             region = body.get("region")
             if region is not None and not isinstance(region, str):
                 raise validation_error("region must be a string")
@@ -215,6 +217,7 @@ def actor_routes(node: Node, ensure_started: Starter) -> Sequence[BaseRoute]:
             params=params,
             hops=forwarded_hops(request.headers),
             idempotency_key=request.headers.get(IDEMPOTENCY_HEADER),
+            kwargs=kwargs,
         )
         return encode_response(request, {"output": output, "actor_id": record.id})
 

@@ -12,6 +12,13 @@ export declare class ActorError extends Error {
   static fromWire(e: { group?: string; code?: string; message?: string; metadata?: unknown }): ActorError;
 }
 
+/** Keyword arguments for an action, passed last: `await handle.add(kwargs({ text: "milk" }))`. */
+export declare class Kwargs {
+  readonly values: Record<string, unknown>;
+  constructor(values: Record<string, unknown>);
+}
+export declare function kwargs(values: Record<string, unknown>): Kwargs;
+
 export interface HandleOptions {
   /** Input for create hooks (getOrCreate / create only). */
   input?: unknown;
@@ -27,6 +34,8 @@ export declare class Client {
   constructor(url: string);
   get(name: string, key?: Key, opts?: HandleOptions): ActorHandle & Actions;
   getOrCreate(name: string, key?: Key, opts?: HandleOptions): ActorHandle & Actions;
+  /** The id alone names the actor: `getForId(actorId)`; the name may come first. */
+  getForId(actorId: string, opts?: HandleOptions): ActorHandle & Actions;
   getForId(name: string, actorId: string, opts?: HandleOptions): ActorHandle & Actions;
   create(name: string, key?: Key, opts?: HandleOptions): Promise<ActorHandle & Actions>;
 }
@@ -37,7 +46,7 @@ export declare class ActorHandle {
   params: unknown;
   /** The actor id (creating the actor first for getOrCreate). */
   resolve(): Promise<string>;
-  /** A stateless call over HTTP. */
+  /** A stateless call over HTTP; a last argument `kwargs({...})` passes keywords. */
   action(name: string, ...args: unknown[]): Promise<any>;
   /** A live connection; it reconnects with backoff (250 ms → 30 s) and resumes. */
   connect(params?: unknown): ActorConnection & Actions;
@@ -51,7 +60,8 @@ export declare class ActorConnection {
   id: string | null;
   actorId: string | null;
   /** Waits for the connection if it is not open yet (30 s while connecting, 5 s while
-   *  reconnecting); rejects with `connection_lost` after that or when the link drops. */
+   *  reconnecting); rejects with `connection_lost` after that or when the link drops.
+   *  A last argument `kwargs({...})` passes keywords. */
   action(name: string, ...args: unknown[]): Promise<any>;
   /** Returns a function that unsubscribes. */
   on(event: string, callback: (...args: any[]) => void): () => void;

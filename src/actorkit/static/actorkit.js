@@ -43,6 +43,23 @@ function newKey() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** Keyword arguments for an action, passed last: `await handle.add(kwargs({ text: "milk" }))`. */
+export class Kwargs {
+  constructor(values) {
+    this.values = { ...values };
+  }
+}
+
+export function kwargs(values) {
+  return new Kwargs(values);
+}
+
+/** `[positional, keywords or null]`: a trailing `kwargs(...)` holds the keywords. */
+function splitArgs(args) {
+  const last = args[args.length - 1];
+  return last instanceof Kwargs ? [args.slice(0, -1), last.values] : [args, null];
+}
+
 function normalizeKey(key) {
   if (key === undefined || key === null) return [];
   return typeof key === "string" ? [key] : [...key];
@@ -63,7 +80,11 @@ export class Client {
   getOrCreate(name, key, opts = {}) {
     return new ActorHandle(this, name, normalizeKey(key), "get_or_create", opts);
   }
+  /** `getForId(actorId, opts?)`, or `getForId(name, actorId, opts?)`. */
   getForId(name, actorId, opts = {}) {
+    if (typeof actorId !== "string") {
+      return new ActorHandle(this, "", [], null, { ...(actorId ?? {}), actorId: name });
+    }
     return new ActorHandle(this, name, [], null, { ...opts, actorId });
   }
   async create(name, key, opts = {}) {
@@ -123,7 +144,9 @@ export class ActorHandle {
    *  same request (e.g. by a proxy) returns the first result instead of running again. */
   async action(name, ...args) {
     const id = await this.resolve();
-    const body = { args };
+    const [positional, keywords] = splitArgs(args);
+    const body = { args: positional };
+    if (keywords) body.kwargs = keywords;
     if (this.params !== undefined) body.params = this.params;
     const path = `/actors/${id}/actions/${encodeURIComponent(name)}`;
     const out = await this.client._fetch("POST", path, body, { "Idempotency-Key": newKey() });
@@ -334,9 +357,12 @@ export class ActorConnection {
   action(name, ...args) {
     if (this.status !== "connected") return this._whenOpen().then(() => this.action(name, ...args));
     const id = ++this._nextId;
+    const [positional, keywords] = splitArgs(args);
+    const msg = { t: "action", id, name, args: positional };
+    if (keywords) msg.kwargs = keywords;
     return new Promise((resolve, reject) => {
       this._pending.set(id, { resolve, reject });
-      this._send({ t: "action", id, name, args });
+      this._send(msg);
     });
   }
 
