@@ -180,6 +180,10 @@ class FaultProxy:
         self._call(self._reset_all)
 
     @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
     def open_connections(self) -> int:
         return len(self._links)
 
