@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -66,7 +66,7 @@ async def echo() -> AsyncIterator[Echo]:
 
 
 @pytest.fixture
-def proxies() -> AsyncIterator[list[FaultProxy]]:
+def proxies() -> Iterator[list[FaultProxy]]:
     started: list[FaultProxy] = []
     yield started
     for proxy in started:

@@ -32,7 +32,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from actorkit import ActorHandle, AsyncClient
-from chaos.proxy import BOTH, DOWN, UP, FaultProxy
+from chaos.proxy import BOTH, DOWN, UP, Direction, FaultProxy
 from chaos.workload import Target, Verdicts, check_all, run_client, targets
 from cluster_fixtures import LEASE, Node
 from server_fixtures import free_port
@@ -156,7 +156,8 @@ def rig(seed: int, settings: Settings, postgres_url: str | None) -> Iterator[Rig
 async def network_fault(proxy: FaultProxy, rng: random.Random, counts: Counter[str]) -> str:
     """Switch one kind of fault on at ``proxy`` for a random window, then off."""
     kind = rng.choice(["delay", "drop", "reset", "blackhole"])
-    directions = rng.choice([BOTH, UP, DOWN])
+    ways: list[Direction | tuple[Direction, ...]] = [BOTH, UP, DOWN]
+    directions = rng.choice(ways)
     if kind == "delay":
         proxy.set(directions, delay=rng.uniform(0.2, 1.0), max_delay=rng.uniform(0.05, 1.0))
     elif kind == "drop":
