@@ -143,12 +143,12 @@ def verdict(samples: list[Sample]) -> tuple[bool, list[str]]:
     third = len(kept) // 3
     first, last = kept[:third], kept[-third:]
     lines, flat = [], True
-    for name, get, (factor, slack) in (
-        ("RSS kB", lambda s: s.rss_kb, RSS_BOUND),
-        ("open files", lambda s: s.fds, FD_BOUND),
+    for name, field, (factor, slack) in (
+        ("RSS kB", "rss_kb", RSS_BOUND),
+        ("open files", "fds", FD_BOUND),
     ):
-        before = statistics.median(get(s) for s in first)
-        after = statistics.median(get(s) for s in last)
+        before = statistics.median(getattr(s, field) for s in first)
+        after = statistics.median(getattr(s, field) for s in last)
         bound = before * factor + slack
         ok = after <= bound
         flat &= ok
@@ -165,7 +165,8 @@ def verdict(samples: list[Sample]) -> tuple[bool, list[str]]:
 async def soak(minutes: float, every: float, seed: int) -> int:
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory(prefix="actorkit-soak-") as tmp:
-        server = Node(APP, f"sqlite:///{Path(tmp) / 'data'}").start()
+        server = Node(APP, f"sqlite:///{Path(tmp) / 'data'}")
+        server.start()
         proxy = FaultProxy(("127.0.0.1", server.port), seed=seed).start()
         load = Load(proxy.url, seed)
         injected: Counter[str] = Counter()
