@@ -75,7 +75,10 @@ def summary(results: list[SeedResult], errors: list[str], started: float) -> str
         f"faults injected: {injected} ("
         + ", ".join(f"{k} {v}" for k, v in sorted(faults.items()) if not k.startswith("proxy "))
         + "); proxy events: "
-        + ", ".join(f"{k[6:]} {v}" for k, v in sorted(faults.items()) if k.startswith("proxy ")),
+        + (
+            ", ".join(f"{k[6:]} {v}" for k, v in sorted(faults.items()) if k.startswith("proxy "))
+            or "none"
+        ),
         f"violations: {len(violations)}",
         f"undecided (checker timed out): {len(undecided)}",
         f"servers not serving after the faults: {len(problems)}",
