@@ -10,7 +10,7 @@ import random
 from pathlib import Path
 
 from chaos.runner import SeedResult, Settings, run_seed
-from chaos.workload import checked_operations, counter_model
+from chaos.workload import check_history, checked_operations, counter_model, effective_unknowns
 from linearizability import UNKNOWN, History, Operation, Verdict, check, register_model
 from test_cluster_linearizable import stale_read
 
@@ -91,3 +91,51 @@ def test_unknown_reads_are_left_out_and_nothing_else() -> None:
         Operation("d", ("read",), 1, 3, 4),
     ]
     assert checked_operations(ops) == ops[2:]
+
+
+def counter_history(rng: random.Random, lose: bool = False) -> tuple[list[Operation], set[int]]:
+    """Sequential adds through a flaky network: 40 unknown additions that never ran, 5 that
+    ran (their totals seen by the next call), acknowledged ones between. ``lose``: one
+    acknowledged addition is missing from every later total."""
+    ops: list[Operation] = []
+    total, t, ran = 0, 0, set()
+    for i in range(120):
+        amount = rng.randrange(1, 1 << 30)
+        if i % 3 == 0:
+            ops.append(Operation(f"u{i}", ("add", amount), UNKNOWN, t, math.inf))
+            if i % 24 == 0:  # it did run: the next total includes it
+                total += amount
+                ran.add(amount)
+        else:
+            total += amount
+            shown = total - ops[10].input[1] if lose and i > 40 and not ops[10].unknown else total
+            ops.append(Operation(f"c{i}", ("add", amount), shown, t, t + 1))
+        t += 2
+    return ops, ran
+
+
+def test_check_history_keeps_only_unknown_additions_that_took_effect() -> None:
+    ops, ran = counter_history(random.Random(3))
+    reduced = effective_unknowns("counter", ops)
+    assert reduced is not None
+    assert {op.input[1] for op in reduced if op.unknown} == ran
+    assert check_history("counter", ops, timeout=60).verdict is Verdict.OK
+
+
+def test_check_history_still_finds_a_lost_acknowledged_addition() -> None:
+    ops, _ = counter_history(random.Random(3), lose=True)
+    assert check_history("counter", ops, timeout=60).verdict is Verdict.ILLEGAL
+
+
+def test_check_history_drops_unobserved_unknown_writes_only() -> None:
+    ops = [
+        Operation("a", ("write", 1), None, 0, 1),
+        Operation("b", ("write", 2), UNKNOWN, 2, math.inf),  # read back: kept
+        Operation("c", ("write", 3), UNKNOWN, 2, math.inf),  # never seen: dropped
+        Operation("d", ("cas", 9, 4), UNKNOWN, 2, math.inf),  # never seen: dropped
+        Operation("e", ("read",), 2, 5, 6),
+    ]
+    assert effective_unknowns("register", ops) == [ops[0], ops[1], ops[4]]
+    assert check_history("register", ops, timeout=60).verdict is Verdict.OK
+    stale = [*ops, Operation("f", ("read",), 1, 7, 8)]
+    assert check_history("register", stale, timeout=60).verdict is Verdict.ILLEGAL

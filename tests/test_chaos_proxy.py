@@ -240,3 +240,27 @@ async def test_proxy_same_seed_same_faults(echo: Echo, proxies: list[FaultProxy]
     assert runs[0] == runs[1]
     assert runs[0] != runs[2]
     assert any(n < 20 for n in runs[0])  # faults did happen
+
+
+async def test_proxy_refuses_while_the_upstream_refuses(
+    echo: Echo, proxies: list[FaultProxy]
+) -> None:
+    proxy = start(proxies, echo)
+    host, port = echo.address
+    echo.server.close()
+    await echo.server.wait_closed()
+    # The first client finds out one hop late (reset); from then on the proxy refuses.
+    reader, writer = await connect(proxy)
+    writer.write(b"anyone?")
+    assert (await read_to_end(reader))[0] == b""
+    await wait_for(lambda: proxy.counts["refused"] == 1)
+    with pytest.raises(ConnectionRefusedError):
+        await connect(proxy)
+
+    echo.server = await asyncio.start_server(lambda r, w: w.close(), host, port)
+    try:
+        await wait_for(lambda: not proxy.refusing)
+        reader, writer = await connect(proxy)
+        assert await read_to_end(reader) == (b"", "eof")  # this upstream closes at once
+    finally:
+        echo.server.close()

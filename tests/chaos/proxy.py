@@ -23,6 +23,12 @@ towards the upstream server, ``DOWN`` back to the client):
 ``blackhole`` applies to connections accepted while it is on: they are never connected
 upstream and never answered. ``drop_all`` and ``reset_all`` act on every open connection.
 
+When the upstream refuses a connection (its server is down), the proxy resets the client
+and stops listening until the upstream accepts again: clients then see a refused
+connection, as they would without the proxy — a call that certainly was not delivered,
+rather than one of unknown outcome. (A frozen server's kernel still accepts, so a
+``SIGSTOP`` looks the same with or without the proxy.)
+
 Every random choice comes from ``random.Random`` seeded with ``(seed, connection number,
 direction)``, so a seed replays the same faults for the same sequence of connections.
 The proxy runs its own event loop in a daemon thread, so it keeps forwarding while the
@@ -125,6 +131,7 @@ class FaultProxy:
         self._thread: threading.Thread | None = None
         self._server: asyncio.Server | None = None
         self._stopped: asyncio.Event | None = None
+        self._reopening: asyncio.Task[None] | None = None
 
     # -- control (any thread) ----------------------------------------------------------------
 
@@ -184,6 +191,11 @@ class FaultProxy:
         return f"http://127.0.0.1:{self.port}"
 
     @property
+    def refusing(self) -> bool:
+        """Not listening, because the upstream refused a connection (see the module doc)."""
+        return self._reopening is not None
+
+    @property
     def open_connections(self) -> int:
         return len(self._links)
 
@@ -217,6 +229,8 @@ class FaultProxy:
         self.port = self._server.sockets[0].getsockname()[1]
         ready.set()
         await self._stopped.wait()
+        if self._reopening is not None:
+            self._reopening.cancel()
         self._server.close()
         self._reset_all()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -239,6 +253,7 @@ class FaultProxy:
                 up_reader, link.upstream = await asyncio.open_connection(*self.upstream)
             except OSError:
                 link.reset()  # as the server's refusal would look, one hop later
+                self._refuse()
                 return
             if link.closed:  # reset_all() while connecting
                 link.upstream.transport.abort()
@@ -288,6 +303,27 @@ class FaultProxy:
                 writer.write_eof()  # pass the half-close on
         except (ConnectionError, OSError):
             link.reset()
+
+    def _refuse(self) -> None:
+        """Stop listening until the upstream accepts connections again."""
+        if self._reopening is not None or self._server is None:
+            return
+        self.counts["refused"] += 1
+        self._server.close()
+        self._reopening = asyncio.ensure_future(self._reopen())
+
+    async def _reopen(self) -> None:
+        assert self._stopped is not None
+        while not self._stopped.is_set():
+            try:
+                _, probe = await asyncio.open_connection(*self.upstream)
+            except OSError:
+                await asyncio.sleep(0.02)
+                continue
+            probe.close()
+            self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+            break
+        self._reopening = None
 
     def _start_dropping(self, link: _Link, directions: tuple[Direction, ...]) -> None:
         new = [d for d in directions if d not in link.dropping]
