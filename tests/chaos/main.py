@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import signal
 import sys
 import time
 import traceback
@@ -87,8 +88,19 @@ def summary(results: list[SeedResult], errors: list[str], started: float) -> str
     return "\n".join(lines)
 
 
+def stop_on_signals() -> None:
+    """SIGTERM and SIGINT cancel the run, so every server, proxy and database is cleaned up
+    (a background job from a script ignores SIGINT unless told otherwise)."""
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+
+
 async def main(argv: list[str]) -> int:
     args = parse(argv)
+    stop_on_signals()
     settings = Settings(
         seconds=args.seconds,
         clients=args.clients,
@@ -121,4 +133,7 @@ async def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main(sys.argv[1:])))
+    try:
+        sys.exit(asyncio.run(main(sys.argv[1:])))
+    except asyncio.CancelledError:
+        sys.exit("interrupted")

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from actorkit import ActorError, AsyncClient
+from chaos.main import stop_on_signals
 from chaos.proxy import BOTH, FaultProxy
 from cluster_fixtures import Node
 
@@ -163,6 +164,7 @@ def verdict(samples: list[Sample]) -> tuple[bool, list[str]]:
 
 
 async def soak(minutes: float, every: float, seed: int) -> int:
+    stop_on_signals()
     rng = random.Random(seed)
     with tempfile.TemporaryDirectory(prefix="actorkit-soak-") as tmp:
         server = Node(APP, f"sqlite:///{Path(tmp) / 'data'}")
@@ -217,4 +219,7 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except asyncio.CancelledError:
+        sys.exit("interrupted")
