@@ -22,7 +22,7 @@ def assert_sound(result: SeedResult) -> None:
     assert result.verdicts.violations == [], result.verdicts.violations
     assert result.verdicts.undecided == []
     assert result.problems == []
-    assert result.calls["ok"] >= 20, result.calls
+    assert result.calls["ok"] >= Settings().warm_up, result.calls
     assert sum(v for k, v in result.faults.items() if not k.startswith("proxy ")) > 0
     # The final reads came after every fault: each actor was read back through each node.
     assert result.recorder is not None

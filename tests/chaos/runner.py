@@ -52,6 +52,7 @@ class Settings:
     nodes: int = 3  # in a cluster
     client_timeout: float = 3.0  # a call unanswered this long has an unknown outcome
     verbose: bool = False  # print each fault as it happens
+    warm_up: int = 30  # acknowledged calls before the first fault
 
 
 @dataclass
@@ -247,6 +248,7 @@ async def run_seed(
                     recorder, f"c{i}", handles, random.Random(rng.random()), lambda: stop
                 )
                 workers.append(asyncio.ensure_future(loop))
+            await warmed_up(recorder, settings.warm_up)
             await chaos(r, rng, settings.seconds, faults)
             stop = True
             await asyncio.gather(*workers)
@@ -281,6 +283,18 @@ async def run_seed(
         errors,
         recorder,
     )
+
+
+async def warmed_up(recorder: Recorder, calls: int) -> None:
+    """Wait for ``calls`` acknowledged calls (so no run is all faults, however slow the
+    machine); fail after ``SETTLE`` seconds without them."""
+    deadline = time.monotonic() + SETTLE
+    while sum(r.outcome == "ok" for r in recorder.records) < calls:
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"fewer than {calls} calls succeeded in {SETTLE} s, before any fault"
+            )
+        await asyncio.sleep(0.05)
 
 
 async def create_actors(r: Rig, chosen: list[Target]) -> dict[Target, str]:
