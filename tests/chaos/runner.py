@@ -234,7 +234,7 @@ async def run_seed(
     problems: list[str] = []
     with rig(seed, settings, postgres_url) as r:
         r.verbose = settings.verbose
-        r_ids = await create_actors(r, chosen)
+        ids = await create_actors(r, chosen)
         stop = False
         clients = [
             AsyncClient(r.fronts[i % len(r.fronts)].url, timeout=settings.client_timeout)
@@ -243,7 +243,7 @@ async def run_seed(
         workers = []
         try:
             for i, client in enumerate(clients):
-                handles = {t: client.get_for_id(t.kind, r_ids[t]) for t in chosen}
+                handles = {t: client.get_for_id(t.kind, ids[t]) for t in chosen}
                 loop = run_client(
                     recorder, f"c{i}", handles, random.Random(rng.random()), lambda: stop
                 )
@@ -255,7 +255,7 @@ async def run_seed(
             for proxy in r.proxies:
                 faults.update({f"proxy {k}": v for k, v in proxy.counts.items()})
                 proxy.clear()
-            problems = await final_reads(r, recorder, chosen, r_ids, settings)
+            problems = await final_reads(r, recorder, chosen, ids, settings)
         finally:
             stop = True
             for worker in workers:
@@ -264,10 +264,12 @@ async def run_seed(
             for client in clients:
                 await client.aclose()
         verdicts = check_all(recorder, kinds, seed, dump)
-        if not verdicts.violations and not problems:
-            r.remove_logs()
+        if verdicts.violations or problems:  # keep the server logs, and say where
+            logs = "\n".join(f"server log: {n.log_path}" for n in r.nodes)
+            verdicts.violations = [f"{v}\n{logs}" for v in verdicts.violations]
+            problems = [f"{p}\n{logs}" for p in problems]
         else:
-            problems += [f"server log: {n.log_path}" for n in r.nodes]
+            r.remove_logs()
     calls = Counter(rec.outcome for rec in recorder.records)
     for kind in ("ok", "fail", "info"):
         calls[kind] += 0
