@@ -321,7 +321,11 @@ class FaultProxy:
                 await asyncio.sleep(0.02)
                 continue
             probe.close()
-            self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+            try:
+                self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+            except OSError:  # our port, taken meanwhile: keep trying
+                await asyncio.sleep(0.02)
+                continue
             break
         self._reopening = None
 
