@@ -173,3 +173,20 @@ def test_blocking_client_call_opens_the_connection(lobby_server: ServerProcess) 
         with pytest.raises(ActorError) as info:
             refused.say("hi")
         assert info.value.code == "forbidden"
+
+
+async def test_connecting_to_a_server_that_is_down_is_connection_lost(
+    lobby_server: ServerProcess,
+) -> None:
+    async with AsyncClient(lobby_server.url) as client:
+        handle = client.get_or_create("lobby", "down")
+        async with handle.connect({"user": "ann"}) as conn:  # up: it connects
+            assert await conn.say("hi") == "ann: hi"
+        actor_id = await handle.resolve()
+        await asyncio.to_thread(lobby_server.stop)
+        try:
+            with pytest.raises(ActorError) as info:  # not a bare ConnectionRefusedError
+                await client.get_for_id(actor_id).connect({"user": "ann"}).open()
+            assert info.value.code == "connection_lost"
+        finally:
+            await asyncio.to_thread(lobby_server.start)

@@ -172,11 +172,14 @@ class ActorConnection(Generic[A]):
             self.actor_id = await self._handle.resolve()
             await self._establish()
         except BaseException as exc:
-            self._close_error = (
+            error = (
                 exc if isinstance(exc, ActorError) else connection_lost(f"cannot connect: {exc!r}")
             )
+            self._close_error = error
             self._set_status(ConnectionStatus.CLOSED)
             self._closed.set()
+            if isinstance(exc, OSError | TimeoutError):  # e.g. refused: the server is down
+                raise error from exc
             raise
         self._handle._client._connections.add(self)
         self._supervisor = asyncio.ensure_future(self._supervise())
@@ -213,10 +216,7 @@ class ActorConnection(Generic[A]):
         """The open link, once there is one: opens an idle connection, waits (bounded) for
         one that is connecting or reconnecting, raises why a closed one closed."""
         if self.status is ConnectionStatus.IDLE:
-            try:
-                await self.open()
-            except OSError as exc:
-                raise connection_lost(f"cannot connect: {exc!r}") from exc
+            await self.open()
         bound = OPEN_TIMEOUT if self.status is ConnectionStatus.CONNECTING else RESEND_WINDOW
         try:
             async with asyncio.timeout(bound):
