@@ -327,3 +327,22 @@ def test_declared_oversize_action_body_is_refused_before_any_byte_of_it(
         )
         assert _read_status(sock) == 413
     assert actor_server.alive
+
+
+def test_integers_beyond_64_bits_are_refused_as_bad_input(http: httpx.Client) -> None:
+    """JSON can spell integers that msgpack (the wire and the stored state) cannot carry: one
+    used to reach the action and fail its state save (500 ``state_not_serializable``).
+    Found by scripts/fuzz."""
+    actor_id = counter(http, "huge-int")
+    huge = b'{"args": [' + b"7" * 40 + b"]}"
+    for action in ("increment", "echo"):  # typed int, and untyped (Any)
+        reply = http.post(f"/actors/{actor_id}/actions/{action}", content=huge, headers=JSON_TYPE)
+        assert "64 bits" in refused(reply, 400, "invalid_request")["message"]
+    # An int parameter takes 64-bit signed integers: 2**63 fits msgpack but not the type.
+    over = http.post(f"/actors/{actor_id}/actions/increment", json={"args": [2**63]})
+    assert refused(over, 400, "validation_error")["metadata"]["param"] == "amount"
+    largest = http.post(f"/actors/{actor_id}/actions/increment", json={"args": [2**63 - 1]})
+    assert largest.status_code == 200 and count(http, actor_id) == 2**63 - 1, largest.text
+    # Long numbers that are not integers out of range still pass.
+    fine = http.post(f"/actors/{actor_id}/actions/echo", json={"args": [["7" * 40, 1.5e300]]})
+    assert fine.json()["output"] == ["7" * 40, 1.5e300], fine.text

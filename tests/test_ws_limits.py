@@ -98,7 +98,9 @@ async def test_frame_at_the_limit_is_served(server: ServerProcess) -> None:
 
 async def test_malformed_and_unknown_frames_get_invalid_request(server: ServerProcess) -> None:
     ws = await open_raw(server, "bad")
-    for frame in ["not json", "[1, 2]", json.dumps({"t": "bogus"}), json.dumps({"t": "action"})]:
+    huge = '{"t": "action", "id": 1, "name": "say", "args": [' + "7" * 40 + "]}"  # > 64 bits
+    bad = ["not json", "[1, 2]", json.dumps({"t": "bogus"}), json.dumps({"t": "action"}), huge]
+    for frame in bad:
         await ws.send(frame)
         err = await recv_json(ws)
         assert (err["t"], err["id"], err["code"]) == ("error", None, "invalid_request"), frame

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,6 +51,10 @@ class Param:
     type: Any  # None when unannotated or Any: passed through
     default: Any
     kind: inspect._ParameterKind
+    checked: Any = dataclasses.field(init=False)  # ``type``, limited to storable values
+
+    def __post_init__(self) -> None:
+        self.checked = None if self.type is None else storable(self.type)
 
     @property
     def required(self) -> bool:
@@ -153,11 +158,36 @@ class ActionSpec:
         return last
 
 
+#: The integers an ``int`` argument accepts: 64-bit signed. JSON can spell bigger ones,
+#: which the wire (msgpack) and the stored state could not carry.
+StorableInt = typing.Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+
+
+def storable(hint: Any) -> Any:
+    """``hint`` with every ``int`` in it (alone, or in a list, tuple, set, dict or union)
+    limited to the integers that can be stored: a bigger one from a JSON client is a
+    ``validation_error``, not a state that cannot be saved."""
+    if hint is int:
+        return StorableInt
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if not args or origin is typing.Annotated or origin is typing.Literal:
+        return hint
+    limited = tuple(storable(arg) if arg is not Ellipsis else arg for arg in args)
+    if limited == args:
+        return hint
+    if origin in (typing.Union, types.UnionType):
+        return typing.Union[limited]  # noqa: UP007 (rebuilt from parts)
+    try:
+        return origin[limited]
+    except TypeError:
+        return hint
+
+
 def _convert(action: str, param: Param, value: Any) -> Any:
-    if param.type is None:
+    if param.checked is None:
         return value
     try:
-        return msgspec.convert(value, param.type, from_attributes=True)
+        return msgspec.convert(value, param.checked, from_attributes=True)
     except msgspec.ValidationError as exc:
         raise validation_error(
             f"action {action!r}: invalid argument {param.name!r}: {exc}",

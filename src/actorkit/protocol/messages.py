@@ -17,6 +17,8 @@ from typing import Any
 
 import msgspec
 
+from actorkit.protocol.integers import has_long_number, out_of_range
+
 __all__ = [
     "CLOSE_ACTOR_DESTROYED",
     "CLOSE_DISCONNECTED",
@@ -186,9 +188,16 @@ class Codec:
         if self.binary and isinstance(data, str):
             raise msgspec.DecodeError(f"{self.subprotocol} expects binary frames, not text")
         try:
-            return decoder.decode(data)
+            msg = decoder.decode(data)
         except RecursionError:  # msgspec's nesting guard: a frame is never deeper than this
             raise msgspec.DecodeError("message is nested too deeply") from None
+        if (
+            not self.binary
+            and has_long_number(data)
+            and out_of_range(msgspec.to_builtins(msg)) is not None
+        ):
+            raise msgspec.DecodeError("message holds an integer beyond 64 bits")
+        return msg
 
 
 _CODECS = {name: Codec(name) for name in SUBPROTOCOLS}

@@ -15,6 +15,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from actorkit.errors import ActorError, invalid_request, too_large, validation_error
+from actorkit.protocol.integers import has_long_number, out_of_range
 from actorkit.server.errors import http_status, unsupported_media_type
 from actorkit.server.nesting import MAX_DEPTH, TooDeep, decode_bounded
 
@@ -125,11 +126,14 @@ def decode_payload(content_type: str, body: bytes) -> Any:
     else:
         raise unsupported_media_type(content_type)
     try:
-        return decode_bounded(decode, body, openers)
+        value = decode_bounded(decode, body, openers)
     except msgspec.DecodeError as exc:
         raise invalid_request(f"malformed {kind} body: {exc}") from None
     except TooDeep:
         raise invalid_request(_too_deep(f"the {kind} body")) from None
+    if kind == "JSON" and has_long_number(body) and (big := out_of_range(value)) is not None:
+        raise invalid_request(f"the JSON body holds an integer beyond 64 bits: {str(big)[:40]}")
+    return value
 
 
 def decode_body(request: Request, body: bytes) -> Any:
