@@ -199,8 +199,10 @@ def actor_routes(node: Node, ensure_started: Starter) -> Sequence[BaseRoute]:
             record = None
         if record is None:
             # A call that cannot run creates nothing: check the action and its arguments
-            # against the class before creating the actor.
-            node.registry.definition(name).action(action, outside=True).bind(args, kwargs)
+            # against the class before creating the actor (the node that has it checks
+            # again when the type is not registered here).
+            if name in node.registry.names:  # else a peer node that has the type creates it
+                node.registry.definition(name).action(action, outside=True).bind(args, kwargs)
             region = body.get("region")
             if region is not None and not isinstance(region, str):
                 raise validation_error("region must be a string")
