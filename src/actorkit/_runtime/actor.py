@@ -32,6 +32,7 @@ _NO_STATE: Any = object()
 class ActionConfig:
     interleave: bool = False
     timeout: float | None = None
+    blocking: bool = False  # run the (sync) body in a worker thread, turn held
 
 
 class ActionMethod(Generic[P, R]):
@@ -62,7 +63,7 @@ class ActionMethod(Generic[P, R]):
 def action(fn: Callable[P, R], /) -> ActionMethod[P, R]: ...
 @overload
 def action(
-    *, interleave: bool = False, timeout: float | None = None
+    *, interleave: bool = False, timeout: float | None = None, blocking: bool = False
 ) -> Callable[[Callable[P, R]], ActionMethod[P, R]]: ...
 def action(
     fn: Callable[..., Any] | None = None,
@@ -70,6 +71,7 @@ def action(
     *,
     interleave: bool = False,
     timeout: float | None = None,
+    blocking: bool = False,
 ) -> Any:
     """Mark a method as an action that clients may call.
 
@@ -77,6 +79,9 @@ def action(
     the type hints. By default an actor runs one action at a time and an action that raises
     is rolled back; ``interleave=True`` lets an action run while others run (for long awaits),
     without rollback. ``timeout`` overrides ``ActorOptions.action_timeout``.
+    ``blocking=True`` runs a sync action that blocks (``time.sleep``, a blocking client, CPU
+    work) in a worker thread, still holding the actor's turn, so other actors and requests
+    keep being served (see ``docs/actions.md``).
 
     Example::
 
@@ -88,7 +93,7 @@ def action(
                 self.state["count"] += amount
                 return self.state["count"]
     """
-    config = ActionConfig(interleave=interleave, timeout=timeout)
+    config = ActionConfig(interleave=interleave, timeout=timeout, blocking=blocking)
     if fn is not None:
         return ActionMethod(fn, config)
     return lambda f: ActionMethod(f, config)
@@ -243,6 +248,14 @@ class Actor:
         """Durable timers: ``after(seconds, "action", *args)``, ``at(when, …)``, ``cancel``,
         ``get``, ``list``. They fire even if the actor sleeps or the process restarts."""
         return self._ak.schedule
+
+    def now(self) -> float:
+        """The current time in seconds since the epoch, on the runtime's clock.
+
+        Use it instead of ``time.time()``: in tests ``actorkit.testing.MockClock`` controls
+        it, so time-based logic (rate limits, expiry) is tested without waiting.
+        """
+        return self._ak.node.clock.now()
 
     # -- operations ----------------------------------------------------------------------
 
