@@ -47,7 +47,7 @@ class Shop(Actor):
     @action
     async def busy(self, seconds: float) -> None:
         await asyncio.sleep(0)
-        time.sleep(seconds)
+        time.sleep(seconds)  # noqa: ASYNC251  (the mistake dev mode must report)
 
     def on_wake(self) -> None:
         if self.key == ("slow-wake",):
