@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +31,7 @@ __all__ = [
     "default_advertise_url",
     "run_uvicorn",
     "serve",
+    "storage_usable",
     "uvicorn_options",
 ]
 
@@ -96,6 +99,35 @@ def asgi_app(
     return build_app(node, dev=dev, cors_origins=cors_origins)
 
 
+def storage_usable(storage: str) -> bool:
+    """Open and close ``storage`` once; if that fails, print one line naming the problem
+    to stderr and return False — so a server that cannot use its storage exits with status
+    1 and a clear reason instead of a failed start-up's traceback."""
+    from actorkit.errors import StorageError
+    from actorkit.storage import driver_from_url
+
+    async def check() -> None:
+        driver = driver_from_url(storage)
+        await driver.open()
+        await driver.close()
+
+    try:
+        asyncio.run(check())
+    except (StorageError, ValueError, OSError) as exc:
+        print(f"actorkit: cannot open storage {_redacted(storage)}: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
+def _redacted(url: str) -> str:
+    """``url`` without a password."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    return f"{scheme}{sep}{userinfo.split(':', 1)[0]}:***@{host}"
+
+
 def default_advertise_url(host: str, port: int) -> str:
     """Where other nodes reach a server bound to ``host:port`` (a wildcard bind advertises
     this machine's host name)."""
@@ -154,7 +186,14 @@ def serve(
     lease_seconds: float | None = None,
     node_id: str | None = None,
 ) -> None:
-    """Serve ``registry`` over HTTP until interrupted (blocking)."""
+    """Serve ``registry`` over HTTP until interrupted (blocking).
+
+    Exits with status 1 and one line on stderr if the storage cannot be opened.
+    """
+    from actorkit.storage import DEFAULT_STORAGE
+
+    if not storage_usable(storage or os.environ.get(ENV_STORAGE) or DEFAULT_STORAGE):
+        raise SystemExit(1)
     app = asgi_app(
         registry,
         storage,
