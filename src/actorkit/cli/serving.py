@@ -10,7 +10,11 @@ import sys
 from actorkit.cli.extras import require
 from actorkit.cli.load import load_registry
 
-__all__ = ["run_dev", "run_serve"]
+__all__ = ["DEV_SHUTDOWN_GRACE", "run_dev", "run_serve"]
+
+#: Seconds a reloading dev worker waits for calls in flight (they then fail cleanly with
+#: ``actor_stopping``): a reload, and the requests queued behind it, wait no longer.
+DEV_SHUTDOWN_GRACE = 3.0
 
 
 def _banner(host: str, port: int, storage: str, dev: bool) -> None:
@@ -107,6 +111,6 @@ def run_dev(args: argparse.Namespace) -> int:
         reload_dirs=[os.getcwd()],
         log_level="info",
         use_colors=True,
-        **uvicorn_options(registry.limits),
+        **{**uvicorn_options(registry.limits), "timeout_graceful_shutdown": DEV_SHUTDOWN_GRACE},
     )
     return 0
