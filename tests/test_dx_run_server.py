@@ -175,3 +175,56 @@ def test_dx_run_invalid_actor_name_is_refused_at_registration() -> None:
         name = "my-store"
 
     assert Registry(Store).names == ["my-store"]
+
+
+HANG_APP = """
+import asyncio
+
+from actorkit import Actor, Registry, action
+
+
+class Slow(Actor):
+    state = {"n": 0}
+
+    @action
+    async def hang(self) -> None:
+        self.state["n"] += 1
+        self.log.warning("hang started")
+        await asyncio.Event().wait()  # longer than any shutdown grace
+
+    @action
+    def count(self) -> int:
+        return int(self.state["n"])
+
+
+registry = Registry(Slow)
+"""
+
+
+def test_dx_run_call_past_the_shutdown_grace_gets_a_clean_error(
+    server_factory: ServerFactory, tmp_path: Path
+) -> None:
+    app = tmp_path / "hang_app.py"
+    app.write_text(HANG_APP)
+    server = server_factory(f"{app}:registry", env={"ACTORKIT_SHUTDOWN_GRACE": "0.5"})
+    actor_id = httpx.put(f"{server.url}/actors", json={"name": "slow", "key": ["s"]}).json()[
+        "actor_id"
+    ]
+    replies: list[httpx.Response] = []
+    url = f"{server.url}/actors/{actor_id}/actions"
+    caller = threading.Thread(
+        target=lambda: replies.append(httpx.post(f"{url}/hang", json={"args": []}, timeout=60))
+    )
+    caller.start()
+    _wait_for_line(server, "hang started")
+    server.stop()  # SIGTERM: the grace runs out while the call still runs
+    caller.join(timeout=60)
+    assert replies, "no reply"
+    reply = replies[0]
+    assert reply.status_code == 503
+    body = reply.json()  # a JSON error body, not the server's bare text 500
+    assert body["code"] == "actor_stopping"
+    assert body["metadata"] == {"retryable": True, "outcome": "unknown"}
+    # The interrupted call was rolled back; a call that finishes in time is answered normally.
+    server.start()
+    assert httpx.post(f"{url}/count", json={"args": []}).json() == {"output": 0}

@@ -25,6 +25,7 @@ __all__ = [
     "ENV_LEASE_SECONDS",
     "ENV_NODE_ID",
     "ENV_REGION",
+    "ENV_SHUTDOWN_GRACE",
     "ENV_STORAGE",
     "MAX_REQUEST_HEAD_BYTES",
     "asgi_app",
@@ -51,6 +52,9 @@ ENV_REGION = "ACTORKIT_REGION"
 ENV_ADVERTISE_URL = "ACTORKIT_ADVERTISE_URL"
 ENV_LEASE_SECONDS = "ACTORKIT_LEASE_SECONDS"
 ENV_NODE_ID = "ACTORKIT_NODE_ID"
+#: Seconds a stopping server waits for requests in flight (default 30); those still running
+#: then end with a 503 ``actor_stopping`` and the actors sleep.
+ENV_SHUTDOWN_GRACE = "ACTORKIT_SHUTDOWN_GRACE"
 
 
 def asgi_app(
@@ -150,7 +154,8 @@ def uvicorn_options(limits: Limits | None = None) -> dict[str, Any]:
     """
     # On SIGTERM/SIGINT uvicorn stops accepting, waits this long for in-flight requests,
     # then runs the lifespan shutdown, where every actor sleeps and its state is saved.
-    opts: dict[str, Any] = {"lifespan": "on", "timeout_graceful_shutdown": SHUTDOWN_GRACE}
+    grace = float(os.environ.get(ENV_SHUTDOWN_GRACE) or SHUTDOWN_GRACE)
+    opts: dict[str, Any] = {"lifespan": "on", "timeout_graceful_shutdown": grace}
     try:
         import uvloop  # noqa: F401
 
