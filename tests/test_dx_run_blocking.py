@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from actorkit import Actor, ActorError, Registry, action
+from actorkit import Actor, ActorError, Registry, action, blocking
 from actorkit.testing import settle
 
 
@@ -145,3 +145,42 @@ async def test_dx_run_blocking_loop_is_not_reported_outside_dev(
     async with registry.test_client(dev=True) as client:
         await client.get_or_create(Shop, "a").nap(0.15)
     assert caplog.text.count("blocked the event loop") == 1
+
+
+HOOK_GATE = threading.Event()
+
+
+class Loader(Actor):
+    @blocking
+    def create_vars(self) -> str:
+        assert HOOK_GATE.wait(timeout=30)  # a slow, blocking load
+        return threading.current_thread().name
+
+    @action
+    def loaded_by(self) -> str:
+        return str(self.vars)
+
+
+class Other(Actor):
+    @action
+    def release(self) -> None:
+        HOOK_GATE.set()
+
+
+async def test_dx_run_blocking_hook_runs_in_a_thread(caplog: pytest.LogCaptureFixture) -> None:
+    HOOK_GATE.clear()
+    caplog.set_level(logging.WARNING, logger="actorkit")
+    async with Registry(Loader, Other).test_client(dev=True) as client:
+        loading = asyncio.ensure_future(client.get_or_create(Loader, "l").loaded_by())
+        # Served while create_vars blocks its thread (else: a deadlock, then the timeout).
+        await client.get_or_create(Other, "o").release()
+        assert (await loading).startswith("actorkit-blocking")
+    assert "blocked the event loop" not in caplog.text
+
+
+def test_dx_run_blocking_hook_must_be_sync() -> None:
+    with pytest.raises(TypeError, match="@blocking is for a plain def"):
+
+        class Bad(Actor):
+            @blocking
+            async def on_wake(self) -> None: ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -19,7 +20,15 @@ if TYPE_CHECKING:
     from actorkit._runtime.schedule import Schedule
     from actorkit.client.base import AsyncClient
 
-__all__ = ["ActionConfig", "Actor", "action", "actor_name_for", "actor_state", "set_actor_state"]
+__all__ = [
+    "ActionConfig",
+    "Actor",
+    "action",
+    "actor_name_for",
+    "actor_state",
+    "blocking",
+    "set_actor_state",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -97,6 +106,27 @@ def action(
     if fn is not None:
         return ActionMethod(fn, config)
     return lambda f: ActionMethod(f, config)
+
+
+def blocking(fn: F) -> F:
+    """Run a sync hook that blocks (``on_wake``, ``on_sleep``, ``create_state``…) in a
+    worker thread, so the event loop keeps serving other actors meanwhile; it holds the
+    actor's turn exactly as the hook would. For actions, ``@action(blocking=True)``.
+
+    Example::
+
+        class Report(Actor):
+            @blocking
+            def on_wake(self) -> None:
+                self.vars = load_model_from_disk()  # slow, blocking
+    """
+    if inspect.iscoroutinefunction(fn):
+        raise TypeError(
+            f"{fn.__qualname__}: @blocking is for a plain def; in an async hook, run the "
+            "blocking part with `await asyncio.to_thread(...)`"
+        )
+    fn.__actorkit_blocking__ = True  # type: ignore[attr-defined]
+    return fn
 
 
 _CAMEL_1 = re.compile(r"(.)([A-Z][a-z]+)")

@@ -64,7 +64,7 @@ class ActionSpec:
         self.interleave = method.config.interleave
         self.timeout = method.config.timeout
         self.is_async = inspect.iscoroutinefunction(self.fn)
-        self.blocking = method.config.blocking
+        self.blocking = method.config.blocking or hasattr(self.fn, "__actorkit_blocking__")
         if self.blocking and (self.is_async or self.interleave):
             raise TypeError(
                 f"action {name!r}: blocking=True runs a plain `def` in a worker thread with "

@@ -598,13 +598,13 @@ class ActorInstance(StatePersistence):
             budget = max(budget, self.definition.options.action_timeout or budget)
         try:
             async with asyncio.timeout(budget):
+                hook = getattr(self.actor, name)
+                if getattr(hook, "__actorkit_blocking__", False):  # @blocking
+                    return await run_in_thread(hook, *args)
                 if self.node.dev:
-                    fn = getattr(self.actor, name)
-                    kind = "hook"
-                    return await self._call(
-                        watch, self.log, self.definition.cls.__name__, name, kind, fn, *args
-                    )
-                return await self._call(getattr(self.actor, name), *args)
+                    actor_type = self.definition.cls.__name__
+                    return await self._call(watch, self.log, actor_type, name, "hook", hook, *args)
+                return await self._call(hook, *args)
         except TimeoutError:
             raise ActorError(
                 "actor", Code.HOOK_FAILED, f"{name} timed out after {budget} s", {"hook": name}
