@@ -184,3 +184,32 @@ def test_dx_run_blocking_hook_must_be_sync() -> None:
         class Bad(Actor):
             @blocking
             async def on_wake(self) -> None: ...
+
+
+FINISHED = threading.Event()
+
+
+class Slowpoke(Actor):
+    state = {"n": 0}
+
+    @action(blocking=True, timeout=0.05)
+    def crunch(self) -> None:
+        self.state["n"] += 1
+        time.sleep(0.3)  # longer than its timeout; a thread cannot be interrupted
+        FINISHED.set()
+
+    @action
+    def n(self) -> int:
+        return int(self.state["n"])
+
+
+async def test_dx_run_blocking_timeout_waits_for_the_thread_then_rolls_back() -> None:
+    FINISHED.clear()
+    async with Registry(Slowpoke).test_client() as client:
+        slowpoke = client.get_or_create(Slowpoke, "s")
+        with pytest.raises(ActorError) as err:
+            await slowpoke.crunch()
+        assert err.value.code == "action_timeout"
+        # The turn was held until the thread returned, and its change was rolled back.
+        assert FINISHED.is_set()
+        assert await slowpoke.n() == 0
