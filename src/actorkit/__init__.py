@@ -15,7 +15,7 @@ Example::
     registry = Registry(Counter)
 """
 
-from actorkit._runtime.actor import Actor, action
+from actorkit._runtime.actor import Actor, action, blocking
 from actorkit._runtime.auth import AuthRequest
 from actorkit.client.base import ActorHandle, AsyncClient
 from actorkit.client.sync import Client
@@ -41,4 +41,5 @@ __all__ = [
     "UserError",
     "__version__",
     "action",
+    "blocking",
 ]

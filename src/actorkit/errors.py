@@ -80,6 +80,8 @@ class Code:
     DATABASE_MISSING = "database_missing"  # the actor had a database; storage lost it
     STORAGE_FULL = "storage_full"  # the disk (not the actor's size limit) is full
     SQL_NOT_ALLOWED = "sql_not_allowed"  # refused by the runtime's SQLite authorizer
+    # ``actorkit dev``: the app's code cannot be imported (e.g. a syntax error mid-edit).
+    APP_NOT_LOADED = "app_not_loaded"
 
 
 class ActorkitError(Exception):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -28,7 +29,15 @@ if TYPE_CHECKING:
     from actorkit._runtime.schedule import Schedule
     from actorkit.client.base import AsyncClient
 
-__all__ = ["ActionConfig", "Actor", "action", "actor_name_for", "actor_state", "set_actor_state"]
+__all__ = [
+    "ActionConfig",
+    "Actor",
+    "action",
+    "actor_name_for",
+    "actor_state",
+    "blocking",
+    "set_actor_state",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -42,6 +51,7 @@ class ActionConfig:
     interleave: bool = False
     timeout: float | None = None
     internal: bool = False
+    blocking: bool = False  # run the (sync) body in a worker thread, turn held
 
 
 class ActionMethod(Generic[P, R]):
@@ -73,7 +83,11 @@ class ActionMethod(Generic[P, R]):
 def action(fn: Callable[Concatenate[Any, P], R], /) -> ActionMethod[P, R]: ...
 @overload
 def action(
-    *, interleave: bool = False, timeout: float | None = None, internal: bool = False
+    *,
+    interleave: bool = False,
+    timeout: float | None = None,
+    internal: bool = False,
+    blocking: bool = False,
 ) -> Callable[[Callable[Concatenate[Any, P], R]], ActionMethod[P, R]]: ...
 def action(
     fn: Callable[..., Any] | None = None,
@@ -82,6 +96,7 @@ def action(
     interleave: bool = False,
     timeout: float | None = None,
     internal: bool = False,
+    blocking: bool = False,
 ) -> Any:
     """Mark a method as an action that clients may call.
 
@@ -92,6 +107,9 @@ def action(
     ``internal=True`` keeps the action off the public API: schedules, the actor itself and
     other actors (through ``self.client``) may call it; HTTP, WebSocket and test clients get
     ``action_not_found``.
+    ``blocking=True`` runs a sync action that blocks (``time.sleep``, a blocking client, CPU
+    work) in a worker thread, still holding the actor's turn, so other actors and requests
+    keep being served (see ``docs/actions.md``).
 
     Example::
 
@@ -103,10 +121,33 @@ def action(
                 self.state["count"] += amount
                 return self.state["count"]
     """
-    config = ActionConfig(interleave=interleave, timeout=timeout, internal=internal)
+    config = ActionConfig(
+        interleave=interleave, timeout=timeout, internal=internal, blocking=blocking
+    )
     if fn is not None:
         return ActionMethod(fn, config)
     return lambda f: ActionMethod(f, config)
+
+
+def blocking(fn: F) -> F:
+    """Run a sync hook that blocks (``on_wake``, ``on_sleep``, ``create_state``…) in a
+    worker thread, so the event loop keeps serving other actors meanwhile; it holds the
+    actor's turn exactly as the hook would. For actions, ``@action(blocking=True)``.
+
+    Example::
+
+        class Report(Actor):
+            @blocking
+            def on_wake(self) -> None:
+                self.vars = load_model_from_disk()  # slow, blocking
+    """
+    if inspect.iscoroutinefunction(fn):
+        raise TypeError(
+            f"{fn.__qualname__}: @blocking is for a plain def; in an async hook, run the "
+            "blocking part with `await asyncio.to_thread(...)`"
+        )
+    fn.__actorkit_blocking__ = True  # type: ignore[attr-defined]
+    return fn
 
 
 _CAMEL_1 = re.compile(r"(.)([A-Z][a-z]+)")
@@ -258,6 +299,14 @@ class Actor:
         """Durable timers: ``after(seconds, "action", *args)``, ``at(when, …)``, ``cancel``,
         ``get``, ``list``. They fire even if the actor sleeps or the process restarts."""
         return self._ak.schedule
+
+    def now(self) -> float:
+        """The current time in seconds since the epoch, on the runtime's clock.
+
+        Use it instead of ``time.time()``: in tests ``actorkit.testing.MockClock`` controls
+        it, so time-based logic (rate limits, expiry) is tested without waiting.
+        """
+        return self._ak.node.clock.now()
 
     # -- operations ----------------------------------------------------------------------
 

@@ -71,6 +71,13 @@ class ActionSpec:
         self.timeout = method.config.timeout
         self.internal = method.config.internal  # callable from inside the app only
         self.is_async = inspect.iscoroutinefunction(self.fn)
+        self.blocking = method.config.blocking or hasattr(self.fn, "__actorkit_blocking__")
+        if self.blocking and (self.is_async or self.interleave):
+            raise TypeError(
+                f"action {name!r}: blocking=True runs a plain `def` in a worker thread with "
+                "the turn held; it cannot be async or interleave=True (in an async action, "
+                "run the blocking part with `await asyncio.to_thread(...)`)"
+            )
         hints = _type_hints(self.fn)
         sig = inspect.signature(self.fn)
         self.params: list[Param] = []

@@ -30,6 +30,7 @@ import msgspec
 
 from actorkit._runtime import context
 from actorkit._runtime.actor import Actor, actor_state, set_actor_state
+from actorkit._runtime.blocking import call_on_loop, in_worker_thread, run_in_thread, watch
 from actorkit._runtime.connections import ConnectionManager
 from actorkit._runtime.db import ActorDatabase
 from actorkit._runtime.definition import ActionSpec, ActorDefinition
@@ -513,7 +514,21 @@ class ActorInstance(StatePersistence):
             token = context.current_conn.set(None if conn is None else (self.id, conn))
         timeout = spec.timeout or self.definition.options.action_timeout
         try:
-            output = spec.fn(self.actor, *args)
+            if spec.blocking:
+                async with asyncio.timeout(timeout):
+                    output = await run_in_thread(spec.fn, self.actor, *args)
+            elif self.node.dev:
+                output = watch(
+                    self.log,
+                    self.definition.cls.__name__,
+                    spec.name,
+                    "action",
+                    spec.fn,
+                    self.actor,
+                    *args,
+                )
+            else:
+                output = spec.fn(self.actor, *args)
             hook = "on_before_action_response" in self.definition.hooks
             # Only awaiting work can be timed out: a sync action never yields, so it does not
             # pay for arming a timer (the hot path of in-process calls).
@@ -562,8 +577,23 @@ class ActorInstance(StatePersistence):
             return exc
         if isinstance(exc, UserError):
             return from_user_error(exc)
-        self.log.exception("%s raised", label)
-        return self.node.sanitize_error()
+        self.log.exception("%s: %s raised %s", self.describe(), label, type(exc).__name__)
+        err = self.node.sanitize_error()
+        if self.node.dev:  # never in serve: exception text can hold secrets
+            err.message = f"{label} raised {type(exc).__name__}: {exc}"
+            err.metadata = {
+                "exception": type(exc).__name__,
+                "detail": str(exc),
+                "actor": self.definition.name,
+                "key": list(self.record.key),
+                "actor_id": self.id,
+                "where": label,
+            }
+        return err
+
+    def describe(self) -> str:
+        """``Shop ['a'] (actor id)``: the actor as log lines name it."""
+        return f"{self.definition.cls.__name__} {list(self.record.key)!r} ({self.id})"
 
     def current_conn(self) -> Any:
         current = context.current_conn.get()
@@ -586,7 +616,13 @@ class ActorInstance(StatePersistence):
             budget = max(budget, self.definition.options.action_timeout or budget)
         try:
             async with asyncio.timeout(budget):
-                return await self._call(getattr(self.actor, name), *args)
+                hook = getattr(self.actor, name)
+                if getattr(hook, "__actorkit_blocking__", False):  # @blocking
+                    return await run_in_thread(hook, *args)
+                if self.node.dev:
+                    actor_type = self.definition.cls.__name__
+                    return await self._call(watch, self.log, actor_type, name, "hook", hook, *args)
+                return await self._call(hook, *args)
         except TimeoutError:
             raise ActorError(
                 "actor", Code.HOOK_FAILED, f"{name} timed out after {budget} s", {"hook": name}
@@ -596,7 +632,7 @@ class ActorInstance(StatePersistence):
         except UserError as exc:
             raise from_user_error(exc) from None
         except Exception as exc:
-            self.log.exception("%s raised", name)
+            self.log.exception("%s: %s raised %s", self.describe(), name, type(exc).__name__)
             err = ActorError("actor", Code.HOOK_FAILED, f"{name} raised", {"hook": name})
             if self.node.dev:
                 err.message = f"{name} raised {type(exc).__name__}: {exc}"
@@ -612,7 +648,11 @@ class ActorInstance(StatePersistence):
 
     def broadcast(self, event: str, args: tuple[Any, ...]) -> None:
         if self.node.activity.active:
-            self.emit("broadcast", event=event, args=_to_builtins(list(args)))
+            data = _to_builtins(list(args))
+            if in_worker_thread():  # a blocking action: the listeners live on the loop
+                call_on_loop(lambda: self.emit("broadcast", event=event, args=data))
+            else:
+                self.emit("broadcast", event=event, args=data)
         self.connections.broadcast(event, args)
 
     def keep_awake(self, awaitable: Awaitable[T]) -> Awaitable[T]:

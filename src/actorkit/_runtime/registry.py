@@ -13,6 +13,7 @@ from actorkit._runtime.actor import Actor
 from actorkit._runtime.definition import ActorDefinition
 from actorkit.errors import ActorError, Code
 from actorkit.options import Limits
+from actorkit.protocol.keys import validate_name
 
 if TYPE_CHECKING:
     from actorkit._runtime.auth import Authenticator
@@ -41,6 +42,13 @@ class Registry:
     def add(self, cls: type[Actor]) -> None:
         """Register another actor class."""
         definition = ActorDefinition(cls)
+        try:
+            validate_name(definition.name, self.limits)
+        except ActorError as exc:  # refused here, not on every call
+            raise ValueError(
+                f"{cls.__name__}.name: {exc.message}; an actor name is lowercase letters, "
+                f"digits, '_' and '-', at most {self.limits.max_name_length} characters"
+            ) from None
         if definition.name in self._definitions:
             raise ValueError(f"two actor classes are named {definition.name!r}")
         self._definitions[definition.name] = definition

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import sys
@@ -11,7 +10,11 @@ import sys
 from actorkit.cli.extras import require
 from actorkit.cli.load import load_registry
 
-__all__ = ["run_dev", "run_serve"]
+__all__ = ["DEV_SHUTDOWN_GRACE", "run_dev", "run_serve"]
+
+#: Seconds a reloading dev worker waits for calls in flight (they then fail cleanly with
+#: ``actor_stopping``): a reload, and the requests queued behind it, wait no longer.
+DEV_SHUTDOWN_GRACE = 3.0
 
 
 def _banner(host: str, port: int, storage: str, dev: bool) -> None:
@@ -54,14 +57,12 @@ def _configure_logging(level: str, pretty: bool) -> None:
 def run_serve(args: argparse.Namespace) -> int:
     require("server", "serve")
 
-    from actorkit.server.run import asgi_app, default_advertise_url, run_uvicorn
+    from actorkit.server.run import asgi_app, default_advertise_url, run_uvicorn, storage_usable
     from actorkit.storage import DEFAULT_STORAGE
 
     registry = load_registry(args.app)
     storage = args.storage or DEFAULT_STORAGE
-    problem = _storage_problem(storage)
-    if problem is not None:
-        print(f"actorkit: cannot open storage {_redacted(storage)}: {problem}", file=sys.stderr)
+    if not storage_usable(storage):
         return 1
     app = asgi_app(
         registry,
@@ -78,44 +79,19 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _storage_problem(storage: str) -> str | None:
-    """Open and close the storage once, so a server that cannot use it exits with one
-    clear line (status 1) instead of a failed start-up's traceback."""
-    from actorkit.errors import StorageError
-    from actorkit.storage import driver_from_url
-
-    async def check() -> None:
-        driver = driver_from_url(storage)
-        await driver.open()
-        await driver.close()
-
-    try:
-        asyncio.run(check())
-    except (StorageError, ValueError) as exc:
-        return str(exc)
-    return None
-
-
-def _redacted(url: str) -> str:
-    """``url`` without a password."""
-    scheme, sep, rest = url.partition("://")
-    userinfo, at, host = rest.rpartition("@")
-    if not at or ":" not in userinfo:
-        return url
-    return f"{scheme}{sep}{userinfo.split(':', 1)[0]}:***@{host}"
-
-
 def run_dev(args: argparse.Namespace) -> int:
     require("server", "dev")
     require("cli", "dev")
     import uvicorn
 
     from actorkit.cli.devapp import ENV_APP, ENV_REGION, ENV_STORAGE
-    from actorkit.server.run import uvicorn_options
+    from actorkit.server.run import storage_usable, uvicorn_options
     from actorkit.storage import DEFAULT_STORAGE
 
     registry = load_registry(args.app)  # fail fast, with a clear message, before reloading
     storage = args.storage or DEFAULT_STORAGE
+    if not storage_usable(storage):
+        return 1
     os.environ[ENV_APP] = args.app
     os.environ[ENV_STORAGE] = storage
     if args.region:
@@ -135,6 +111,6 @@ def run_dev(args: argparse.Namespace) -> int:
         reload_dirs=[os.getcwd()],
         log_level="info",
         use_colors=True,
-        **uvicorn_options(registry.limits),
+        **{**uvicorn_options(registry.limits), "timeout_graceful_shutdown": DEV_SHUTDOWN_GRACE},
     )
     return 0

@@ -14,6 +14,7 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -90,6 +91,22 @@ class ActorkitApp(Starlette):
     fast_path: ActionFastPath
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self._dispatch(scope, receive, send)
+        except asyncio.CancelledError:
+            # The server cancels the requests still running when its shutdown grace runs
+            # out: answer with a clean error body rather than the server's bare 500.
+            task = asyncio.current_task()
+            if scope["type"] != "http" or task is None:
+                raise
+            task.uncancel()
+            response = error_response(Request(scope), shutdown_interrupted())
+            try:
+                await response(scope, receive, send)
+            except Exception:  # the reply had started: the server closes the connection
+                raise asyncio.CancelledError from None
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Middleware added by the user (CORS, auth…) must see every request: then action
         # calls take the normal route (whose endpoint is the same fast-path handler).
         target = None if self.user_middleware else self.fast_path.route(scope)
@@ -97,6 +114,17 @@ class ActorkitApp(Starlette):
             await super().__call__(scope, receive, send)
         else:
             await self.fast_path.handle(scope, receive, send, *target)
+
+
+def shutdown_interrupted() -> ActorError:
+    """A request the server's shutdown cancelled: it may or may not have been applied."""
+    return ActorError(
+        "actor",
+        Code.ACTOR_STOPPING,
+        "the server shut down before this call finished (it ran past the shutdown grace); "
+        "whether it was applied is unknown: retry it (with the same Idempotency-Key)",
+        {"retryable": True, "outcome": "unknown"},
+    )
 
 
 def build_app(

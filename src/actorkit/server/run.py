@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -24,12 +26,14 @@ __all__ = [
     "ENV_LEASE_SECONDS",
     "ENV_NODE_ID",
     "ENV_REGION",
+    "ENV_SHUTDOWN_GRACE",
     "ENV_STORAGE",
     "MAX_REQUEST_HEAD_BYTES",
     "asgi_app",
     "default_advertise_url",
     "run_uvicorn",
     "serve",
+    "storage_usable",
     "uvicorn_options",
 ]
 
@@ -52,6 +56,9 @@ ENV_LEASE_SECONDS = "ACTORKIT_LEASE_SECONDS"
 #: it, and skip the peer's ``authenticate`` hooks (docs/auth.md).
 ENV_CLUSTER_SECRET = "ACTORKIT_CLUSTER_SECRET"
 ENV_NODE_ID = "ACTORKIT_NODE_ID"
+#: Seconds a stopping server waits for requests in flight (default 30); those still running
+#: then end with a 503 ``actor_stopping`` and the actors sleep.
+ENV_SHUTDOWN_GRACE = "ACTORKIT_SHUTDOWN_GRACE"
 
 
 def asgi_app(
@@ -100,6 +107,35 @@ def asgi_app(
     return build_app(node, dev=dev, cors_origins=cors_origins)
 
 
+def storage_usable(storage: str) -> bool:
+    """Open and close ``storage`` once; if that fails, print one line naming the problem
+    to stderr and return False — so a server that cannot use its storage exits with status
+    1 and a clear reason instead of a failed start-up's traceback."""
+    from actorkit.errors import StorageError
+    from actorkit.storage import driver_from_url
+
+    async def check() -> None:
+        driver = driver_from_url(storage)
+        await driver.open()
+        await driver.close()
+
+    try:
+        asyncio.run(check())
+    except (StorageError, ValueError, OSError) as exc:
+        print(f"actorkit: cannot open storage {_redacted(storage)}: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
+def _redacted(url: str) -> str:
+    """``url`` without a password."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    return f"{scheme}{sep}{userinfo.split(':', 1)[0]}:***@{host}"
+
+
 def default_advertise_url(host: str, port: int) -> str:
     """Where other nodes reach a server bound to ``host:port`` (a wildcard bind advertises
     this machine's host name)."""
@@ -122,7 +158,8 @@ def uvicorn_options(limits: Limits | None = None) -> dict[str, Any]:
     """
     # On SIGTERM/SIGINT uvicorn stops accepting, waits this long for in-flight requests,
     # then runs the lifespan shutdown, where every actor sleeps and its state is saved.
-    opts: dict[str, Any] = {"lifespan": "on", "timeout_graceful_shutdown": SHUTDOWN_GRACE}
+    grace = float(os.environ.get(ENV_SHUTDOWN_GRACE) or SHUTDOWN_GRACE)
+    opts: dict[str, Any] = {"lifespan": "on", "timeout_graceful_shutdown": grace}
     try:
         import uvloop  # noqa: F401
 
@@ -158,7 +195,14 @@ def serve(
     lease_seconds: float | None = None,
     node_id: str | None = None,
 ) -> None:
-    """Serve ``registry`` over HTTP until interrupted (blocking)."""
+    """Serve ``registry`` over HTTP until interrupted (blocking).
+
+    Exits with status 1 and one line on stderr if the storage cannot be opened.
+    """
+    from actorkit.storage import DEFAULT_STORAGE
+
+    if not storage_usable(storage or os.environ.get(ENV_STORAGE) or DEFAULT_STORAGE):
+        raise SystemExit(1)
     app = asgi_app(
         registry,
         storage,
