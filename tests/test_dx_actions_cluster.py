@@ -1,8 +1,9 @@
 """Internal actions in a cluster (two real nodes on PostgreSQL): safe by default.
 
-A call forwarded from another node cannot prove it comes from an actor — a client can
-send the same request, chain header included — so only calls that start on the owner's
-node are inside. See docs/actions.md#internal-actions.
+Without the cluster secret a call forwarded from another node cannot prove it comes from an
+actor — a client can send the same request, chain header included — so only calls that
+start on the owner's node are inside; with it, a peer's actor code is inside too. See
+docs/actions.md#internal-actions.
 """
 
 from __future__ import annotations
@@ -45,3 +46,18 @@ async def test_internal_actions_across_nodes(cluster: ClusterFactory) -> None:
             await b.get(Notes, "c").expire_other("t")
         assert info.value.code == "action_not_found"
         assert await b.get(Notes, "t").expired() == ["from u"]
+
+
+async def test_internal_actions_across_nodes_with_the_cluster_secret(
+    cluster: ClusterFactory,
+) -> None:
+    """With ``ACTORKIT_CLUSTER_SECRET`` a peer's actor code is inside; clients still are not."""
+    nodes = cluster(2, app=APP, env={"ACTORKIT_CLUSTER_SECRET": "s3cret"})
+    async with AsyncClient(nodes[0].url) as a, AsyncClient(nodes[1].url) as b:
+        await a.get_or_create(Notes, "t").resolve()  # owned by node 0
+        assert await b.get_or_create(Notes, "c").expired() == []  # owned by node 1
+        assert await b.get(Notes, "c").expire_other("t") == ["from c"]
+        for client in (a, b):
+            with pytest.raises(ActorError) as info:
+                await client.get(Notes, "t").expire()
+            assert info.value.code == "action_not_found"

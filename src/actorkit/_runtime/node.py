@@ -518,7 +518,8 @@ class Node:
         lease could have run out — so a failover costs the caller time, not an error.
 
         ``inside``: the app's own code calls (``self.client``), so internal actions exist;
-        a call forwarded from another node cannot prove that and does not get them.
+        a call forwarded from another node gets them only with the cluster secret
+        (``ACTORKIT_CLUSTER_SECRET``; see ``server/fastpath.py``).
         """
         if idempotency_key is not None:
             check_key(idempotency_key, self.limits.max_idempotency_key_length)

@@ -15,7 +15,7 @@ from starlette.types import Receive, Scope, Send
 
 from actorkit._runtime import context
 from actorkit.errors import ActorError, StorageError, internal_error, storage_failure
-from actorkit.server.auth import admit
+from actorkit.server.auth import NODE_SECRET_HEADER, admit
 from actorkit.server.bodies import (
     IDEMPOTENCY_HEADER,
     PARAMS_HEADER,
@@ -49,6 +49,7 @@ _PARAMS = PARAMS_HEADER.encode()
 _CHAIN = CHAIN_HEADER.encode()
 _HOPS = HOPS_HEADER.encode()
 _IDEMPOTENCY = IDEMPOTENCY_HEADER.encode()
+_NODE_SECRET = NODE_SECRET_HEADER.encode()
 _MEDIA = {JSON: JSON.encode(), MSGPACK: MSGPACK.encode()}
 
 
@@ -76,6 +77,12 @@ class ActionFastPath:
         params = scope["path_params"]
         await self.handle(scope, receive, send, params["actor_id"], params["action"])
 
+    def _from_peer_actor(self, secret: str) -> bool:
+        """Whether ``secret`` is the cluster's (``ACTORKIT_CLUSTER_SECRET``): the call was
+        made by actor code on a peer node, so the app's internal actions exist for it."""
+        trusts = getattr(self.node.forwarder, "trusts", None)
+        return trusts is not None and bool(trusts(secret))
+
     async def handle(
         self, scope: Scope, receive: Receive, send: Send, actor_id: str, action: str
     ) -> None:
@@ -86,6 +93,7 @@ class ActionFastPath:
         params: str | None = None
         chain: str | None = None  # set when another node forwarded the call
         key: str | None = None  # Idempotency-Key
+        secret: str | None = None  # a peer node's: actor code there made the call
         hops = 0
         for name, value in scope["headers"]:
             if name == b"content-type":
@@ -102,6 +110,8 @@ class ActionFastPath:
                 hops = parse_hops(value)
             elif name == _IDEMPOTENCY:
                 key = value.decode("latin-1")
+            elif name == _NODE_SECRET:
+                secret = value.decode("latin-1")
         msgpack = reply_in_msgpack(accept, content_type)
         reply: Any
         try:
@@ -127,6 +137,7 @@ class ActionFastPath:
                 hops=hops,
                 idempotency_key=key,
                 kwargs=kwargs,
+                inside=secret is not None and self._from_peer_actor(secret),
             )
             reply, status = {"output": output}, 200
         except ActorError as err:
