@@ -61,13 +61,14 @@ class ChatRoom(Actor):
 registry = Registry(ChatRoom)
 
 
-def create_app(storage: str | None = None) -> Any:
-    """The actor server plus the chat page at ``/``."""
+def create_app(storage: str | None = None, *, dev: bool = False) -> Any:
+    """The actor server plus the chat page at ``/`` (``dev``: the inspector at
+    ``/inspector/`` and error details, as under ``actorkit dev``)."""
     from starlette.applications import Starlette
     from starlette.responses import FileResponse
     from starlette.routing import Mount, Route
 
-    actors = registry.asgi(storage)
+    actors = registry.asgi(storage, dev=dev)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -87,9 +88,13 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=6420)
     parser.add_argument("--storage", default="sqlite:///.actorkit")
+    parser.add_argument("--dev", action="store_true", help="inspector on, error details")
     args = parser.parse_args()
     print(f"chat: open http://{args.host}:{args.port}/?user=ann", flush=True)
-    uvicorn.run(create_app(args.storage), host=args.host, port=args.port, log_level="warning")
+    if args.dev:
+        print(f"inspector: http://{args.host}:{args.port}/inspector/", flush=True)
+    app = create_app(args.storage, dev=args.dev)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":
