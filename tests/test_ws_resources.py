@@ -215,3 +215,27 @@ async def test_oversize_request_heads_are_refused_as_they_arrive(
         writer.close()
     grown = memory_kib(server.proc.pid, "VmHWM") - base
     assert grown < 8 * 1024, f"peak RSS grew by {grown} KiB"
+
+
+async def test_a_websocket_upgrade_with_lines_too_long_for_it_gets_431(
+    server_factory: ServerFactory,
+) -> None:
+    """The websockets library reads an upgrade again with its own line limit (8 KiB); past
+    it the socket used to hang with no answer."""
+    server = server_factory(APP)
+
+    async def upgrade(query_bytes: int) -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        head = (
+            f"GET /actors/none/connect?pad={'a' * query_bytes} HTTP/1.1\r\nHost: x\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        writer.write(head.encode())
+        reply = await asyncio.wait_for(reader.read(200), 60)
+        writer.close()
+        return reply
+
+    assert (await upgrade(7_000)).startswith(b"HTTP/1.1 101")  # within the limit: upgraded
+    reply = await upgrade(9_000)
+    assert reply.startswith(b"HTTP/1.1 431"), reply
