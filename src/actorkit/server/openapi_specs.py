@@ -25,6 +25,32 @@ NAME = {
 }
 KEY_PART = {"type": "string", "maxLength": 32}
 
+# Any JSON value, as the schema states it: integers are 64-bit (a bigger one is
+# invalid_request: msgpack and stored state cannot carry it). The schema is stricter than the
+# server (two levels of nesting, no null, numbers within the int64 range), so whatever it
+# admits is always accepted.
+_NUMBER = {"type": "number", "minimum": -(2**63), "maximum": 2**63 - 1}
+_SCALAR = {"anyOf": [{"type": "string"}, {"type": "boolean"}, _NUMBER]}
+_NESTED = {
+    "anyOf": [
+        _SCALAR,
+        {"type": "array", "items": _SCALAR},
+        {"type": "object", "additionalProperties": _SCALAR},
+    ]
+}
+VALUE = {
+    "anyOf": [
+        _NESTED,
+        {"type": "array", "items": _NESTED},
+        {"type": "object", "additionalProperties": _NESTED},
+    ]
+}
+
+
+def _value(description: str) -> dict[str, Any]:
+    return {**VALUE, "description": description}
+
+
 SCHEMAS: dict[str, Any] = {
     "Error": {
         "type": "object",
@@ -64,30 +90,38 @@ SCHEMAS: dict[str, Any] = {
                 "oneOf": [KEY_PART, {"type": "array", "items": KEY_PART, "maxItems": 8}],
                 "nullable": True,
             },
-            "input": {"description": "passed to create_state/on_create on creation only"},
+            "input": _value("passed to create_state/on_create on creation only"),
             "region": {"type": "string", "nullable": True},
         },
+        "additionalProperties": VALUE,  # ignored
     },
     "ActionRequest": {
         "type": "object",
         "properties": {
-            "args": {"type": "array", "items": {}, "description": "positional arguments"},
+            "args": {"type": "array", "items": VALUE, "description": "positional arguments"},
             "kwargs": {
                 "type": "object",
-                "additionalProperties": {},
+                "additionalProperties": VALUE,
                 "description": "keyword arguments, by parameter name",
             },
-            "params": {"description": "connection params checked by on_before_connect"},
+            "params": _value("connection params checked by on_before_connect"),
         },
+        "additionalProperties": VALUE,  # ignored
     },
     "ActionByKeyRequest": {
         "type": "object",
         "properties": {
-            "args": {"type": "array", "items": {}, "description": "positional arguments"},
-            "params": {"description": "connection params checked by on_before_connect"},
-            "input": {"description": "with create=true: the input if the call creates it"},
+            "args": {"type": "array", "items": VALUE, "description": "positional arguments"},
+            "kwargs": {
+                "type": "object",
+                "additionalProperties": VALUE,
+                "description": "keyword arguments, by parameter name",
+            },
+            "params": _value("connection params checked by on_before_connect"),
+            "input": _value("with create=true: the input if the call creates it"),
             "region": {"type": "string", "nullable": True, "description": "as for input"},
         },
+        "additionalProperties": VALUE,  # ignored
     },
     "ActionByKeyReply": {
         "type": "object",
