@@ -18,6 +18,7 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import copy
 import inspect
 import logging
@@ -145,7 +146,11 @@ class ActorInstance(StatePersistence):
         self.last_active = self.node.clock.now()
         self.schedule.arm()
         if "run" in self.definition.hooks:
-            self._run_task = asyncio.get_running_loop().create_task(self._run_loop())
+            # A fresh context: run() is not part of the call that happened to wake the actor
+            # (its call chain would let run() re-enter actors that call is inside).
+            self._run_task = asyncio.get_running_loop().create_task(
+                self._run_loop(), context=contextvars.Context()
+            )
 
     async def _create_or_wake(self, data: dict[bytes, bytes]) -> None:
         d = self.definition

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import datetime as dt
 import uuid
 from contextvars import ContextVar
@@ -191,7 +192,10 @@ class Schedule:
             return
         self.disarm()
         self._timer_at = next_at
-        self._timer = asyncio.get_running_loop().create_task(self._wait_and_fire(next_at))
+        # A fresh context: the calls it fires are not part of the call that armed it.
+        self._timer = asyncio.get_running_loop().create_task(
+            self._wait_and_fire(next_at), context=contextvars.Context()
+        )
 
     def disarm(self) -> None:
         if self._timer is not None and self._timer is not asyncio.current_task():
