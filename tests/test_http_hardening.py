@@ -21,6 +21,7 @@ from websockets.exceptions import InvalidStatus
 
 from inspector_helpers import TOKEN, token_server
 from server_fixtures import ServerFactory, ServerProcess
+from test_server_errors import assert_error as refused
 
 MAX_DEPTH = 128  # documented in docs/protocol.md
 JSON_TYPE = {"content-type": "application/json"}
@@ -46,18 +47,6 @@ def count(http: httpx.Client, actor_id: str) -> int:
     reply = http.post(f"/actors/{actor_id}/actions/get", json={})
     assert reply.status_code == 200, reply.text
     return int(reply.json()["output"])
-
-
-def refused(reply: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert reply.status_code == status, reply.text
-    if reply.headers["content-type"] == "application/msgpack":
-        body = msgspec.msgpack.decode(reply.content)
-    else:
-        body = reply.json()
-    assert set(body) == {"group", "code", "message", "metadata"}
-    assert body["code"] == code, body
-    assert body["message"]
-    return dict(body)
 
 
 def nested_json(depth: int) -> bytes:

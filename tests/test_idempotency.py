@@ -35,7 +35,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 
 def new_actor(url: str, key: str) -> str:
-    reply = httpx.put(url + "/actors", json={"name": "ledger", "key": [key]})
+    reply = httpx.put(url + "/actors", json={"name": "ledger", "key": [key]}, timeout=30)
     assert reply.status_code == 200, reply.text
     return str(reply.json()["actor_id"])
 
@@ -46,7 +46,7 @@ def post(url: str, actor_id: str, action: str, args: list[Any], key: str | None)
         f"{url}/actors/{actor_id}/actions/{action}",
         json={"args": args},
         headers=headers,
-        timeout=30,
+        timeout=60,
     )
 
 

@@ -18,25 +18,8 @@ import pytest
 from actorkit import ActorError, AsyncClient
 from cluster_fixtures import ClusterFactory
 from server_fixtures import ServerFactory, ServerProcess
+from test_idempotency import IDEM_APP, counts, new_actor, post
 from ws_helpers import eventually
-
-IDEM_APP = "tests/apps/idempotency_app.py:registry"
-
-
-def new_actor(url: str, key: str) -> str:
-    reply = httpx.put(url + "/actors", json={"name": "ledger", "key": [key]}, timeout=30)
-    assert reply.status_code == 200, reply.text
-    return str(reply.json()["actor_id"])
-
-
-def post(url: str, actor_id: str, action: str, args: list[Any], key: str | None) -> httpx.Response:
-    headers = {} if key is None else {"Idempotency-Key": key}
-    return httpx.post(
-        f"{url}/actors/{actor_id}/actions/{action}",
-        json={"args": args},
-        headers=headers,
-        timeout=60,
-    )
 
 
 def post_until_served(
@@ -51,12 +34,6 @@ def post_until_served(
         if not retryable or time.monotonic() > deadline:
             return reply
         time.sleep(0.1)
-
-
-def counts(url: str, actor_id: str) -> dict[str, int]:
-    reply = post(url, actor_id, "counts", [], None)
-    assert reply.status_code == 200, reply.text
-    return dict(reply.json()["output"])
 
 
 def _signal(server: ServerProcess, sig: signal.Signals) -> None:

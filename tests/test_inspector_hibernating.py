@@ -16,18 +16,23 @@ from server_fixtures import ServerProcess
 from ws_helpers import eventually
 
 
-async def test_inspector_shows_hibernating_connections_of_a_sleeping_actor(
-    tmp_path: Path,
-) -> None:
+def _lobby_dev_server(tmp_path: Path) -> ServerProcess:
+    """``actorkit dev`` (inspector on) of the hibernation app."""
     log = tmp_path / "lobby.log"
     log.touch()
-    server = ServerProcess(
+    return ServerProcess(
         "tests/apps/hibernation_app.py:registry",
         f"sqlite:///{tmp_path / 'data'}",
         command="dev",
         args=["--no-reload"],
         env={"LOBBY_LOG": str(log)},
     ).start()
+
+
+async def test_inspector_shows_hibernating_connections_of_a_sleeping_actor(
+    tmp_path: Path,
+) -> None:
+    server = _lobby_dev_server(tmp_path)
     api = server.url + "/inspector/api"
     try:
         async with AsyncClient(server.url) as client, httpx.AsyncClient() as http:
@@ -56,15 +61,7 @@ async def test_inspector_shows_hibernating_connections_of_a_sleeping_actor(
 
 
 def test_inspector_page_shows_a_hibernating_connection(tmp_path: Path) -> None:
-    log = tmp_path / "lobby.log"
-    log.touch()
-    server = ServerProcess(
-        "tests/apps/hibernation_app.py:registry",
-        f"sqlite:///{tmp_path / 'data'}",
-        command="dev",
-        args=["--no-reload"],
-        env={"LOBBY_LOG": str(log)},
-    ).start()
+    server = _lobby_dev_server(tmp_path)
     try:
         httpx.put(server.url + "/actors", json={"name": "lobby", "key": ["l"]}).raise_for_status()
         with sync_playwright() as pw:

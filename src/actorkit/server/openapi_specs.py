@@ -51,6 +51,17 @@ def _value(description: str) -> dict[str, Any]:
     return {**VALUE, "description": description}
 
 
+# What every action call's body may hold.
+_CALL_FIELDS: dict[str, Any] = {
+    "args": {"type": "array", "items": VALUE, "description": "positional arguments"},
+    "kwargs": {
+        "type": "object",
+        "additionalProperties": VALUE,
+        "description": "keyword arguments, by parameter name",
+    },
+    "params": _value("connection params checked by on_before_connect"),
+}
+
 SCHEMAS: dict[str, Any] = {
     "Error": {
         "type": "object",
@@ -98,26 +109,14 @@ SCHEMAS: dict[str, Any] = {
     "ActionRequest": {
         "type": "object",
         "properties": {
-            "args": {"type": "array", "items": VALUE, "description": "positional arguments"},
-            "kwargs": {
-                "type": "object",
-                "additionalProperties": VALUE,
-                "description": "keyword arguments, by parameter name",
-            },
-            "params": _value("connection params checked by on_before_connect"),
+            **_CALL_FIELDS,
         },
         "additionalProperties": VALUE,  # ignored
     },
     "ActionByKeyRequest": {
         "type": "object",
         "properties": {
-            "args": {"type": "array", "items": VALUE, "description": "positional arguments"},
-            "kwargs": {
-                "type": "object",
-                "additionalProperties": VALUE,
-                "description": "keyword arguments, by parameter name",
-            },
-            "params": _value("connection params checked by on_before_connect"),
+            **_CALL_FIELDS,
             "input": _value("with create=true: the input if the call creates it"),
             "region": {"type": "string", "nullable": True, "description": "as for input"},
         },
