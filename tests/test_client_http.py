@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 import actorkit
@@ -196,3 +197,29 @@ async def test_retries_only_idempotent_requests_after_sending() -> None:
         with pytest.raises(ActorError):
             await client.create("counter", "k2")
         assert [r.split(b" ")[0] for r in requests] == [b"POST"]  # create is not idempotent
+
+
+async def test_a_retried_call_that_may_have_run_never_reports_it_did_not() -> None:
+    """The first attempt reaches the server (which hangs up: it may have run the call);
+    the retries then cannot connect. The error must keep the doubt, not say "not sent"
+    (found by the cluster chaos run: such a call was taken as certainly not run)."""
+    requests: list[bytes] = []
+    server: asyncio.Server
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        requests.append(await reader.readuntil(b"\r\n\r\n"))
+        server.close()  # from now on connections are refused
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with AsyncClient(f"http://127.0.0.1:{port}") as client:
+        with pytest.raises(ActorError) as info:
+            await client.get_for_id("counter", "abc").increment(1)
+        assert len(requests) == 1  # one attempt arrived; the retries were refused
+        assert info.value.code == "connection_lost"
+        assert not isinstance(info.value.__cause__, httpx.ConnectError)
+        # A call no attempt of which arrived does say so.
+        with pytest.raises(ActorError) as info:
+            await client.get_for_id("counter", "abc").increment(1)
+        assert isinstance(info.value.__cause__, httpx.ConnectError)

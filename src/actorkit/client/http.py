@@ -42,6 +42,16 @@ def connection_lost(message: str) -> ActorError:
     return ActorError("connection", Code.CONNECTION_LOST, message)
 
 
+def _maybe_ran(err: ActorError) -> bool:
+    """Whether the call that failed with ``err`` may have run on the server."""
+    meta = err.metadata if isinstance(err.metadata, dict) else {}
+    if meta.get("outcome") == "unknown":
+        return True
+    if err.code == Code.CONNECTION_LOST:
+        return not isinstance(err.__cause__, _NOT_SENT)
+    return False
+
+
 def _worth_retrying(err: ActorError) -> bool:
     """A retryable error, except a call the server could not deliver to the actor's owner:
     the server has retried that itself until the owner's lease ran out."""
@@ -121,7 +131,12 @@ class HttpTransport:
         idempotent: bool = False,
         **kwargs: Any,
     ) -> httpx.Response:
-        """Send a raw request with the retry policy; network failures → ``connection_lost``."""
+        """Send a raw request with the retry policy; network failures → ``connection_lost``.
+
+        Once an attempt may have reached the server, the error says so even if later
+        attempts could not connect: a retried call never claims it certainly did not run.
+        """
+        sent: httpx.TransportError | None = None  # an attempt that may have arrived
         for attempt in range(RETRIES + 1):
             try:
                 return await self.http.request(method, path, **kwargs)
@@ -130,9 +145,11 @@ class HttpTransport:
             except httpx.TransportError as exc:
                 if not idempotent:
                     raise connection_lost(f"{method} {path} failed: {exc!r}") from exc
-                failure = exc
+                failure = sent = exc
             if attempt < RETRIES:
                 await asyncio.sleep(_RETRY_DELAY * (attempt + 1))
+        if sent is not None:
+            raise connection_lost(f"{method} {path} failed: {sent!r}") from sent
         raise connection_lost(f"cannot reach {self.url}: {failure!r}") from failure
 
     def _decode(self, response: httpx.Response) -> Any:
@@ -203,6 +220,7 @@ class HttpTransport:
         headers = {IDEMPOTENCY_HEADER: idempotency_key or uuid.uuid4().hex}
         if params is not None:
             headers[PARAMS_HEADER] = json.dumps(params, separators=(",", ":"))
+        uncertain: ActorError | None = None  # an earlier attempt that may have run
         attempt = 0
         while True:
             try:
@@ -210,7 +228,12 @@ class HttpTransport:
                     "POST", path, body=body, params=query, headers=headers, idempotent=True
                 )
             except ActorError as err:
+                if _maybe_ran(err):
+                    uncertain = err
                 if not _worth_retrying(err) or attempt >= RETRIES:
+                    # Never report "did not run" when an earlier attempt may have run.
+                    if uncertain is not None and not _maybe_ran(err):
+                        raise uncertain from uncertain.__cause__
                     raise
             attempt += 1
             await asyncio.sleep(_RETRY_DELAY * attempt)
